@@ -1,0 +1,12 @@
+//! `suivi`: partner spreadsheets in, indicator workbooks of a département's
+//! poverty convention out. The binary is a thin layer over this library.
+
+pub mod error;
+pub mod ingest;
+pub mod parse;
+pub mod reference;
+pub mod sample;
+pub mod spec;
+pub mod text;
+
+pub use error::{Error, Result};

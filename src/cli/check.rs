@@ -1,0 +1,137 @@
+//! `suivi check`: validate the pipeline and read every source, printing what
+//! happened to every row, without writing reports.
+
+use super::PipelineArgs;
+use std::io::Write;
+use std::path::PathBuf;
+use suivi::ingest::{self, Table, pseudo::Pseudonymizer};
+use suivi::reference::Reference;
+use suivi::{Error, Result};
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// How many rejected rows to print per file.
+    #[arg(long, default_value_t = 10)]
+    show: usize,
+    /// Also write every rejected row to this CSV file (`;`-separated, UTF-8).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+}
+
+pub fn run(args: CheckArgs) -> Result<()> {
+    let pipeline = args.pipeline.load()?;
+    let reference = Reference::load(&pipeline)?;
+    let pseudonymizer = Pseudonymizer::from_env()?;
+    let tables = ingest::read_sources(&pipeline, &reference, &pseudonymizer)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    print_summary(&mut out, &pipeline, &tables, args.show)
+        .map_err(|e| Error::io("writing to stdout", e))?;
+    if let Some(path) = &args.rejects {
+        write_rejects(path, &tables)?;
+    }
+    ingest::enforce_reject_limit(&pipeline, &tables)
+}
+
+fn print_summary(
+    out: &mut impl Write,
+    pipeline: &suivi::spec::Pipeline,
+    tables: &[Table],
+    show: usize,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "pipeline {} ({}), year {}",
+        pipeline.settings.name,
+        pipeline.path.display(),
+        pipeline.year
+    )?;
+    writeln!(
+        out,
+        "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8}",
+        "source", "file", "sheet", "header", "read", "accepted", "rejected", "skipped"
+    )?;
+    for report in tables.iter().flat_map(|t| &t.files) {
+        writeln!(
+            out,
+            "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8}",
+            report.source,
+            report.file_name(),
+            report.sheet.as_deref().unwrap_or("-"),
+            report.header_row,
+            report.rows_read,
+            report.accepted,
+            report.rejected(),
+            report.skipped
+        )?;
+    }
+    for report in tables.iter().flat_map(|t| &t.files) {
+        if report.rejects.is_empty() {
+            continue;
+        }
+        let place = match &report.sheet {
+            Some(sheet) => format!("{}, sheet '{sheet}'", report.file_name()),
+            None => report.file_name(),
+        };
+        writeln!(out, "\n{} rejected row(s) in {place}:", report.rejected())?;
+        for reject in report.rejects.iter().take(show) {
+            let column = if reject.column.is_empty() {
+                String::new()
+            } else {
+                format!(", column '{}'", reject.column)
+            };
+            let value = if reject.value.is_empty() {
+                String::new()
+            } else {
+                format!(" ('{}')", reject.value)
+            };
+            writeln!(
+                out,
+                "  row {}{column}: {}{value}",
+                reject.row,
+                reject.reason.message()
+            )?;
+        }
+        if report.rejected() > show {
+            writeln!(
+                out,
+                "  ... and {} more (--rejects FILE lists them all)",
+                report.rejected() - show
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {
+    let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .map_err(fail)?;
+    writer
+        .write_record([
+            "file", "sheet", "row", "column", "reason", "message", "value",
+        ])
+        .map_err(fail)?;
+    for report in tables.iter().flat_map(|t| &t.files) {
+        for reject in &report.rejects {
+            writer
+                .write_record([
+                    report.file_name().as_str(),
+                    report.sheet.as_deref().unwrap_or(""),
+                    &reject.row.to_string(),
+                    &reject.column,
+                    reject.reason.code(),
+                    &reject.reason.message(),
+                    &reject.value,
+                ])
+                .map_err(fail)?;
+        }
+    }
+    writer
+        .flush()
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}

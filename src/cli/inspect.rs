@@ -1,0 +1,223 @@
+//! `suivi inspect`: what a partner file holds, to write its source mapping.
+//! Never prints values of columns that look like personal identifiers.
+
+use std::io::Write;
+use std::path::PathBuf;
+use suivi::ingest::{self, grid::Grid};
+use suivi::parse::{self, Cell};
+use suivi::text::normalize;
+use suivi::{Error, Result};
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// A spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods) or a CSV file.
+    file: PathBuf,
+    /// The sheet to describe (default: the first visible one).
+    #[arg(long)]
+    sheet: Option<String>,
+}
+
+/// Rows looked at to guess the header and the types.
+const SAMPLE_ROWS: usize = 2000;
+
+pub fn run(args: InspectArgs) -> Result<()> {
+    let sheets = ingest::list_sheets(&args.file)?;
+    let opened = ingest::open_grid(&args.file, args.sheet.as_deref(), "auto", "auto")?;
+    let grid = opened.grid.as_ref();
+    let mut out = std::io::stdout().lock();
+    describe(&mut out, &args, &sheets, &opened, grid).map_err(|e| Error::io("writing to stdout", e))
+}
+
+fn describe(
+    out: &mut impl Write,
+    args: &InspectArgs,
+    sheets: &[calamine::Sheet],
+    opened: &ingest::OpenedFile,
+    grid: &dyn Grid,
+) -> std::io::Result<()> {
+    writeln!(out, "file {}", args.file.display())?;
+    writeln!(out, "sha256 {}", opened.sha256)?;
+    if let Some(encoding) = opened.encoding {
+        writeln!(out, "encoding {encoding}")?;
+    }
+    if !sheets.is_empty() {
+        writeln!(out, "sheets:")?;
+        for sheet in sheets {
+            let mark = match sheet.visible {
+                calamine::SheetVisible::Visible => "",
+                calamine::SheetVisible::Hidden => " (hidden)",
+                calamine::SheetVisible::VeryHidden => " (very hidden)",
+            };
+            let chosen = if opened.sheet.as_deref() == Some(sheet.name.as_str()) {
+                "  <- described below"
+            } else {
+                ""
+            };
+            writeln!(out, "  {}{mark}{chosen}", sheet.name)?;
+        }
+    }
+    let Some(header) = guess_header(grid) else {
+        writeln!(out, "no data: the sheet is empty")?;
+        return Ok(());
+    };
+    let last = grid.height().min(header + 1 + SAMPLE_ROWS);
+    writeln!(
+        out,
+        "rows {} (header guessed at row {})",
+        grid.height(),
+        header + 1
+    )?;
+    writeln!(out, "columns:")?;
+    let mut suggestion = Vec::new();
+    for col in 0..grid.width() {
+        let title = grid.cell(header, col).display().trim().to_owned();
+        let cells: Vec<Cell> = (header + 1..last)
+            .map(|r| grid.cell(r, col))
+            .filter(|c| !c.is_blank())
+            .collect();
+        if title.is_empty() && cells.is_empty() {
+            continue;
+        }
+        let kind = infer_type(&title, &cells);
+        let examples = if kind == "id" {
+            "(values not shown: looks like a personal identifier)".to_owned()
+        } else {
+            examples(&cells)
+        };
+        let letter = column_letter(col);
+        writeln!(out, "  {letter:<3} {title:<40} {kind:<9} {examples}")?;
+        suggestion.push(format!(
+            "  {{ name = \"{}\", header = \"{}\", type = \"{kind}\" }},",
+            normalize(&title).replace(' ', "_"),
+            title.replace('"', "\\\"")
+        ));
+    }
+    writeln!(
+        out,
+        "\nsuggested mapping (check names, types and `required`):\ncolumns = ["
+    )?;
+    for line in suggestion {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "]")
+}
+
+/// The first row with the most non-blank text cells among the first 50.
+fn guess_header(grid: &dyn Grid) -> Option<usize> {
+    let texts = |row: usize| {
+        (0..grid.width())
+            .filter(|&c| matches!(grid.cell(row, c), Cell::Text(t) if !t.trim().is_empty()))
+            .count()
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for row in 0..grid.height().min(50) {
+        let n = texts(row);
+        if n > 0 && best.is_none_or(|(b, _)| n > b) {
+            best = Some((n, row));
+        }
+    }
+    best.map(|(_, row)| row)
+}
+
+/// Identifier-looking headers: their values are never printed.
+fn looks_like_identifier(title: &str) -> bool {
+    let t = normalize(title);
+    [
+        "allocataire",
+        "identifiant",
+        "nir",
+        "matricule",
+        "numalloc",
+        "nom",
+        "prenom",
+        "securite sociale",
+        "telephone",
+        "mail",
+        "adresse",
+    ]
+    .iter()
+    .any(|w| t.split(' ').any(|word| word == *w) || t.contains(w) && w.len() > 4)
+        || t == "id"
+}
+
+fn infer_type(title: &str, cells: &[Cell]) -> &'static str {
+    if looks_like_identifier(title) {
+        return "id";
+    }
+    if cells.is_empty() {
+        return "text";
+    }
+    let all = |f: &dyn Fn(Cell) -> bool| cells.iter().all(|&c| f(c));
+    if all(&|c| matches!(c, Cell::DateTime(_)))
+        || (all(&|c| parse::parse_date(c).is_ok())
+            && !all(&|c| matches!(c, Cell::Int(_) | Cell::Float(_))))
+    {
+        return "date";
+    }
+    if all(&|c| matches!(c, Cell::Text(t) if t.trim().len() == 6) && parse::parse_month(c).is_ok())
+    {
+        return "month";
+    }
+    if normalize(title).contains("commune") || normalize(title).contains("codcom") {
+        return "commune";
+    }
+    if all(&|c| parse::parse_integer(c).is_ok()) {
+        // Long unique digit strings are identifiers too.
+        let distinct: std::collections::HashSet<String> =
+            cells.iter().map(|c| c.display()).collect();
+        if distinct.len() == cells.len()
+            && cells.len() > 20
+            && cells.iter().all(|c| c.display().trim().len() >= 7)
+        {
+            return "id";
+        }
+        if all(&|c| matches!(parse::parse_integer(c), Ok(Some(0 | 1)))) {
+            return "bool";
+        }
+        return "integer";
+    }
+    if all(&|c| parse::parse_decimal(c).is_ok()) {
+        return "decimal";
+    }
+    if all(&|c| parse::parse_bool(c).is_ok()) {
+        return "bool";
+    }
+    let distinct: std::collections::BTreeSet<String> = cells
+        .iter()
+        .map(|c| c.display().trim().to_owned())
+        .collect();
+    if distinct.len() <= 12 && cells.len() >= 2 * distinct.len() {
+        return "category";
+    }
+    "text"
+}
+
+fn examples(cells: &[Cell]) -> String {
+    let mut seen = Vec::new();
+    for c in cells {
+        let shown = c.display().trim().chars().take(30).collect::<String>();
+        if !seen.contains(&shown) {
+            seen.push(shown);
+        }
+        if seen.len() == 4 {
+            break;
+        }
+    }
+    seen.iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn column_letter(mut col: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (col % 26) as u8);
+        if col < 26 {
+            break;
+        }
+        col = col / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII letters")
+}

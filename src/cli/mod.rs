@@ -1,0 +1,107 @@
+//! One module per subcommand, each with a `run` taking its parsed arguments.
+
+mod check;
+mod inspect;
+mod sample;
+
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  internal error (a bug, or an output that could not be written)
+  2  bad command line or pipeline file
+  3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit)
+  4  another run holds the lock on the output folder";
+
+#[derive(Parser, Debug)]
+#[command(name = "suivi", version, about = "Indicators of a département's poverty convention, from its partners' spreadsheets", after_help = EXIT_CODES)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct LogArgs {
+    /// More detail in logs (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors in logs.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate a pipeline file and read every source, without writing reports.
+    Check(check::CheckArgs),
+    /// Show a spreadsheet's sheets, header row and columns, to write a source mapping.
+    Inspect(inspect::InspectArgs),
+    /// Write synthetic partner files (seeded, realistic volumes).
+    Sample(sample::SampleArgs),
+}
+
+pub fn dispatch(command: Command) -> suivi::Result<()> {
+    match command {
+        Command::Check(args) => check::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Sample(args) => sample::run(args),
+    }
+}
+
+pub fn init_logging(args: &LogArgs) {
+    let level = match (args.quiet, args.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SUIVI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("suivi={level}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match args.log_format {
+        LogFormat::Text => builder.without_time().init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The pipeline and the overrides shared by `check` and `run`.
+#[derive(ClapArgs, Debug)]
+pub struct PipelineArgs {
+    /// The pipeline file (TOML).
+    pub pipeline: PathBuf,
+    /// The year to process (default: the pipeline's `year`).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// The folder of input files (default: the pipeline's `inputs`).
+    #[arg(long)]
+    pub inputs: Option<PathBuf>,
+}
+
+impl PipelineArgs {
+    pub fn load(&self) -> suivi::Result<suivi::spec::Pipeline> {
+        if let Some(year) = self.year
+            && !(1900..=2199).contains(&year)
+        {
+            return Err(suivi::Error::Usage(format!(
+                "--year {year} is not a plausible year"
+            )));
+        }
+        suivi::spec::load(&self.pipeline, self.year, self.inputs.as_deref())
+    }
+}

@@ -1,0 +1,44 @@
+//! `suivi sample`: synthetic partner files for demos, tests and benchmarks.
+
+use std::path::PathBuf;
+use suivi::Result;
+use suivi::sample::{self, SampleOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct SampleArgs {
+    /// The year the files cover.
+    #[arg(long)]
+    year: i32,
+    /// 1 is the real Loire (about 250,000 CAF rows a year); 0.1 a tenth of it.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Same seed, same files, byte for byte.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where to write the files (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write the files the way real exports drift, with documented bad rows (expected_rejects.csv).
+    #[arg(long)]
+    messy: bool,
+}
+
+pub fn run(args: SampleArgs) -> Result<()> {
+    if !(args.scale > 0.0 && args.scale <= 1000.0) {
+        return Err(suivi::Error::Usage(format!(
+            "--scale {} must be above 0 and at most 1000",
+            args.scale
+        )));
+    }
+    let options = SampleOptions {
+        year: args.year,
+        scale: args.scale,
+        seed: args.seed,
+        messy: args.messy,
+    };
+    let data = sample::build(&options);
+    for path in sample::write(&data, &options, &args.out)? {
+        println!("{}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Column-wise conversion of sheet cells into typed vectors, and from there
+//! into polars Series. A typed cell (number, date) never goes through a string.
+
+use super::grid::Grid;
+use super::pseudo::Pseudonymizer;
+use crate::parse::{self, Cell, Parsed, Problem};
+use crate::reference::Reference;
+use crate::spec::{Column as ColumnSpec, ColumnType};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use std::hash::{Hash, Hasher};
+
+/// One declared column's values over the data rows.
+pub enum Values {
+    Id(Vec<Option<i64>>),
+    Date(Vec<Option<i32>>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<bool>),
+    Str(Vec<Option<String>>),
+}
+
+/// The first problem found on a row, in declared column order.
+#[derive(Debug, Clone)]
+pub struct CellProblem {
+    pub column: usize,
+    pub problem: Problem,
+    pub value: String,
+}
+
+pub struct Context<'a> {
+    pub reference: &'a Reference,
+    pub pseudonymizer: &'a Pseudonymizer,
+}
+
+fn days(d: NaiveDate) -> i32 {
+    const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+    chrono::Datelike::num_days_from_ce(&d) - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// Parses one declared column over `rows`, noting the first problem of each row in `problems`.
+pub fn parse_column(
+    grid: &dyn Grid,
+    position: Option<usize>,
+    index: usize,
+    column: &ColumnSpec,
+    rows: &[usize],
+    context: &Context,
+    problems: &mut [Option<CellProblem>],
+) -> Values {
+    let cell = |row: usize| position.map_or(Cell::Empty, |c| grid.cell(row, c));
+    let mut note = |i: usize, problem: Problem, value: String| {
+        if problems[i].is_none() {
+            problems[i] = Some(CellProblem {
+                column: index,
+                problem,
+                value,
+            });
+        }
+    };
+    // Applies `parse` to every row, turning a missing required value into a problem.
+    macro_rules! typed {
+        ($parse:expr) => {{
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, &row) in rows.iter().enumerate() {
+                let c = cell(row);
+                let parsed: Parsed<_> = $parse(c);
+                let value = match parsed {
+                    Ok(None) if column.required => {
+                        note(i, Problem::Missing, String::new());
+                        None
+                    }
+                    Ok(v) => v,
+                    Err(problem) => {
+                        let shown = if column.kind == ColumnType::Id {
+                            masked_id()
+                        } else {
+                            c.display()
+                        };
+                        note(i, problem, shown);
+                        None
+                    }
+                };
+                out.push(value);
+            }
+            out
+        }};
+    }
+    match column.kind {
+        ColumnType::Id => Values::Id(typed!(|c| parse::parse_id(c, column.width)
+            .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
+        ColumnType::Date => Values::Date(typed!(|c| parse::parse_date(c).map(|d| d.map(days)))),
+        ColumnType::Month => Values::Date(typed!(|c| parse::parse_month(c).map(|d| d.map(days)))),
+        ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),
+        ColumnType::Decimal => Values::Float(typed!(parse::parse_decimal)),
+        ColumnType::Text => Values::Str(typed!(parse::parse_text)),
+        ColumnType::Commune => Values::Str(typed!(|c| parse::parse_commune_code(c).and_then(
+            |code| match code {
+                None => Ok(None),
+                Some(code) => context
+                    .reference
+                    .resolve(&code)
+                    .map(|c| Some(c.to_owned()))
+                    .ok_or(Problem::Commune),
+            }
+        ))),
+        ColumnType::Category => {
+            let allowed: Vec<(String, &String)> = column
+                .values
+                .iter()
+                .map(|v| (crate::text::normalize(v), v))
+                .collect();
+            Values::Str(typed!(|c| parse::parse_text(c).and_then(|t| match t {
+                None => Ok(None),
+                Some(t) => {
+                    let n = crate::text::normalize(&t);
+                    allowed
+                        .iter()
+                        .find(|(a, _)| *a == n)
+                        .map(|(_, v)| Some((*v).clone()))
+                        .ok_or(Problem::Category)
+                }
+            })))
+        }
+        ColumnType::Bool => Values::Bool(
+            rows.iter()
+                .enumerate()
+                .map(|(i, &row)| {
+                    let c = cell(row);
+                    parse::parse_bool(c).unwrap_or_else(|problem| {
+                        note(i, problem, c.display());
+                        false
+                    })
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// What a reject listing shows instead of an identifier.
+pub fn masked_id() -> String {
+    "(identifiant masqué)".to_owned()
+}
+
+impl Values {
+    pub fn hash_row<H: Hasher>(&self, i: usize, h: &mut H) {
+        match self {
+            Values::Id(v) | Values::Int(v) => v[i].hash(h),
+            Values::Date(v) => v[i].hash(h),
+            Values::Float(v) => v[i].map(f64::to_bits).hash(h),
+            Values::Bool(v) => v[i].hash(h),
+            Values::Str(v) => v[i].hash(h),
+        }
+    }
+
+    pub fn row_eq(&self, i: usize, j: usize) -> bool {
+        match self {
+            Values::Id(v) | Values::Int(v) => v[i] == v[j],
+            Values::Date(v) => v[i] == v[j],
+            Values::Float(v) => v[i].map(f64::to_bits) == v[j].map(f64::to_bits),
+            Values::Bool(v) => v[i] == v[j],
+            Values::Str(v) => v[i] == v[j],
+        }
+    }
+
+    /// The rows at `keep`, as a polars column named `name`.
+    pub fn into_column(self, name: &str, keep: &[usize]) -> PolarsResult<Column> {
+        fn pick<T: Clone>(v: Vec<T>, keep: &[usize]) -> Vec<T> {
+            keep.iter().map(|&i| v[i].clone()).collect()
+        }
+        let name = PlSmallStr::from(name);
+        let series = match self {
+            Values::Id(v) | Values::Int(v) => Series::new(name, pick(v, keep)),
+            Values::Date(v) => Series::new(name, pick(v, keep)).cast(&DataType::Date)?,
+            Values::Float(v) => Series::new(name, pick(v, keep)),
+            Values::Bool(v) => Series::new(name, pick(v, keep)),
+            Values::Str(v) => {
+                let mut v = v;
+                let taken: Vec<Option<String>> = keep.iter().map(|&i| v[i].take()).collect();
+                Series::new(name, taken)
+            }
+        };
+        Ok(series.into_column())
+    }
+}

@@ -1,0 +1,159 @@
+//! CSV files: encoding detection and transcoding to UTF-8, delimiter sniffing.
+
+use super::grid::CsvGrid;
+use crate::error::{Error, Result};
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+use std::path::Path;
+
+/// Decodes and splits a CSV file. `encoding` and `delimiter` are the
+/// pipeline's options (`auto` or a value). Returns the grid and the encoding used.
+pub fn read(
+    path: &Path,
+    bytes: &[u8],
+    encoding: &str,
+    delimiter: &str,
+) -> Result<(CsvGrid, &'static str)> {
+    if bytes.is_empty() {
+        return Err(Error::input(path, None, "the file is empty"));
+    }
+    let (text, used) = decode(path, bytes, encoding)?;
+    let delimiter = match delimiter {
+        "auto" => sniff_delimiter(&text),
+        d => d.as_bytes()[0],
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut records = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record
+            .map_err(|e| Error::input(path, None, format!("row {}: malformed CSV: {e}", i + 1)))?;
+        records.push(record);
+    }
+    Ok((CsvGrid::new(records), used))
+}
+
+fn decode<'b>(
+    path: &Path,
+    bytes: &'b [u8],
+    declared: &str,
+) -> Result<(std::borrow::Cow<'b, str>, &'static str)> {
+    let (encoding, body): (&'static Encoding, &[u8]) = match Encoding::for_bom(bytes) {
+        Some((enc, bom)) => (enc, &bytes[bom..]),
+        None => match declared {
+            "utf-8" => (UTF_8, bytes),
+            "windows-1252" => (WINDOWS_1252, bytes),
+            _ => {
+                if bytes.iter().take(8192).any(|&b| b == 0) {
+                    return Err(Error::input(
+                        path,
+                        None,
+                        "this looks like a binary file, not CSV text (is it a spreadsheet with a .csv name?)",
+                    ));
+                }
+                if std::str::from_utf8(bytes).is_ok() {
+                    (UTF_8, bytes)
+                } else {
+                    let mut detector = chardetng::EncodingDetector::new();
+                    detector.feed(bytes, true);
+                    (detector.guess(Some(b"fr"), true), bytes)
+                }
+            }
+        },
+    };
+    let (text, had_errors) = encoding.decode_without_bom_handling(body);
+    if had_errors {
+        let line = first_bad_line(body, encoding);
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "not valid {} text (first bad byte on line {line}); set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")",
+                encoding.name()
+            ),
+        ));
+    }
+    Ok((text, encoding.name()))
+}
+
+fn first_bad_line(body: &[u8], encoding: &'static Encoding) -> usize {
+    let valid = if encoding == UTF_8 {
+        std::str::from_utf8(body)
+            .err()
+            .map(|e| e.valid_up_to())
+            .unwrap_or(body.len())
+    } else {
+        body.len()
+    };
+    body[..valid].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The candidate that splits the most lines into the same number of fields.
+fn sniff_delimiter(text: &str) -> u8 {
+    const CANDIDATES: [u8; 4] = [b';', b',', b'\t', b'|'];
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(50)
+        .collect();
+    let mut best = (0usize, b';');
+    for &d in &CANDIDATES {
+        let mut counts: Vec<usize> = lines
+            .iter()
+            .map(|l| count_outside_quotes(l, d))
+            .filter(|&n| n > 0)
+            .collect();
+        counts.sort_unstable();
+        // The most frequent field count, weighted by how many fields it gives.
+        let mut score = 0;
+        for group in counts.chunk_by(|a, b| a == b) {
+            score = score.max(group.len() * group[0]);
+        }
+        if score > best.0 {
+            best = (score, d);
+        }
+    }
+    best.1
+}
+
+fn count_outside_quotes(line: &str, d: u8) -> usize {
+    let mut quoted = false;
+    line.bytes()
+        .filter(|&b| {
+            if b == b'"' {
+                quoted = !quoted;
+            }
+            b == d && !quoted
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_semicolons_despite_decimal_commas() {
+        let text = "Extraction CAF, année 2019\n\nA;B;C\n1;2,5;3\n4;5,5;6\n";
+        assert_eq!(sniff_delimiter(text), b';');
+        assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
+
+    #[test]
+    fn windows_1252_is_detected() {
+        let (bytes, _, _) = WINDOWS_1252.encode("Commune;Libellé\n42218;Saint-Étienne\n");
+        let (text, used) = decode(Path::new("x.csv"), &bytes, "auto").unwrap();
+        assert_eq!(used, "windows-1252");
+        assert!(text.contains("Saint-Étienne"));
+    }
+
+    #[test]
+    fn declared_utf8_with_latin1_bytes_fails() {
+        let (bytes, _, _) = WINDOWS_1252.encode("a;b\nété;1\n");
+        let err = decode(Path::new("x.csv"), &bytes, "utf-8").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+}

@@ -1,0 +1,110 @@
+//! One view of a sheet, whatever the file format: rows and columns of
+//! [`Cell`]s, row 0 being the sheet's first row as a user sees it.
+
+use crate::parse::Cell;
+use calamine::{Data, Range};
+
+pub trait Grid: Sync {
+    /// Rows from the sheet's first row to its last used one.
+    fn height(&self) -> usize;
+    fn width(&self) -> usize;
+    fn cell(&self, row: usize, col: usize) -> Cell<'_>;
+
+    fn row_is_blank(&self, row: usize) -> bool {
+        (0..self.width()).all(|c| self.cell(row, c).is_blank())
+    }
+
+    /// The first non-blank cell of a row, as text.
+    fn first_text(&self, row: usize) -> Option<String> {
+        (0..self.width())
+            .map(|c| self.cell(row, c))
+            .find(|c| !c.is_blank())
+            .map(|c| c.display())
+    }
+}
+
+/// A calamine range, offset so that rows and columns count from A1.
+pub struct SheetGrid {
+    range: Range<Data>,
+    row0: usize,
+    col0: usize,
+}
+
+impl SheetGrid {
+    pub fn new(range: Range<Data>) -> Self {
+        let (row0, col0) = range
+            .start()
+            .map(|(r, c)| (r as usize, c as usize))
+            .unwrap_or((0, 0));
+        SheetGrid { range, row0, col0 }
+    }
+}
+
+impl Grid for SheetGrid {
+    fn height(&self) -> usize {
+        if self.range.is_empty() {
+            0
+        } else {
+            self.row0 + self.range.height()
+        }
+    }
+
+    fn width(&self) -> usize {
+        if self.range.is_empty() {
+            0
+        } else {
+            self.col0 + self.range.width()
+        }
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        if row < self.row0 || col < self.col0 {
+            return Cell::Empty;
+        }
+        match self.range.get((row - self.row0, col - self.col0)) {
+            None | Some(Data::Empty) => Cell::Empty,
+            Some(Data::String(s)) => Cell::Text(s),
+            Some(Data::Int(i)) => Cell::Int(*i),
+            Some(Data::Float(f)) => Cell::Float(*f),
+            Some(Data::Bool(b)) => Cell::Bool(*b),
+            Some(Data::DateTime(dt)) if dt.is_datetime() => {
+                dt.as_datetime().map_or(Cell::Error, Cell::DateTime)
+            }
+            // A duration-formatted number: keep the number.
+            Some(Data::DateTime(dt)) => Cell::Float(dt.as_f64()),
+            // .ods dates come as ISO text; the date parser reads them.
+            Some(Data::DateTimeIso(s)) | Some(Data::DurationIso(s)) => Cell::Text(s),
+            Some(Data::Error(_)) => Cell::Error,
+        }
+    }
+}
+
+/// CSV records, decoded to UTF-8.
+pub struct CsvGrid {
+    pub records: Vec<csv::StringRecord>,
+    width: usize,
+}
+
+impl CsvGrid {
+    pub fn new(records: Vec<csv::StringRecord>) -> Self {
+        let width = records.iter().map(|r| r.len()).max().unwrap_or(0);
+        CsvGrid { records, width }
+    }
+}
+
+impl Grid for CsvGrid {
+    fn height(&self) -> usize {
+        self.records.len()
+    }
+
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        match self.records.get(row).and_then(|r| r.get(col)) {
+            None | Some("") => Cell::Empty,
+            Some(s) => Cell::Text(s),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Finding the header row and the declared columns in it.
+
+use super::grid::Grid;
+use crate::error::{Error, Result};
+use crate::spec::{Column, HeaderRow, Source};
+use crate::text::normalize;
+use std::path::Path;
+
+/// How far down a sheet the header may be.
+const HEADER_SEARCH_ROWS: usize = 50;
+
+pub struct Layout {
+    /// 0-based index of the header row.
+    pub header_row: usize,
+    /// For each declared column, its position in the sheet (None: absent, optional).
+    pub positions: Vec<Option<usize>>,
+    /// For each declared column, the header text as the file writes it.
+    pub written: Vec<String>,
+}
+
+fn names(column: &Column) -> Vec<String> {
+    std::iter::once(&column.header)
+        .chain(&column.aliases)
+        .map(|h| normalize(h))
+        .collect()
+}
+
+pub fn locate(
+    grid: &dyn Grid,
+    source: &Source,
+    file: &Path,
+    sheet: Option<&str>,
+) -> Result<Layout> {
+    let wanted: Vec<Vec<String>> = source.columns.iter().map(names).collect();
+    let row_headers = |row: usize| -> Vec<String> {
+        (0..grid.width())
+            .map(|c| normalize(&grid.cell(row, c).display()))
+            .collect()
+    };
+    let matches = |headers: &[String]| {
+        wanted
+            .iter()
+            .filter(|names| headers.iter().any(|h| names.contains(h)))
+            .count()
+    };
+
+    if grid.height() == 0 {
+        return Err(Error::input(
+            file,
+            sheet,
+            "the sheet is empty: no header row",
+        ));
+    }
+    let header_row = match source.header_row {
+        HeaderRow::Row(n) => {
+            let row = n as usize - 1;
+            if row >= grid.height() {
+                return Err(Error::input(
+                    file,
+                    sheet,
+                    format!(
+                        "header_row = {n} but the sheet has only {} rows",
+                        grid.height()
+                    ),
+                ));
+            }
+            row
+        }
+        HeaderRow::Auto => {
+            let mut best = (0, 0);
+            for row in 0..grid.height().min(HEADER_SEARCH_ROWS) {
+                let score = matches(&row_headers(row));
+                if score > best.0 {
+                    best = (score, row);
+                }
+            }
+            let needed = source.columns.len().div_ceil(2);
+            if best.0 < needed {
+                let expected: Vec<&str> =
+                    source.columns.iter().map(|c| c.header.as_str()).collect();
+                return Err(Error::input(
+                    file,
+                    sheet,
+                    format!(
+                        "no header row found in the first {HEADER_SEARCH_ROWS} rows: expected headers such as {}",
+                        quoted_list(&expected)
+                    ),
+                ));
+            }
+            best.1
+        }
+    };
+
+    let headers = row_headers(header_row);
+    let mut positions = Vec::with_capacity(wanted.len());
+    let mut written = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for (column, names) in source.columns.iter().zip(&wanted) {
+        let position = headers.iter().position(|h| names.contains(h));
+        match position {
+            Some(c) => written.push(grid.cell(header_row, c).display().trim().to_owned()),
+            None => {
+                written.push(column.header.clone());
+                if column.required {
+                    missing.push(column.header.as_str());
+                } else {
+                    tracing::warn!(
+                        file = %file.display(),
+                        sheet = sheet.unwrap_or(""),
+                        "optional column '{}' not found: left empty",
+                        column.header
+                    );
+                }
+            }
+        }
+        positions.push(position);
+    }
+    if !missing.is_empty() {
+        let found: Vec<String> = (0..grid.width())
+            .map(|c| grid.cell(header_row, c).display())
+            .filter(|h| !h.trim().is_empty())
+            .collect();
+        let found: Vec<&str> = found.iter().map(String::as_str).collect();
+        return Err(Error::input(
+            file,
+            sheet,
+            format!(
+                "required column{} {} not found in the header (row {}); headers found: {}",
+                if missing.len() > 1 { "s" } else { "" },
+                quoted_list(&missing),
+                header_row + 1,
+                quoted_list(&found)
+            ),
+        ));
+    }
+    Ok(Layout {
+        header_row,
+        positions,
+        written,
+    })
+}
+
+fn quoted_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

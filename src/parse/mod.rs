@@ -1,0 +1,225 @@
+//! Cell → typed value. Each function takes one [`Cell`] of any source format
+//! and returns `Ok(None)` for an empty cell, the value, or the reason it
+//! cannot be read.
+
+mod date;
+mod number;
+
+pub use date::{parse_date, parse_month};
+pub use number::{parse_decimal, parse_integer};
+
+use chrono::NaiveDateTime;
+
+/// One cell, whatever the file format it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Empty,
+    Text(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A cell Excel stores as a date (xlsx, xls).
+    DateTime(NaiveDateTime),
+    /// An error value such as `#N/A` or `#REF!`.
+    Error,
+}
+
+impl Cell<'_> {
+    /// Empty, or text holding only spaces.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, for messages and header matching.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => (*s).to_owned(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(f) => f.to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::DateTime(d) => d.format("%d/%m/%Y %H:%M:%S").to_string(),
+            Cell::Error => "#ERREUR".to_owned(),
+        }
+    }
+}
+
+/// Why a cell was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Problem {
+    Missing,
+    Date,
+    Month,
+    Number,
+    Bool,
+    Commune,
+    Category,
+    TooLong,
+    CellError,
+}
+
+impl Problem {
+    /// A short stable code, used in reject listings and tests.
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::Missing => "missing",
+            Problem::Date => "date",
+            Problem::Month => "month",
+            Problem::Number => "number",
+            Problem::Bool => "bool",
+            Problem::Commune => "commune",
+            Problem::Category => "category",
+            Problem::TooLong => "too_long",
+            Problem::CellError => "cell_error",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Problem::Missing => "required value missing",
+            Problem::Date => "unparseable date",
+            Problem::Month => "unparseable month",
+            Problem::Number => "not a number",
+            Problem::Bool => "not a yes/no value",
+            Problem::Commune => "unknown commune",
+            Problem::Category => "value not in the declared list",
+            Problem::TooLong => "value longer than 32,767 characters",
+            Problem::CellError => "spreadsheet error value",
+        }
+    }
+}
+
+pub type Parsed<T> = Result<Option<T>, Problem>;
+
+/// Longest text a spreadsheet cell can hold (Excel's limit).
+pub const MAX_TEXT: usize = 32_767;
+
+/// Trimmed text of a cell; numbers are written without a fractional part when integral.
+pub fn parse_text(cell: Cell) -> Parsed<String> {
+    match cell {
+        Cell::Empty => Ok(None),
+        Cell::Text(s) => {
+            let t = s.trim();
+            if t.is_empty() {
+                Ok(None)
+            } else if t.chars().count() > MAX_TEXT {
+                Err(Problem::TooLong)
+            } else {
+                Ok(Some(t.to_owned()))
+            }
+        }
+        Cell::Int(i) => Ok(Some(i.to_string())),
+        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some((f as i64).to_string())),
+        Cell::Float(f) => Ok(Some(f.to_string())),
+        Cell::Bool(b) => Ok(Some(if b { "Oui" } else { "Non" }.to_owned())),
+        Cell::DateTime(d) => Ok(Some(d.format("%d/%m/%Y").to_string())),
+        Cell::Error => Err(Problem::CellError),
+    }
+}
+
+/// An identifier as text: digits-only values are left-padded with zeros to
+/// `width` (partners that store numéros allocataires as numbers lose them).
+pub fn parse_id(cell: Cell, width: Option<usize>) -> Parsed<String> {
+    let Some(text) = parse_text(cell)? else {
+        return Ok(None);
+    };
+    match width {
+        Some(w) if text.len() < w && text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(format!("{text:0>w$}")))
+        }
+        _ => Ok(Some(text)),
+    }
+}
+
+/// Oui/Non, O/N, 1/0, X/empty, Vrai/Faux, True/False, Yes/No; empty means no.
+pub fn parse_bool(cell: Cell) -> Result<bool, Problem> {
+    match cell {
+        Cell::Empty => Ok(false),
+        Cell::Bool(b) => Ok(b),
+        Cell::Int(1) => Ok(true),
+        Cell::Int(0) => Ok(false),
+        Cell::Float(f) if f == 1.0 => Ok(true),
+        Cell::Float(f) if f == 0.0 => Ok(false),
+        Cell::Text(s) => match crate::text::normalize(s).as_str() {
+            "oui" | "o" | "1" | "x" | "vrai" | "true" | "yes" | "y" => Ok(true),
+            "non" | "n" | "0" | "" | "faux" | "false" | "no" => Ok(false),
+            _ => Err(Problem::Bool),
+        },
+        Cell::Error => Err(Problem::CellError),
+        _ => Err(Problem::Bool),
+    }
+}
+
+/// A commune code as written: five characters, a lost leading zero restored.
+/// Mapping and checking against the reference happen in [`crate::reference`].
+pub fn parse_commune_code(cell: Cell) -> Parsed<String> {
+    let Some(text) = parse_text(cell)? else {
+        return Ok(None);
+    };
+    let upper = text.to_ascii_uppercase();
+    if upper.len() == 4 && upper.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(format!("0{upper}")));
+    }
+    Ok(Some(upper))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for yes in ["Oui", "oui", "O", "1", "X", "x", "Vrai", "True", " OUI "] {
+            assert_eq!(parse_bool(Cell::Text(yes)), Ok(true), "{yes}");
+        }
+        for no in ["Non", "N", "0", "", "  ", "Faux", "false"] {
+            assert_eq!(parse_bool(Cell::Text(no)), Ok(false), "{no}");
+        }
+        assert_eq!(parse_bool(Cell::Empty), Ok(false));
+        assert_eq!(parse_bool(Cell::Float(1.0)), Ok(true));
+        assert_eq!(parse_bool(Cell::Text("peut-être")), Err(Problem::Bool));
+    }
+
+    #[test]
+    fn identifiers_keep_leading_zeros() {
+        assert_eq!(
+            parse_id(Cell::Float(123456.0), Some(7)),
+            Ok(Some("0123456".into()))
+        );
+        assert_eq!(
+            parse_id(Cell::Text(" 0123456 "), Some(7)),
+            Ok(Some("0123456".into()))
+        );
+        assert_eq!(
+            parse_id(Cell::Text("J2019-00042"), Some(7)),
+            Ok(Some("J2019-00042".into()))
+        );
+        assert_eq!(parse_id(Cell::Text(""), Some(7)), Ok(None));
+    }
+
+    #[test]
+    fn commune_codes_are_text() {
+        assert_eq!(
+            parse_commune_code(Cell::Float(42218.0)),
+            Ok(Some("42218".into()))
+        );
+        assert_eq!(
+            parse_commune_code(Cell::Int(1004)),
+            Ok(Some("01004".into()))
+        );
+        assert_eq!(
+            parse_commune_code(Cell::Text("2a004")),
+            Ok(Some("2A004".into()))
+        );
+    }
+
+    #[test]
+    fn huge_text_is_rejected() {
+        let big = "a".repeat(100_000);
+        assert_eq!(parse_text(Cell::Text(&big)), Err(Problem::TooLong));
+    }
+}

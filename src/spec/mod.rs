@@ -1,0 +1,209 @@
+//! The pipeline file: a serde model of the TOML, validated once into a
+//! [`Pipeline`] that the rest of the crate trusts.
+
+mod load;
+
+pub use load::load;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// A validated pipeline, with the command line's overrides applied.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where the pipeline file is; relative paths in it are resolved from its folder.
+    pub path: PathBuf,
+    pub settings: Settings,
+    /// The year of the run (`--year` or `pipeline.year`).
+    pub year: i32,
+    /// The folder holding the input files (`--inputs` or `pipeline.inputs`).
+    pub inputs: PathBuf,
+    pub reference: Reference,
+    /// Sources in the order of their names (deterministic).
+    pub sources: BTreeMap<String, Source>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// A title for the outputs, e.g. `Convention pauvreté - Loire`.
+    pub name: String,
+    /// The département's name, used for the total line (e.g. `Loire`).
+    pub departement: String,
+    pub year: i32,
+    /// Input folder, relative to the pipeline file.
+    #[serde(default = "default_inputs")]
+    pub inputs: String,
+    /// Share of data rows (0 to 1) a source may reject before the run fails.
+    #[serde(default = "default_reject_rate")]
+    pub max_reject_rate: f64,
+    /// Primary confidentiality threshold: counts from 1 to threshold - 1 are masked.
+    #[serde(default = "default_threshold")]
+    pub confidentiality_threshold: u32,
+    /// Author written in the workbooks' document properties.
+    #[serde(default)]
+    pub author: Option<String>,
+}
+
+fn default_inputs() -> String {
+    "inputs".into()
+}
+fn default_reject_rate() -> f64 {
+    0.05
+}
+fn default_threshold() -> u32 {
+    5
+}
+
+/// Reference tables (the département's own), relative to the pipeline file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// CSV with columns `code_commune` and `territoire`.
+    pub territories: String,
+    /// CSV with columns `code_ancien` and `code_actuel` (optional).
+    #[serde(default)]
+    pub commune_passage: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// French label for reports, e.g. `CAF - foyers RSA`.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// File name pattern in the input folder: `{year}` is replaced by the
+    /// run's year; `*` and `?` match anything (e.g. `pole_emploi_brsa_{year}.*`).
+    pub file: Spanned<String>,
+    /// Sheet name for spreadsheets; the first visible sheet when absent.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// `auto` (detected), `utf-8` or `windows-1252`; CSV only.
+    #[serde(default = "auto")]
+    pub encoding: String,
+    /// `auto` (sniffed) or a single character; CSV only.
+    #[serde(default = "auto")]
+    pub delimiter: String,
+    /// `auto` (detected) or the 1-based row number of the header.
+    #[serde(default)]
+    pub header_row: HeaderRow,
+    pub columns: Vec<Column>,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HeaderRow {
+    #[default]
+    Auto,
+    /// 1-based, as a spreadsheet program shows it.
+    Row(u32),
+}
+
+impl<'de> Deserialize<'de> for HeaderRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Row(u32),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Row(0) => Err(serde::de::Error::custom("header_row counts from 1")),
+            Raw::Row(n) => Ok(HeaderRow::Row(n)),
+            Raw::Word(w) if w == "auto" => Ok(HeaderRow::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected \"auto\" or a row number, found \"{w}\""
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Logical name used in SQL: lowercase letters, digits and `_`.
+    pub name: Spanned<String>,
+    /// The header as the partner writes it.
+    pub header: String,
+    /// Other spellings of the header.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// A row missing a required value is rejected; a file missing a required column fails.
+    #[serde(default)]
+    pub required: bool,
+    /// Identifiers only: digits-only values are left-padded with zeros to this width.
+    #[serde(default)]
+    pub width: Option<usize>,
+    /// Categories only: the allowed values, as they appear in outputs.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// A personal identifier: pseudonymised at ingest, never output.
+    Id,
+    Date,
+    /// A month (`AAAAMM`, `MM/AAAA`), stored as the first day of the month.
+    Month,
+    Integer,
+    Decimal,
+    /// Oui/Non, O/N, 1/0, X/empty, Vrai/Faux, True/False; empty means no.
+    Bool,
+    Text,
+    /// An INSEE commune code, mapped from old codes, checked against the reference.
+    Commune,
+    /// One of the declared `values`, matched ignoring case and accents.
+    Category,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Id => "id",
+            ColumnType::Date => "date",
+            ColumnType::Month => "month",
+            ColumnType::Integer => "integer",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Bool => "bool",
+            ColumnType::Text => "text",
+            ColumnType::Commune => "commune",
+            ColumnType::Category => "category",
+        }
+    }
+}
+
+impl Pipeline {
+    /// A reference file's path, resolved against the pipeline file's folder.
+    pub fn reference_path(&self, relative: &str) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(relative)
+    }
+
+    /// The source's file pattern with the year substituted.
+    pub fn file_pattern(&self, source: &Source) -> String {
+        source
+            .file
+            .get_ref()
+            .replace("{year}", &self.year.to_string())
+    }
+}
+
+/// The raw file as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    pipeline: Settings,
+    reference: Reference,
+    sources: BTreeMap<String, Source>,
+}
