@@ -26,13 +26,38 @@ pub fn read(
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
+    // Line numbers from byte offsets: the csv reader's own line count is not
+    // what a user sees when lines end with CRLF.
+    let line_starts: Vec<u64> = std::iter::once(0)
+        .chain(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i as u64 + 1),
+        )
+        .collect();
+    // The reader may report a record's start on the line break before it.
+    let bytes = text.as_bytes();
+    let line_of = |mut byte: u64| {
+        while matches!(bytes.get(byte as usize), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        line_starts.partition_point(|&start| start <= byte) as u64
+    };
     let mut records = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record
-            .map_err(|e| Error::input(path, None, format!("row {}: malformed CSV: {e}", i + 1)))?;
-        records.push(record);
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e
+                .position()
+                .map_or(String::new(), |p| format!("line {}: ", p.line()));
+            Error::input(path, None, format!("{line}malformed CSV: {e}"))
+        })?;
+        let line = record.position().map_or(1, |p| line_of(p.byte()));
+        records.push((line, record));
     }
-    Ok((CsvGrid::new(records), used))
+    // A final line break does not start a line of its own.
+    let lines = text.lines().count();
+    Ok((CsvGrid::new(records, lines), used))
 }
 
 fn decode<'b>(
@@ -140,6 +165,17 @@ mod tests {
         assert_eq!(sniff_delimiter(text), b';');
         assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+    }
+
+    #[test]
+    fn rows_are_line_numbers_with_crlf_and_blank_lines() {
+        use crate::ingest::grid::Grid;
+        let text = "Title\r\n\r\nA;B\r\n1;2\r\n\r\n3;4\r\n";
+        let (grid, _) = read(Path::new("x.csv"), text.as_bytes(), "auto", "auto").unwrap();
+        let first: Vec<String> = (0..grid.height())
+            .map(|r| grid.cell(r, 0).display())
+            .collect();
+        assert_eq!(first, ["Title", "", "A", "1", "", "3"]);
     }
 
     #[test]

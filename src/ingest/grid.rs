@@ -79,22 +79,35 @@ impl Grid for SheetGrid {
     }
 }
 
-/// CSV records, decoded to UTF-8.
+/// CSV records, decoded to UTF-8, placed on the line they start on: the csv
+/// reader skips blank lines, but users count them (row numbers are line numbers).
 pub struct CsvGrid {
-    pub records: Vec<csv::StringRecord>,
+    records: Vec<csv::StringRecord>,
+    /// For each line (0-based), the record starting on it.
+    record_at_line: Vec<Option<u32>>,
     width: usize,
 }
 
 impl CsvGrid {
-    pub fn new(records: Vec<csv::StringRecord>) -> Self {
-        let width = records.iter().map(|r| r.len()).max().unwrap_or(0);
-        CsvGrid { records, width }
+    /// `records` with the 1-based line each starts on, in order.
+    pub fn new(records: Vec<(u64, csv::StringRecord)>, lines: usize) -> Self {
+        let width = records.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        let mut record_at_line =
+            vec![None; lines.max(records.last().map_or(0, |(l, _)| *l as usize))];
+        for (i, (line, _)) in records.iter().enumerate() {
+            record_at_line[*line as usize - 1] = Some(i as u32);
+        }
+        CsvGrid {
+            records: records.into_iter().map(|(_, r)| r).collect(),
+            record_at_line,
+            width,
+        }
     }
 }
 
 impl Grid for CsvGrid {
     fn height(&self) -> usize {
-        self.records.len()
+        self.record_at_line.len()
     }
 
     fn width(&self) -> usize {
@@ -102,7 +115,8 @@ impl Grid for CsvGrid {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.records.get(row).and_then(|r| r.get(col)) {
+        let record = self.record_at_line.get(row).copied().flatten();
+        match record.and_then(|r| self.records[r as usize].get(col)) {
             None | Some("") => Cell::Empty,
             Some(s) => Cell::Text(s),
         }
