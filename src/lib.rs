@@ -2,9 +2,12 @@
 //! poverty convention out. The binary is a thin layer over this library.
 
 pub mod error;
+pub mod indicators;
 pub mod ingest;
 pub mod parse;
 pub mod reference;
+pub mod report;
+pub mod run;
 pub mod sample;
 pub mod spec;
 pub mod text;

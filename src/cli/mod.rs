@@ -2,6 +2,7 @@
 
 mod check;
 mod inspect;
+mod run;
 mod sample;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
@@ -44,6 +45,8 @@ enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Read every source, compute every indicator, write the outputs.
+    Run(run::RunArgs),
     /// Validate a pipeline file and read every source, without writing reports.
     Check(check::CheckArgs),
     /// Show a spreadsheet's sheets, header row and columns, to write a source mapping.
@@ -54,6 +57,7 @@ pub enum Command {
 
 pub fn dispatch(command: Command) -> suivi::Result<()> {
     match command {
+        Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Sample(args) => sample::run(args),

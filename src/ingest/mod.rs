@@ -144,6 +144,14 @@ fn read_source(
     })
 }
 
+/// Whether every source of the pipeline has at least one input file.
+pub fn all_sources_present(pipeline: &Pipeline) -> bool {
+    pipeline
+        .sources
+        .values()
+        .all(|s| resolve_files(pipeline, s).is_ok())
+}
+
 /// The files matching the source's pattern, sorted; Excel lock files ignored.
 fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<PathBuf>> {
     let pattern = pipeline.file_pattern(source);

@@ -1,6 +1,6 @@
 //! Reading and validating the pipeline file, with line numbers in errors.
 
-use super::{ColumnType, Pipeline, RawPipeline};
+use super::{ColumnType, Kind, Pipeline, RawPipeline};
 use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
         message,
     };
 
+    validate_indicators(&raw, &fail)?;
     let settings = raw.pipeline;
     if !(0.0..=1.0).contains(&settings.max_reject_rate) {
         return Err(fail(
@@ -135,8 +136,104 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
         inputs,
         reference: raw.reference,
         sources: raw.sources,
+        parameters: raw.parameters,
+        tables: raw.tables,
+        findings: raw.findings,
+        indicators: raw.indicators,
         settings,
+        text,
     })
+}
+
+/// Names the SQL templating defines itself.
+pub const BUILT_IN_PARAMETERS: [&str; 4] =
+    ["annee", "annee_precedente", "debut_annee", "fin_annee"];
+
+fn validate_indicators(
+    raw: &RawPipeline,
+    fail: &dyn Fn(Option<usize>, String) -> Error,
+) -> Result<()> {
+    for name in raw.parameters.keys() {
+        if !is_identifier(name) || BUILT_IN_PARAMETERS.contains(&name.as_str()) {
+            return Err(fail(
+                None,
+                format!(
+                    "parameter '{name}' must be lowercase letters, digits and '_', and not one of {BUILT_IN_PARAMETERS:?}"
+                ),
+            ));
+        }
+    }
+    let mut tables: HashSet<&str> = raw.sources.keys().map(String::as_str).collect();
+    for table in &raw.tables {
+        let name = table.name.get_ref();
+        let at = Some(table.name.span().start);
+        if !is_identifier(name) {
+            return Err(fail(
+                at,
+                format!("table name '{name}' must be lowercase letters, digits and '_'"),
+            ));
+        }
+        if !tables.insert(name) {
+            return Err(fail(
+                at,
+                format!("table '{name}' is declared twice (or has a source's name)"),
+            ));
+        }
+    }
+    let mut ids = HashSet::new();
+    for finding in &raw.findings {
+        if !ids.insert(finding.id.get_ref().as_str()) {
+            return Err(fail(
+                Some(finding.id.span().start),
+                format!("finding '{}' is declared twice", finding.id.get_ref()),
+            ));
+        }
+    }
+    let mut ids = HashSet::new();
+    for indicator in &raw.indicators {
+        let id = indicator.id.get_ref();
+        let at = Some(indicator.id.span().start);
+        let err = |m: String| Err(fail(at, format!("indicator {id}: {m}")));
+        if !ids.insert(id.as_str()) {
+            return err("declared twice".into());
+        }
+        if !tables.contains(indicator.table.as_str()) {
+            let mut known: Vec<&str> = tables.iter().copied().collect();
+            known.sort_unstable();
+            return err(format!(
+                "unknown table '{}' (known: {})",
+                indicator.table,
+                known.join(", ")
+            ));
+        }
+        let needs = |field: &str, present: bool| -> Result<()> {
+            if present {
+                Ok(())
+            } else {
+                Err(fail(
+                    at,
+                    format!(
+                        "indicator {id}: kind '{}' needs `{field}`",
+                        indicator.kind.name()
+                    ),
+                ))
+            }
+        };
+        match indicator.kind {
+            Kind::Count => {}
+            Kind::Distinct => needs("key", indicator.key.is_some())?,
+            Kind::Sum | Kind::Mean | Kind::Median => needs("measure", indicator.measure.is_some())?,
+            Kind::Share => needs("condition", indicator.condition.is_some())?,
+            Kind::Ratio => {
+                needs("measure", indicator.measure.is_some())?;
+                needs("denominator", indicator.denominator.is_some())?;
+            }
+        }
+        if indicator.breakdown_label.is_some() && indicator.breakdown.is_none() {
+            return err("`breakdown_label` without `breakdown`".into());
+        }
+    }
+    Ok(())
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -146,7 +243,7 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
         .filter(|&b| b == b'\n')

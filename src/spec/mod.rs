@@ -1,8 +1,12 @@
 //! The pipeline file: a serde model of the TOML, validated once into a
 //! [`Pipeline`] that the rest of the crate trusts.
 
+mod indicator;
 mod load;
 
+pub use indicator::{
+    DerivedTable, Direction, Finding, Indicator, Kind, Parameter, Secrecy, Target,
+};
 pub use load::load;
 
 use serde::Deserialize;
@@ -23,6 +27,14 @@ pub struct Pipeline {
     pub reference: Reference,
     /// Sources in the order of their names (deterministic).
     pub sources: BTreeMap<String, Source>,
+    /// Named values used in SQL as `{name}`, besides the built-in year ones.
+    pub parameters: BTreeMap<String, Parameter>,
+    /// Derived tables, in declaration order (each may use the earlier ones).
+    pub tables: Vec<DerivedTable>,
+    pub findings: Vec<Finding>,
+    pub indicators: Vec<Indicator>,
+    /// The file's text, to give line numbers in errors found later (SQL).
+    text: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +202,15 @@ impl Pipeline {
             .join(relative)
     }
 
+    /// An error in the pipeline file at a span of it.
+    pub fn error_at(&self, span: std::ops::Range<usize>, message: String) -> crate::Error {
+        crate::Error::Spec {
+            path: self.path.clone(),
+            line: Some(load::line_of(&self.text, span.start)),
+            message,
+        }
+    }
+
     /// The source's file pattern with the year substituted.
     pub fn file_pattern(&self, source: &Source) -> String {
         source
@@ -206,4 +227,12 @@ struct RawPipeline {
     pipeline: Settings,
     reference: Reference,
     sources: BTreeMap<String, Source>,
+    #[serde(default)]
+    parameters: BTreeMap<String, Parameter>,
+    #[serde(default)]
+    tables: Vec<DerivedTable>,
+    #[serde(default)]
+    findings: Vec<Finding>,
+    #[serde(default)]
+    indicators: Vec<Indicator>,
 }

@@ -1,0 +1,183 @@
+//! The indicator part of the pipeline file: parameters, derived tables
+//! (SQL over the sources) and indicator declarations.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A named parameter, used in SQL as `{name}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Parameter {
+    Integer(i64),
+    Float(f64),
+    /// Text is substituted as written: a column name, or a quoted SQL literal.
+    Text(String),
+}
+
+impl std::fmt::Display for Parameter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Parameter::Integer(i) => write!(f, "{i}"),
+            Parameter::Float(x) => write!(f, "{x}"),
+            Parameter::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A table computed from sources and earlier derived tables by one SQL query.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DerivedTable {
+    pub name: Spanned<String>,
+    /// What one row of the table is, for the definitions sheet.
+    #[serde(default)]
+    pub description: Option<String>,
+    pub sql: String,
+}
+
+/// A data-quality finding: a query whose rows are problems to list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    pub id: Spanned<String>,
+    /// French label for the quality workbook.
+    pub label: String,
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Rows of the population.
+    Count,
+    /// Distinct `key` values of the population.
+    Distinct,
+    /// Sum of `measure`.
+    Sum,
+    /// Mean of `measure` over the rows where it has a value.
+    Mean,
+    /// Median of `measure` (midpoint of the two middle values for an even count).
+    Median,
+    /// Units (or rows, without `key`) meeting `condition`, over the population.
+    Share,
+    /// Sum of `measure` over sum of `denominator`.
+    Ratio,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Count => "count",
+            Kind::Distinct => "distinct",
+            Kind::Sum => "sum",
+            Kind::Mean => "mean",
+            Kind::Median => "median",
+            Kind::Share => "share",
+            Kind::Ratio => "ratio",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The value should be at least the target.
+    Min,
+    /// The value should be at most the target.
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub value: f64,
+    pub direction: Direction,
+}
+
+impl Target {
+    pub fn met(&self, value: f64) -> bool {
+        match self.direction {
+            Direction::Min => value >= self.value - 1e-12,
+            Direction::Max => value <= self.value + 1e-12,
+        }
+    }
+}
+
+/// How the confidentiality stage treats an indicator's cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Secrecy {
+    /// The kind decides: counts and sums of persons are masked from 1 to t-1,
+    /// shares by their numerator and denominator, means and medians by their
+    /// number of values.
+    #[default]
+    Auto,
+    /// An amount paid to people: masked when 1 to t-1 units are behind it.
+    Units,
+    /// Public money (the convention's finances): never masked.
+    Public,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    pub id: Spanned<String>,
+    /// The action group, e.g. `Insertion des bénéficiaires du RSA`.
+    pub action: String,
+    pub label: String,
+    /// Unit shown next to values: `foyers`, `personnes`, `jours`, `%`, `EUR`.
+    #[serde(default)]
+    pub unit: String,
+    /// A source or derived table.
+    pub table: String,
+    pub kind: Kind,
+    /// SQL condition selecting the rows the indicator is about.
+    #[serde(default)]
+    pub population: Option<String>,
+    /// The column identifying a unit (household, person): distinct counts,
+    /// per-unit shares, and territory taken from the unit's earliest row.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// SQL expression: summed (sum, ratio) or averaged (mean, median).
+    #[serde(default)]
+    pub measure: Option<String>,
+    /// SQL condition: the share's numerator.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// SQL expression summed as the ratio's denominator, over the year.
+    #[serde(default)]
+    pub denominator: Option<String>,
+    /// SQL date expression placing a row in a month; rows outside the year
+    /// are left out. Without it the indicator is a stock, given for the year only.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// The commune column giving the territory; `""` for département level only.
+    #[serde(default = "default_commune")]
+    pub commune: String,
+    /// SQL expression splitting the indicator (e.g. by partner), with its French label.
+    #[serde(default)]
+    pub breakdown: Option<String>,
+    #[serde(default)]
+    pub breakdown_label: Option<String>,
+    #[serde(default)]
+    pub target: Option<Target>,
+    #[serde(default)]
+    pub secrecy: Secrecy,
+    /// One line of French for the definitions sheet.
+    pub definition: String,
+}
+
+fn default_commune() -> String {
+    "commune".into()
+}
+
+impl Indicator {
+    pub fn id(&self) -> &str {
+        self.id.get_ref()
+    }
+
+    /// Whether figures exist per territory.
+    pub fn by_territory(&self) -> bool {
+        !self.commune.is_empty()
+    }
+}
