@@ -1,5 +1,6 @@
 //! One module per subcommand, each with a `run` taking its parsed arguments.
 
+mod catalog;
 mod check;
 mod inspect;
 mod run;
@@ -47,6 +48,8 @@ enum LogFormat {
 pub enum Command {
     /// Read every source, compute every indicator, write the outputs.
     Run(run::RunArgs),
+    /// Print the pipeline's indicator catalogue (table, CSV or Markdown).
+    Catalog(catalog::CatalogArgs),
     /// Validate a pipeline file and read every source, without writing reports.
     Check(check::CheckArgs),
     /// Show a spreadsheet's sheets, header row and columns, to write a source mapping.
@@ -58,6 +61,7 @@ pub enum Command {
 pub fn dispatch(command: Command) -> suivi::Result<()> {
     match command {
         Command::Run(args) => run::run(args),
+        Command::Catalog(args) => catalog::run(args),
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Sample(args) => sample::run(args),

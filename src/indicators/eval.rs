@@ -328,7 +328,8 @@ fn read_figures(
             territory: territory[i].clone(),
             month: month[i],
             breakdown: breakdown[i].clone(),
-            value: value[i],
+            // 0/0 can come out as NaN on an empty frame, whatever `when` says.
+            value: value[i].filter(|v| v.is_finite()),
             numerator: num[i],
             denominator: den[i],
             units: units[i].unwrap_or(0.0),
