@@ -7,11 +7,17 @@ use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::reference::Reference;
 use crate::report::table::{self, CellKey};
 use crate::spec::Pipeline;
+use chrono::NaiveDate;
+use polars::prelude::{DataFrame, DataType};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 pub struct Outcome {
     pub files: Vec<FileReport>,
+    /// The latest date in the inputs (capped at the end of the next year):
+    /// what the outputs show as their as-of date and creation time, so that
+    /// identical inputs give identical bytes.
+    pub as_of: NaiveDate,
     pub computed: Computed,
     pub rows: Vec<table::Row>,
     pub outputs: Vec<PathBuf>,
@@ -19,12 +25,19 @@ pub struct Outcome {
     pub has_previous: bool,
 }
 
+/// One year read and computed.
+pub struct Year {
+    pub files: Vec<FileReport>,
+    pub computed: Computed,
+    pub as_of: NaiveDate,
+}
+
 /// Reads and computes one year: the file reports and the figures.
 pub fn compute_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
-) -> Result<(Vec<FileReport>, Computed)> {
+) -> Result<Year> {
     let tables = ingest::read_sources(pipeline, reference, pseudonymizer)?;
     ingest::enforce_reject_limit(pipeline, &tables)?;
     let mut files = Vec::new();
@@ -33,8 +46,35 @@ pub fn compute_year(
         files.extend(table.files);
         frames.insert(table.name, table.frame);
     }
+    let as_of = latest_date(pipeline.year, &frames);
     let computed = indicators::compute(pipeline, frames, reference)?;
-    Ok((files, computed))
+    Ok(Year {
+        files,
+        computed,
+        as_of,
+    })
+}
+
+fn latest_date(year: i32, frames: &BTreeMap<String, DataFrame>) -> NaiveDate {
+    let cap = NaiveDate::from_ymd_opt(year + 1, 12, 31).expect("valid date");
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    frames
+        .values()
+        .flat_map(|f| f.columns())
+        .filter(|c| c.dtype() == &DataType::Date)
+        .filter_map(|c| {
+            c.as_materialized_series()
+                .date()
+                .ok()?
+                .physical()
+                .iter()
+                .flatten()
+                .max()
+        })
+        .filter_map(|days| epoch.checked_add_signed(chrono::Duration::days(days as i64)))
+        .filter(|d| *d <= cap)
+        .max()
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 12, 31).expect("valid date"))
 }
 
 /// The previous year's values by cell, when all its input files are present.
@@ -53,8 +93,8 @@ fn previous_year(
         return None;
     }
     match compute_year(&previous, reference, pseudonymizer) {
-        Ok((_, computed)) => Some(
-            table::rows(&previous, &computed, None)
+        Ok(year) => Some(
+            table::rows(&previous, &year.computed, None)
                 .into_iter()
                 .map(|r| (r.key(), r.value))
                 .collect(),
@@ -72,7 +112,11 @@ fn previous_year(
 pub fn run(pipeline: &Pipeline, out: &Path) -> Result<Outcome> {
     let reference = Reference::load(pipeline)?;
     let pseudonymizer = Pseudonymizer::from_env()?;
-    let (files, computed) = compute_year(pipeline, &reference, &pseudonymizer)?;
+    let Year {
+        files,
+        computed,
+        as_of,
+    } = compute_year(pipeline, &reference, &pseudonymizer)?;
     let previous = previous_year(pipeline, &reference, &pseudonymizer);
     let rows = table::rows(pipeline, &computed, previous.as_ref());
 
@@ -86,6 +130,7 @@ pub fn run(pipeline: &Pipeline, out: &Path) -> Result<Outcome> {
     ];
     Ok(Outcome {
         files,
+        as_of,
         computed,
         rows,
         outputs,

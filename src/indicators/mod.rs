@@ -17,6 +17,21 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Computed {
     pub indicators: Vec<IndicatorFigures>,
     pub findings: Vec<FindingResult>,
+    pub coverage: Vec<CoverageResult>,
+}
+
+/// A join-coverage share for the quality workbook.
+pub struct CoverageResult {
+    pub id: String,
+    pub label: String,
+    pub numerator: f64,
+    pub denominator: f64,
+}
+
+impl CoverageResult {
+    pub fn share(&self) -> Option<f64> {
+        (self.denominator != 0.0).then(|| self.numerator / self.denominator)
+    }
 }
 
 pub struct IndicatorFigures {
@@ -59,14 +74,60 @@ pub fn compute(
             Ok(IndicatorFigures { index, figures })
         })
         .collect::<Result<Vec<_>>>()?;
-    let findings = findings(pipeline, &tables)?;
+    let mut context = polars::sql::SQLContext::new();
+    for (name, frame) in &tables.frames {
+        context.register(name, frame.clone());
+    }
+    let findings = findings(pipeline, &mut context)?;
+    let coverage = coverage(pipeline, &mut context)?;
     Ok(Computed {
         indicators,
         findings,
+        coverage,
     })
 }
 
-fn findings(pipeline: &Pipeline, tables: &sql::Tables) -> Result<Vec<FindingResult>> {
+fn coverage(
+    pipeline: &Pipeline,
+    context: &mut polars::sql::SQLContext,
+) -> Result<Vec<CoverageResult>> {
+    pipeline
+        .coverage
+        .iter()
+        .map(|c| {
+            let id = c.id.get_ref();
+            let fail = |m: String| pipeline.error_at(c.id.span(), format!("coverage {id}: {m}"));
+            let sql = sql::render(&c.sql, pipeline).map_err(fail)?;
+            let frame = context
+                .execute(&sql)
+                .and_then(|lf| lf.collect())
+                .map_err(|e| fail(e.to_string()))?;
+            let number = |name: &str| -> Result<f64> {
+                frame
+                    .column(name)
+                    .and_then(|col| col.cast(&DataType::Float64))
+                    .map_err(|e| {
+                        fail(format!("needs one row with a numeric column '{name}': {e}"))
+                    })?
+                    .f64()
+                    .map_err(|e| fail(e.to_string()))?
+                    .get(0)
+                    .ok_or_else(|| fail(format!("returned no value for '{name}'")))
+            };
+            Ok(CoverageResult {
+                id: id.clone(),
+                label: c.label.clone(),
+                numerator: number("numerateur")?,
+                denominator: number("denominateur")?,
+            })
+        })
+        .collect()
+}
+
+fn findings(
+    pipeline: &Pipeline,
+    context: &mut polars::sql::SQLContext,
+) -> Result<Vec<FindingResult>> {
     // Findings list rows to fix, never who they are about.
     let identifiers: BTreeSet<&str> = pipeline
         .sources
@@ -75,10 +136,6 @@ fn findings(pipeline: &Pipeline, tables: &sql::Tables) -> Result<Vec<FindingResu
         .filter(|c| c.kind == ColumnType::Id)
         .map(|c| c.name.get_ref().as_str())
         .collect();
-    let mut context = polars::sql::SQLContext::new();
-    for (name, frame) in &tables.frames {
-        context.register(name, frame.clone());
-    }
     pipeline
         .findings
         .iter()

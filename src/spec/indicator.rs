@@ -45,6 +45,16 @@ pub struct Finding {
     pub sql: String,
 }
 
+/// A join-coverage measure for the quality workbook: a query returning one
+/// row with columns `numerateur` and `denominateur`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    pub id: Spanned<String>,
+    pub label: String,
+    pub sql: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {

@@ -139,6 +139,7 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
         parameters: raw.parameters,
         tables: raw.tables,
         findings: raw.findings,
+        coverage: raw.coverage,
         indicators: raw.indicators,
         settings,
         text,

@@ -5,7 +5,7 @@ mod indicator;
 mod load;
 
 pub use indicator::{
-    DerivedTable, Direction, Finding, Indicator, Kind, Parameter, Secrecy, Target,
+    Coverage, DerivedTable, Direction, Finding, Indicator, Kind, Parameter, Secrecy, Target,
 };
 pub use load::load;
 
@@ -32,6 +32,7 @@ pub struct Pipeline {
     /// Derived tables, in declaration order (each may use the earlier ones).
     pub tables: Vec<DerivedTable>,
     pub findings: Vec<Finding>,
+    pub coverage: Vec<Coverage>,
     pub indicators: Vec<Indicator>,
     /// The file's text, to give line numbers in errors found later (SQL).
     text: String,
@@ -233,6 +234,8 @@ struct RawPipeline {
     tables: Vec<DerivedTable>,
     #[serde(default)]
     findings: Vec<Finding>,
+    #[serde(default)]
+    coverage: Vec<Coverage>,
     #[serde(default)]
     indicators: Vec<Indicator>,
 }
