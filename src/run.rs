@@ -6,6 +6,7 @@ use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::reference::Reference;
 use crate::report::table::{self, CellKey};
+use crate::report::{Confidentiality, ReportContext, workbooks};
 use crate::spec::Pipeline;
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
@@ -109,7 +110,15 @@ fn previous_year(
     }
 }
 
-pub fn run(pipeline: &Pipeline, out: &Path) -> Result<Outcome> {
+/// What the command line decides about a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Internal mode: unmasked figures for the département's own statisticians.
+    pub internal: bool,
+}
+
+pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<Outcome> {
     let reference = Reference::load(pipeline)?;
     let pseudonymizer = Pseudonymizer::from_env()?;
     let Year {
@@ -120,20 +129,41 @@ pub fn run(pipeline: &Pipeline, out: &Path) -> Result<Outcome> {
     let previous = previous_year(pipeline, &reference, &pseudonymizer);
     let rows = table::rows(pipeline, &computed, previous.as_ref());
 
+    let out = &options.out;
     std::fs::create_dir_all(out)
         .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
-    let year = pipeline.year;
-    let symbol = "s";
-    let outputs = vec![
-        table::write_csv(&out.join(format!("indicateurs_{year}.csv")), &rows, symbol)?,
-        table::write_parquet(&out.join(format!("indicateurs_{year}.parquet")), &rows)?,
+    let context = ReportContext {
+        pipeline,
+        rows: &rows,
+        files: &files,
+        findings: &computed.findings,
+        coverage: &computed.coverage,
+        as_of,
+        has_previous: previous.is_some(),
+        confidentiality: Confidentiality {
+            threshold: pipeline.settings.confidentiality_threshold,
+            symbol: pipeline.settings.mask_symbol.clone(),
+            internal: options.internal,
+        },
+    };
+    let mut outputs = vec![
+        table::write_csv(
+            &out.join(context.file_name("indicateurs", "csv")),
+            &rows,
+            &context.confidentiality.symbol,
+        )?,
+        table::write_parquet(
+            &out.join(context.file_name("indicateurs", "parquet")),
+            &rows,
+        )?,
     ];
+    outputs.extend(workbooks::write_all(&context, out)?);
     Ok(Outcome {
         files,
         as_of,
+        has_previous: previous.is_some(),
         computed,
         rows,
         outputs,
-        has_previous: previous.is_some(),
     })
 }

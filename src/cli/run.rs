@@ -11,11 +11,26 @@ pub struct RunArgs {
     /// The output folder (created if missing).
     #[arg(long, default_value = "outputs")]
     out: PathBuf,
+    /// `publique` (default): small counts masked, publishable. `interne`:
+    /// unmasked figures for the département's own statisticians, every file
+    /// named `_interne` and marked restricted.
+    #[arg(long, value_enum, default_value_t = Diffusion::Publique)]
+    diffusion: Diffusion,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Diffusion {
+    Publique,
+    Interne,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
     let pipeline = args.pipeline.load()?;
-    let outcome = suivi::run::run(&pipeline, &args.out)?;
+    let options = suivi::run::RunOptions {
+        out: args.out.clone(),
+        internal: args.diffusion == Diffusion::Interne,
+    };
+    let outcome = suivi::run::run(&pipeline, &options)?;
     let rejected: usize = outcome.files.iter().map(|f| f.rejected()).sum();
     let read: usize = outcome.files.iter().map(|f| f.rows_read).sum();
     eprintln!(

@@ -3,6 +3,7 @@
 //! destination folder, then renamed into place.
 
 pub mod table;
+pub mod workbooks;
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -38,3 +39,44 @@ pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
         _ => text.into(),
     }
 }
+
+/// How figures are protected in this run's outputs.
+#[derive(Debug, Clone)]
+pub struct Confidentiality {
+    /// Counts from 1 to threshold - 1 are masked (primary rule).
+    pub threshold: u32,
+    /// What a masked cell shows.
+    pub symbol: String,
+    /// Internal mode: unmasked figures, every file and sheet marked restricted.
+    pub internal: bool,
+}
+
+/// Everything the writers need, computed once by the run.
+pub struct ReportContext<'a> {
+    pub pipeline: &'a crate::spec::Pipeline,
+    /// The long table, masked (unless internal), in catalogue order.
+    pub rows: &'a [table::Row],
+    pub files: &'a [crate::ingest::FileReport],
+    pub findings: &'a [crate::indicators::FindingResult],
+    pub coverage: &'a [crate::indicators::CoverageResult],
+    /// The latest date in the inputs: the as-of date shown and the workbooks' creation time.
+    pub as_of: chrono::NaiveDate,
+    pub has_previous: bool,
+    pub confidentiality: Confidentiality,
+}
+
+impl ReportContext<'_> {
+    /// `rapport_execution` → `rapport_execution_2020.xlsx`, or
+    /// `rapport_execution_2020_interne.xlsx` in internal mode.
+    pub fn file_name(&self, stem: &str, extension: &str) -> String {
+        let suffix = if self.confidentiality.internal {
+            "_interne"
+        } else {
+            ""
+        };
+        format!("{stem}_{}{suffix}.{extension}", self.pipeline.year)
+    }
+}
+
+/// The tool's version, shown in the sources sheet and the manifest.
+pub const TOOL_VERSION: &str = concat!("suivi ", env!("CARGO_PKG_VERSION"));

@@ -55,6 +55,9 @@ pub struct Settings {
     /// Primary confidentiality threshold: counts from 1 to threshold - 1 are masked.
     #[serde(default = "default_threshold")]
     pub confidentiality_threshold: u32,
+    /// What a masked cell shows in published outputs.
+    #[serde(default = "default_mask_symbol")]
+    pub mask_symbol: String,
     /// Author written in the workbooks' document properties.
     #[serde(default)]
     pub author: Option<String>,
@@ -65,6 +68,9 @@ fn default_inputs() -> String {
 }
 fn default_reject_rate() -> f64 {
     0.05
+}
+fn default_mask_symbol() -> String {
+    "s".into()
 }
 fn default_threshold() -> u32 {
     5
