@@ -11,7 +11,7 @@ use crate::spec::Pipeline;
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct Outcome {
     pub files: Vec<FileReport>,
