@@ -22,6 +22,10 @@ fn main() {
     cli::init_logging(&args.log);
     let code = match cli::dispatch(args.command) {
         Ok(()) => exit::SUCCESS,
+        // `suivi inspect file | head`: the reader left, nothing went wrong.
+        Err(suivi::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            exit::SUCCESS
+        }
         Err(e) => {
             let code = e.exit_code();
             tracing::error!(exit_code = code, "{e}");

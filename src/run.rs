@@ -1,6 +1,7 @@
 //! One run end to end: read, compute (the year and, when its files are
 //! there, the previous one), write.
 
+use crate::confidential;
 use crate::error::{Error, Result};
 use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
@@ -83,6 +84,7 @@ fn previous_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
+    internal: bool,
 ) -> Option<HashMap<CellKey, Option<f64>>> {
     let mut previous = pipeline.clone();
     previous.year -= 1;
@@ -94,12 +96,18 @@ fn previous_year(
         return None;
     }
     match compute_year(&previous, reference, pseudonymizer) {
-        Ok(year) => Some(
-            table::rows(&previous, &year.computed, None)
-                .into_iter()
-                .map(|r| (r.key(), r.value))
-                .collect(),
-        ),
+        Ok(year) => {
+            let mut rows = table::rows(&previous, &year.computed, None);
+            // A cell masked in last year's publication stays hidden as N-1.
+            if !internal {
+                confidential::protect(&previous, &mut rows);
+            }
+            Some(
+                rows.into_iter()
+                    .map(|r| (r.key(), if r.masked { None } else { r.value }))
+                    .collect(),
+            )
+        }
         Err(e) => {
             tracing::warn!(
                 year = previous.year,
@@ -126,8 +134,11 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<Outcome> {
         computed,
         as_of,
     } = compute_year(pipeline, &reference, &pseudonymizer)?;
-    let previous = previous_year(pipeline, &reference, &pseudonymizer);
-    let rows = table::rows(pipeline, &computed, previous.as_ref());
+    let previous = previous_year(pipeline, &reference, &pseudonymizer, options.internal);
+    let mut rows = table::rows(pipeline, &computed, previous.as_ref());
+    if !options.internal {
+        confidential::protect(pipeline, &mut rows);
+    }
 
     let out = &options.out;
     std::fs::create_dir_all(out)

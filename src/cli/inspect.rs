@@ -119,25 +119,31 @@ fn guess_header(grid: &dyn Grid) -> Option<usize> {
     best.map(|(_, row)| row)
 }
 
-/// Identifier-looking headers: their values are never printed.
+/// Header words of personal data: such columns' values are never printed.
+const PERSONAL_WORDS: [&str; 17] = [
+    "allocataire",
+    "alloc",
+    "numalloc",
+    "identifiant",
+    "id",
+    "nir",
+    "matricule",
+    "nom",
+    "prenom",
+    "naissance",
+    "securite",
+    "telephone",
+    "tel",
+    "mail",
+    "email",
+    "courriel",
+    "adresse",
+];
+
 fn looks_like_identifier(title: &str) -> bool {
     let t = normalize(title);
-    [
-        "allocataire",
-        "identifiant",
-        "nir",
-        "matricule",
-        "numalloc",
-        "nom",
-        "prenom",
-        "securite sociale",
-        "telephone",
-        "mail",
-        "adresse",
-    ]
-    .iter()
-    .any(|w| t.split(' ').any(|word| word == *w) || t.contains(w) && w.len() > 4)
-        || t == "id"
+    t.split(' ').any(|word| PERSONAL_WORDS.contains(&word))
+        || ["alloc", "mail", "phone"].iter().any(|w| t.contains(w))
 }
 
 fn infer_type(title: &str, cells: &[Cell]) -> &'static str {
@@ -146,6 +152,10 @@ fn infer_type(title: &str, cells: &[Cell]) -> &'static str {
     }
     if cells.is_empty() {
         return "text";
+    }
+    // Before dates: a code like 42218 is also a plausible Excel serial date.
+    if normalize(title).contains("commune") || normalize(title).contains("codcom") {
+        return "commune";
     }
     let all = |f: &dyn Fn(Cell) -> bool| cells.iter().all(|&c| f(c));
     if all(&|c| matches!(c, Cell::DateTime(_)))
@@ -157,9 +167,6 @@ fn infer_type(title: &str, cells: &[Cell]) -> &'static str {
     if all(&|c| matches!(c, Cell::Text(t) if t.trim().len() == 6) && parse::parse_month(c).is_ok())
     {
         return "month";
-    }
-    if normalize(title).contains("commune") || normalize(title).contains("codcom") {
-        return "commune";
     }
     if all(&|c| parse::parse_integer(c).is_ok()) {
         // Long unique digit strings are identifiers too.

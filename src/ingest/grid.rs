@@ -10,16 +10,104 @@ pub trait Grid: Sync {
     fn width(&self) -> usize;
     fn cell(&self, row: usize, col: usize) -> Cell<'_>;
 
+    /// The non-blank cells of a row with their column, left to right.
+    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
+        (0..self.width())
+            .map(|c| (c, self.cell(row, c)))
+            .filter(|(_, cell)| !cell.is_blank())
+            .collect()
+    }
+
     fn row_is_blank(&self, row: usize) -> bool {
-        (0..self.width()).all(|c| self.cell(row, c).is_blank())
+        self.row_cells(row).is_empty()
     }
 
     /// The first non-blank cell of a row, as text.
     fn first_text(&self, row: usize) -> Option<String> {
-        (0..self.width())
-            .map(|c| self.cell(row, c))
-            .find(|c| !c.is_blank())
-            .map(|c| c.display())
+        self.row_cells(row).first().map(|(_, c)| c.display())
+    }
+}
+
+fn cell_of(data: &Data) -> Cell<'_> {
+    match data {
+        Data::Empty => Cell::Empty,
+        Data::String(s) => Cell::Text(s),
+        Data::Int(i) => Cell::Int(*i),
+        Data::Float(f) => Cell::Float(*f),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(dt) if dt.is_datetime() => {
+            dt.as_datetime().map_or(Cell::Error, Cell::DateTime)
+        }
+        // A duration-formatted number: keep the number.
+        Data::DateTime(dt) => Cell::Float(dt.as_f64()),
+        // .ods dates come as ISO text; the date parser reads them.
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s),
+        Data::Error(_) => Cell::Error,
+    }
+}
+
+/// An xlsx/xlsb sheet read cell by cell, stored by row: a stray cell in
+/// XFD1048576 costs one entry, not a dense 17-billion-cell range.
+pub struct SparseGrid {
+    rows: Vec<Vec<(u32, Data)>>,
+    width: usize,
+}
+
+impl SparseGrid {
+    /// `cells` in any order: (row, column, value).
+    pub fn new(cells: Vec<(u32, u32, Data)>) -> Self {
+        let height = cells
+            .iter()
+            .map(|(r, _, _)| *r as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let width = cells
+            .iter()
+            .map(|(_, c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut rows: Vec<Vec<(u32, Data)>> = Vec::new();
+        rows.resize_with(height, Vec::new);
+        for (r, c, value) in cells {
+            rows[r as usize].push((c, value));
+        }
+        for row in &mut rows {
+            row.sort_by_key(|(c, _)| *c);
+        }
+        SparseGrid { rows, width }
+    }
+}
+
+impl Grid for SparseGrid {
+    fn height(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn width(&self) -> usize {
+        self.width
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        let Some(cells) = self.rows.get(row) else {
+            return Cell::Empty;
+        };
+        match cells.binary_search_by_key(&(col as u32), |(c, _)| *c) {
+            Ok(i) => cell_of(&cells[i].1),
+            Err(_) => Cell::Empty,
+        }
+    }
+
+    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
+        self.rows
+            .get(row)
+            .map(|cells| {
+                cells
+                    .iter()
+                    .map(|(c, d)| (*c as usize, cell_of(d)))
+                    .filter(|(_, cell)| !cell.is_blank())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -61,21 +149,9 @@ impl Grid for SheetGrid {
         if row < self.row0 || col < self.col0 {
             return Cell::Empty;
         }
-        match self.range.get((row - self.row0, col - self.col0)) {
-            None | Some(Data::Empty) => Cell::Empty,
-            Some(Data::String(s)) => Cell::Text(s),
-            Some(Data::Int(i)) => Cell::Int(*i),
-            Some(Data::Float(f)) => Cell::Float(*f),
-            Some(Data::Bool(b)) => Cell::Bool(*b),
-            Some(Data::DateTime(dt)) if dt.is_datetime() => {
-                dt.as_datetime().map_or(Cell::Error, Cell::DateTime)
-            }
-            // A duration-formatted number: keep the number.
-            Some(Data::DateTime(dt)) => Cell::Float(dt.as_f64()),
-            // .ods dates come as ISO text; the date parser reads them.
-            Some(Data::DateTimeIso(s)) | Some(Data::DurationIso(s)) => Cell::Text(s),
-            Some(Data::Error(_)) => Cell::Error,
-        }
+        self.range
+            .get((row - self.row0, col - self.col0))
+            .map_or(Cell::Empty, cell_of)
     }
 }
 

@@ -32,15 +32,17 @@ pub fn locate(
     sheet: Option<&str>,
 ) -> Result<Layout> {
     let wanted: Vec<Vec<String>> = source.columns.iter().map(names).collect();
-    let row_headers = |row: usize| -> Vec<String> {
-        (0..grid.width())
-            .map(|c| normalize(&grid.cell(row, c).display()))
+    // (column, normalised text) of a row's non-blank cells.
+    let row_headers = |row: usize| -> Vec<(usize, String)> {
+        grid.row_cells(row)
+            .into_iter()
+            .map(|(c, cell)| (c, normalize(&cell.display())))
             .collect()
     };
-    let matches = |headers: &[String]| {
+    let matches = |headers: &[(usize, String)]| {
         wanted
             .iter()
-            .filter(|names| headers.iter().any(|h| names.contains(h)))
+            .filter(|names| headers.iter().any(|(_, h)| names.contains(h)))
             .count()
     };
 
@@ -96,7 +98,10 @@ pub fn locate(
     let mut written = Vec::with_capacity(wanted.len());
     let mut missing = Vec::new();
     for (column, names) in source.columns.iter().zip(&wanted) {
-        let position = headers.iter().position(|h| names.contains(h));
+        let position = headers
+            .iter()
+            .find(|(_, h)| names.contains(h))
+            .map(|(c, _)| *c);
         match position {
             Some(c) => written.push(grid.cell(header_row, c).display().trim().to_owned()),
             None => {
@@ -116,9 +121,10 @@ pub fn locate(
         positions.push(position);
     }
     if !missing.is_empty() {
-        let found: Vec<String> = (0..grid.width())
-            .map(|c| grid.cell(header_row, c).display())
-            .filter(|h| !h.trim().is_empty())
+        let found: Vec<String> = grid
+            .row_cells(header_row)
+            .iter()
+            .map(|(_, c)| c.display())
             .collect();
         let found: Vec<&str> = found.iter().map(String::as_str).collect();
         return Err(Error::input(

@@ -13,13 +13,13 @@ use crate::reference::Reference;
 use crate::spec::{Pipeline, Source};
 use calamine::{Reader, SheetType, SheetVisible};
 use columns::{CellProblem, Context, Values};
-use grid::{Grid, SheetGrid};
+use grid::{Grid, SheetGrid, SparseGrid};
 use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 /// The column holding each accepted row's number in its file, as a user sees it.
@@ -272,7 +272,7 @@ pub fn open_grid(
     drop(bytes);
     let (grid, sheet) = open_sheet(path, sheet)?;
     Ok(OpenedFile {
-        grid: Box::new(grid),
+        grid,
         sheet: Some(sheet),
         sha256,
         encoding: None,
@@ -302,7 +302,7 @@ fn open_workbook(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<std:
 }
 
 /// Opens the named sheet (or the first visible worksheet) of a workbook.
-fn open_sheet(path: &Path, wanted: Option<&str>) -> Result<(SheetGrid, String)> {
+fn open_sheet(path: &Path, wanted: Option<&str>) -> Result<(Box<dyn Grid>, String)> {
     let mut workbook = open_workbook(path)?;
     let sheets = workbook.sheets_metadata().to_vec();
     let name = match wanted {
@@ -329,10 +329,33 @@ fn open_sheet(path: &Path, wanted: Option<&str>) -> Result<(SheetGrid, String)> 
             .map(|s| s.name.clone())
             .ok_or_else(|| Error::input(path, None, "the workbook has no visible worksheet"))?,
     };
-    let range = workbook
-        .worksheet_range(&name)
-        .map_err(|e| Error::input(path, Some(&name), format!("cannot read the sheet: {e}")))?;
-    Ok((SheetGrid::new(range), name))
+    let fail = |e: String| Error::input(path, Some(&name), format!("cannot read the sheet: {e}"));
+    // xlsx and xlsb are read cell by cell into a sparse grid: a dense range
+    // would allocate every cell up to a stray one in the sheet's far corner.
+    macro_rules! sparse {
+        ($reader:expr) => {{
+            let mut reader = $reader.map_err(|e| fail(e.to_string()))?;
+            let mut cells = Vec::new();
+            while let Some(cell) = reader.next_cell().map_err(|e| fail(e.to_string()))? {
+                let value = calamine::Data::from(cell.get_value().clone());
+                if value != calamine::Data::Empty {
+                    let (row, col) = cell.get_position();
+                    cells.push((row, col, value));
+                }
+            }
+            Box::new(SparseGrid::new(cells)) as Box<dyn Grid>
+        }};
+    }
+    let grid = match &mut workbook {
+        calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(&name)),
+        calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(&name)),
+        other => Box::new(SheetGrid::new(
+            other
+                .worksheet_range(&name)
+                .map_err(|e| fail(e.to_string()))?,
+        )),
+    };
+    Ok((grid, name))
 }
 
 /// Header detection, row classification, typed parsing, duplicates: one sheet
@@ -348,18 +371,39 @@ fn table_from_grid(
     let height = grid.height();
     let mut skipped = layout.header_row + 1;
     let mut data_rows = Vec::with_capacity(height.saturating_sub(layout.header_row + 1));
+    // Rows below a `Total` row are footnotes ("Source : ..."), not data.
+    let mut after_total = 0;
     for row in layout.header_row + 1..height {
         let is_total = || {
             grid.first_text(row)
                 .is_some_and(|t| crate::text::normalize(&t).split(' ').next() == Some("total"))
         };
-        if grid.row_is_blank(row) || is_total() {
+        if grid.row_is_blank(row) {
             skipped += 1;
+        } else if after_total > 0 || is_total() {
+            skipped += 1;
+            after_total += 1;
         } else {
             data_rows.push(row);
         }
     }
+    if after_total > 1 {
+        tracing::warn!(
+            file = %path.display(),
+            sheet = sheet.unwrap_or(""),
+            "{} non-empty rows below the Total row skipped as notes",
+            after_total - 1
+        );
+    }
 
+    let declared: std::collections::HashSet<usize> =
+        layout.positions.iter().flatten().copied().collect();
+    let undeclared = |row: usize| -> Vec<(usize, crate::parse::Cell)> {
+        grid.row_cells(row)
+            .into_iter()
+            .filter(|(c, _)| !declared.contains(c))
+            .collect()
+    };
     let mut problems: Vec<Option<CellProblem>> = vec![None; data_rows.len()];
     let values: Vec<Values> = source
         .columns
@@ -392,12 +436,19 @@ fn table_from_grid(
             });
             continue;
         }
+        // A duplicate has the same values in the declared columns and the
+        // same cells in the others ("all columns equal").
         let mut hasher = DefaultHasher::new();
         values.iter().for_each(|v| v.hash_row(i, &mut hasher));
+        let others = undeclared(data_rows[i]);
+        others.iter().for_each(|(c, cell)| {
+            c.hash(&mut hasher);
+            cell.display().hash(&mut hasher);
+        });
         let same = seen.entry(hasher.finish()).or_default();
         if let Some(&first) = same
             .iter()
-            .find(|&&j| values.iter().all(|v| v.row_eq(i, j)))
+            .find(|&&j| values.iter().all(|v| v.row_eq(i, j)) && undeclared(data_rows[j]) == others)
         {
             rejects.push(Reject {
                 row,

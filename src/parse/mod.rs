@@ -42,6 +42,9 @@ impl Cell<'_> {
             Cell::Int(i) => i.to_string(),
             Cell::Float(f) => f.to_string(),
             Cell::Bool(b) => b.to_string(),
+            Cell::DateTime(d) if d.time() == chrono::NaiveTime::MIN => {
+                d.format("%d/%m/%Y").to_string()
+            }
             Cell::DateTime(d) => d.format("%d/%m/%Y %H:%M:%S").to_string(),
             Cell::Error => "#ERREUR".to_owned(),
         }
