@@ -49,6 +49,10 @@ pub enum Error {
         limit: f64,
     },
 
+    /// Another run holds the output folder's lock.
+    #[error("another run is writing to this folder ({holder}); lock file {path}")]
+    Locked { path: PathBuf, holder: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -79,6 +83,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Spec { .. } => exit::USAGE,
             Error::Input { .. } | Error::RejectRate { .. } => exit::INPUT,
+            Error::Locked { .. } => exit::LOCKED,
             Error::Io { .. } | Error::Polars { .. } | Error::Sample(_) => exit::INTERNAL,
         }
     }

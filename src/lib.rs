@@ -5,6 +5,8 @@ pub mod confidential;
 pub mod error;
 pub mod indicators;
 pub mod ingest;
+pub mod lock;
+pub mod manifest;
 pub mod parse;
 pub mod reference;
 pub mod report;

@@ -1,10 +1,12 @@
-//! One run end to end: read, compute (the year and, when its files are
-//! there, the previous one), write.
+//! One run end to end: lock the output folder, read, compute (the year and,
+//! when its files are there, the previous one), protect, write every output
+//! atomically, then the manifest.
 
 use crate::confidential;
 use crate::error::{Error, Result};
 use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
+use crate::manifest::{self, Manifest};
 use crate::reference::Reference;
 use crate::report::table::{self, CellKey};
 use crate::report::{Confidentiality, ReportContext, workbooks};
@@ -13,6 +15,23 @@ use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Instant;
+
+/// What the command line decides about a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Internal mode: unmasked figures for the département's own statisticians.
+    pub internal: bool,
+    /// Skip the run when the manifest shows the same inputs, pipeline and tool.
+    pub if_changed: bool,
+}
+
+pub enum RunResult {
+    /// `--if-changed` found nothing new: nothing was rewritten.
+    Unchanged,
+    Done(Box<Outcome>),
+}
 
 pub struct Outcome {
     pub files: Vec<FileReport>,
@@ -34,13 +53,16 @@ pub struct Year {
     pub as_of: NaiveDate,
 }
 
-/// Reads and computes one year: the file reports and the figures.
+/// Reads and computes one year, noting the time of each stage in `timings`.
 pub fn compute_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
+    timings: &mut Timings,
 ) -> Result<Year> {
-    let tables = ingest::read_sources(pipeline, reference, pseudonymizer)?;
+    let tables = timings.time("read", || {
+        ingest::read_sources(pipeline, reference, pseudonymizer)
+    })?;
     ingest::enforce_reject_limit(pipeline, &tables)?;
     let mut files = Vec::new();
     let mut frames = BTreeMap::new();
@@ -49,12 +71,27 @@ pub fn compute_year(
         frames.insert(table.name, table.frame);
     }
     let as_of = latest_date(pipeline.year, &frames);
-    let computed = indicators::compute(pipeline, frames, reference)?;
+    let computed = timings.time("compute", || {
+        indicators::compute(pipeline, frames, reference)
+    })?;
     Ok(Year {
         files,
         computed,
         as_of,
     })
+}
+
+/// Milliseconds per stage.
+#[derive(Debug, Default)]
+pub struct Timings(pub BTreeMap<String, u64>);
+
+impl Timings {
+    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let result = f();
+        *self.0.entry(stage.to_owned()).or_default() += start.elapsed().as_millis() as u64;
+        result
+    }
 }
 
 fn latest_date(year: i32, frames: &BTreeMap<String, DataFrame>) -> NaiveDate {
@@ -79,7 +116,6 @@ fn latest_date(year: i32, frames: &BTreeMap<String, DataFrame>) -> NaiveDate {
         .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 12, 31).expect("valid date"))
 }
 
-/// The previous year's values by cell, when all its input files are present.
 fn previous_year(
     pipeline: &Pipeline,
     reference: &Reference,
@@ -95,7 +131,7 @@ fn previous_year(
         );
         return None;
     }
-    match compute_year(&previous, reference, pseudonymizer) {
+    match compute_year(&previous, reference, pseudonymizer, &mut Timings::default()) {
         Ok(year) => {
             let mut rows = table::rows(&previous, &year.computed, None);
             // A cell masked in last year's publication stays hidden as N-1.
@@ -118,31 +154,41 @@ fn previous_year(
     }
 }
 
-/// What the command line decides about a run.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub out: PathBuf,
-    /// Internal mode: unmasked figures for the département's own statisticians.
-    pub internal: bool,
-}
+pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult> {
+    let out = &options.out;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
+    let _lock = crate::lock::acquire(out)?;
+    remove_stale_temporaries(out);
+    let diffusion = if options.internal {
+        "interne"
+    } else {
+        "publique"
+    };
+    let fingerprint = manifest::fingerprint(pipeline, diffusion)?;
+    if options.if_changed && manifest::is_current(out, &fingerprint) {
+        return Ok(RunResult::Unchanged);
+    }
+    let started_at = chrono::Local::now().to_rfc3339();
+    let mut timings = Timings::default();
 
-pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<Outcome> {
     let reference = Reference::load(pipeline)?;
     let pseudonymizer = Pseudonymizer::from_env()?;
     let Year {
         files,
         computed,
         as_of,
-    } = compute_year(pipeline, &reference, &pseudonymizer)?;
-    let previous = previous_year(pipeline, &reference, &pseudonymizer, options.internal);
+    } = compute_year(pipeline, &reference, &pseudonymizer, &mut timings)?;
+    let previous = timings.time("previous_year", || {
+        previous_year(pipeline, &reference, &pseudonymizer, options.internal)
+    });
     let mut rows = table::rows(pipeline, &computed, previous.as_ref());
     if !options.internal {
-        confidential::protect(pipeline, &mut rows);
+        timings.time("confidentiality", || {
+            confidential::protect(pipeline, &mut rows)
+        });
     }
 
-    let out = &options.out;
-    std::fs::create_dir_all(out)
-        .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
     let context = ReportContext {
         pipeline,
         rows: &rows,
@@ -157,24 +203,72 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<Outcome> {
             internal: options.internal,
         },
     };
-    let mut outputs = vec![
-        table::write_csv(
-            &out.join(context.file_name("indicateurs", "csv")),
-            &rows,
-            &context.confidentiality.symbol,
-        )?,
-        table::write_parquet(
-            &out.join(context.file_name("indicateurs", "parquet")),
-            &rows,
-        )?,
-    ];
-    outputs.extend(workbooks::write_all(&context, out)?);
-    Ok(Outcome {
+    let outputs = timings.time("write", || -> Result<Vec<PathBuf>> {
+        let mut outputs = vec![
+            table::write_csv(
+                &out.join(context.file_name("indicateurs", "csv")),
+                &rows,
+                &context.confidentiality.symbol,
+            )?,
+            table::write_parquet(
+                &out.join(context.file_name("indicateurs", "parquet")),
+                &rows,
+            )?,
+        ];
+        outputs.extend(workbooks::write_all(&context, out)?);
+        Ok(outputs)
+    })?;
+    let manifest = Manifest {
+        tool: crate::report::TOOL_VERSION.to_owned(),
+        pipeline: pipeline.path.display().to_string(),
+        year: pipeline.year,
+        diffusion: diffusion.to_owned(),
+        fingerprint,
+        inputs: files.iter().map(manifest::Input::from_report).collect(),
+        outputs: outputs
+            .iter()
+            .map(|p| {
+                Ok(manifest::Output {
+                    file: p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    sha256: manifest::sha256_file(p)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        started_at,
+        timings_ms: timings.0,
+    };
+    manifest::write(out, &manifest)?;
+    Ok(RunResult::Done(Box::new(Outcome {
         files,
         as_of,
         has_previous: previous.is_some(),
         computed,
         rows,
         outputs,
-    })
+    })))
+}
+
+/// Temporary files a killed run left behind (we hold the lock: no run is writing them).
+fn remove_stale_temporaries(out: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(crate::report::TEMP_PREFIX)
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {}, left by an interrupted run",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
 }

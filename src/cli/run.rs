@@ -16,6 +16,9 @@ pub struct RunArgs {
     /// named `_interne` and marked restricted.
     #[arg(long, value_enum, default_value_t = Diffusion::Publique)]
     diffusion: Diffusion,
+    /// Do nothing (exit 0) when manifest.json shows the same inputs, pipeline and tool.
+    #[arg(long)]
+    if_changed: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +32,15 @@ pub fn run(args: RunArgs) -> Result<()> {
     let options = suivi::run::RunOptions {
         out: args.out.clone(),
         internal: args.diffusion == Diffusion::Interne,
+        if_changed: args.if_changed,
     };
-    let outcome = suivi::run::run(&pipeline, &options)?;
+    let outcome = match suivi::run::run(&pipeline, &options)? {
+        suivi::run::RunResult::Unchanged => {
+            eprintln!("inputs, pipeline and tool unchanged since the last run: nothing rewritten");
+            return Ok(());
+        }
+        suivi::run::RunResult::Done(outcome) => outcome,
+    };
     let rejected: usize = outcome.files.iter().map(|f| f.rejected()).sum();
     let read: usize = outcome.files.iter().map(|f| f.rows_read).sum();
     eprintln!(

@@ -144,6 +144,17 @@ fn read_source(
     })
 }
 
+/// Every input file of the pipeline's sources that exists, sorted, once.
+pub fn input_files(pipeline: &Pipeline) -> Vec<PathBuf> {
+    let files: std::collections::BTreeSet<PathBuf> = pipeline
+        .sources
+        .values()
+        .filter_map(|s| resolve_files(pipeline, s).ok())
+        .flatten()
+        .collect();
+    files.into_iter().collect()
+}
+
 /// Whether every source of the pipeline has at least one input file.
 pub fn all_sources_present(pipeline: &Pipeline) -> bool {
     pipeline

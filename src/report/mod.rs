@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Temporary files being written start with this; a run removes stale ones.
+pub const TEMP_PREFIX: &str = ".suivi-tmp-";
+
 /// Writes `path` atomically: a crash leaves the previous file or none, never half a file.
 pub fn write_atomic(
     path: &Path,
@@ -19,7 +22,7 @@ pub fn write_atomic(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
-        .prefix(".suivi-tmp-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))?;
     write(temp.as_file_mut())?;

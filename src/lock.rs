@@ -1,0 +1,51 @@
+//! One run at a time per output folder: an OS lock on `.suivi.lock`, released
+//! by the OS when the process ends, crash and SIGKILL included (unlike a PID
+//! file). The file's text names the holder for the second run's message.
+
+use crate::error::{Error, Result};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+pub const LOCK_FILE: &str = ".suivi.lock";
+
+/// Holds the lock until dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+pub fn acquire(out: &Path) -> Result<RunLock> {
+    let path = out.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening the lock file {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(Error::Locked {
+                path,
+                holder: holder.trim().to_owned(),
+            });
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::io(format!("locking {}", path.display()), e));
+        }
+    }
+    let holder = format!(
+        "pid {} since {}",
+        std::process::id(),
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+    );
+    file.set_len(0)
+        .and_then(|_| file.rewind())
+        .and_then(|_| file.write_all(holder.as_bytes()))
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok(RunLock { _file: file })
+}
