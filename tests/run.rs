@@ -1,0 +1,292 @@
+//! `suivi run` as an operator's nightly job sees it: exit codes, atomic
+//! outputs under SIGKILL, the lock, `--if-changed`, identical bytes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn pipeline() -> PathBuf {
+    root().join("pipelines/loire.toml")
+}
+
+/// A copy of the committed 2020 sample (2019 left out: faster runs).
+fn copy_sample(dir: &Path) {
+    for name in [
+        "caf_rsa_2020.csv",
+        "departement_insertion_2020.xlsx",
+        "pole_emploi_brsa_2020.xlsx",
+        "finances_2020.xlsx",
+    ] {
+        std::fs::copy(root().join("inputs").join(name), dir.join(name)).unwrap();
+    }
+}
+
+fn run_args<'a>(inputs: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    let pipeline = Box::leak(Box::new(pipeline()));
+    vec![
+        "run",
+        common::arg(pipeline),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs),
+        "--out",
+        common::arg(out),
+    ]
+}
+
+/// Every file of a folder with its bytes, the lock file aside.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != ".suivi.lock")
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+const OUTPUTS: [&str; 6] = [
+    "indicateurs_2020.csv",
+    "indicateurs_2020.parquet",
+    "rapport_execution_2020.xlsx",
+    "suivi_financier_2020.xlsx",
+    "qualite_donnees_2020.xlsx",
+    "manifest.json",
+];
+
+#[test]
+fn exit_code_0_writes_every_output() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let files = snapshot(out.path());
+    for name in OUTPUTS {
+        assert!(
+            files.get(name).is_some_and(|b| !b.is_empty()),
+            "{name} missing"
+        );
+    }
+}
+
+#[test]
+fn exit_code_2_for_a_bad_command_line_or_pipeline_file() {
+    common::assert_exit(&common::suivi(&["run"]), 2);
+    common::assert_exit(
+        &common::suivi(&["run", common::arg(&pipeline()), "--year", "deux-mille"]),
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(pipeline())
+            .unwrap()
+            .replace("kind = \"share\"", "kind = \"part\""),
+    )
+    .unwrap();
+    let output = common::suivi(&["run", common::arg(&bad), "--out", common::arg(dir.path())]);
+    common::assert_exit(&output, 2);
+    assert!(
+        common::stderr(&output).contains("line "),
+        "{}",
+        common::stderr(&output)
+    );
+}
+
+#[test]
+fn exit_code_3_for_inputs_that_fail_validation() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    std::fs::remove_file(inputs.path().join("finances_2020.xlsx")).unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 3);
+    assert!(
+        common::stderr(&output).contains("finances_2020"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+}
+
+#[test]
+fn exit_code_1_when_an_output_cannot_be_written() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    let blocker = inputs.path().join("not-a-folder");
+    std::fs::write(&blocker, "a file where the output folder should be").unwrap();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), &blocker)), 1);
+}
+
+#[test]
+fn exit_code_4_while_another_process_holds_the_lock() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    // This test process is the other run: it takes the OS lock as suivi would.
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out.path().join(".suivi.lock"))
+        .unwrap();
+    std::fs::write(
+        out.path().join(".suivi.lock"),
+        "pid 4242 since 2020-01-01 00:00:00",
+    )
+    .unwrap();
+    lock.try_lock().unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 4);
+    assert!(
+        common::stderr(&output).contains("pid 4242"),
+        "the message names the holder: {}",
+        common::stderr(&output)
+    );
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+    // Released (or its holder killed): the next run goes through.
+    drop(lock);
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+}
+
+#[test]
+fn two_runs_write_identical_bytes() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), a.path())), 0);
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), b.path())), 0);
+    let (first, second) = (snapshot(a.path()), snapshot(b.path()));
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &first {
+        if name == "manifest.json" {
+            let strip = |b: &[u8]| -> serde_json::Value {
+                let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                v.as_object_mut().unwrap().remove("timings_ms");
+                v.as_object_mut().unwrap().remove("started_at");
+                v
+            };
+            assert_eq!(
+                strip(bytes),
+                strip(&second[name]),
+                "manifest apart from its timings"
+            );
+        } else {
+            assert!(
+                bytes == &second[name],
+                "{name} differs between two identical runs"
+            );
+        }
+    }
+}
+
+#[test]
+fn if_changed_skips_an_unchanged_run_and_reruns_a_changed_one() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let mut args = run_args(inputs.path(), out.path());
+    args.push("--if-changed");
+    common::assert_exit(&common::suivi(&args), 0);
+    let before = snapshot(out.path());
+    let modified = std::fs::metadata(out.path().join("indicateurs_2020.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    assert!(
+        common::stderr(&output).contains("unchanged"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert_eq!(
+        std::fs::metadata(out.path().join("indicateurs_2020.csv"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        modified
+    );
+    assert_eq!(snapshot(out.path()), before, "nothing rewritten");
+
+    // The CAF resends its file with one more line (a duplicate, rejected): the run must happen.
+    let caf = inputs.path().join("caf_rsa_2020.csv");
+    let mut text = std::fs::read(&caf).unwrap();
+    let last_line_start = text[..text.len() - 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    let last_line = text[last_line_start..].to_vec();
+    text.extend_from_slice(&last_line);
+    std::fs::write(&caf, text).unwrap();
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    assert!(!common::stderr(&output).contains("unchanged"));
+    assert_ne!(
+        snapshot(out.path())["manifest.json"],
+        before["manifest.json"]
+    );
+}
+
+#[test]
+fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let reference = snapshot(out.path());
+    // Time one run, then kill runs at moments spread over its length.
+    let start = std::time::Instant::now();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let length = start.elapsed();
+    let mut killed = 0;
+    for i in 0..12u32 {
+        let at = length.mul_f64(0.35 + 0.6 * f64::from(i) / 11.0);
+        let mut child = common::suivi_command(&run_args(inputs.path(), out.path()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        // Whatever the moment, every output is the complete previous one.
+        for (name, bytes) in snapshot(out.path()) {
+            if name.starts_with(".suivi-tmp-") {
+                continue; // a stale temporary file: the next run removes it
+            }
+            if name == "manifest.json" {
+                continue; // rewritten with new timings by runs that finished
+            }
+            assert!(
+                bytes == reference[&name],
+                "{name} is not the complete output after a kill at {at:?}"
+            );
+        }
+    }
+    assert!(
+        killed >= 6,
+        "only {killed} runs were killed before they ended"
+    );
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let after = snapshot(out.path());
+    assert!(
+        after.keys().all(|n| !n.starts_with(".suivi-tmp-")),
+        "stale temporary files are removed"
+    );
+}
