@@ -20,7 +20,8 @@ fn main() {
         }
     };
     cli::init_logging(&args.log);
-    let code = match cli::dispatch(args.command) {
+    let progress = args.log.allows_progress();
+    let code = match cli::dispatch(args.command, progress) {
         Ok(()) => exit::SUCCESS,
         // `suivi inspect file | head`: the reader left, nothing went wrong.
         Err(suivi::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {

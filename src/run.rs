@@ -81,15 +81,21 @@ pub fn compute_year(
     })
 }
 
-/// Milliseconds per stage.
-#[derive(Debug, Default)]
-pub struct Timings(pub BTreeMap<String, u64>);
+/// Milliseconds per stage, and who wants to hear when a stage starts.
+#[derive(Default)]
+pub struct Timings<'a> {
+    pub ms: BTreeMap<String, u64>,
+    on_stage: Option<&'a (dyn Fn(&str) + Sync)>,
+}
 
-impl Timings {
+impl Timings<'_> {
     pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        if let Some(on_stage) = self.on_stage {
+            on_stage(stage);
+        }
         let start = Instant::now();
         let result = f();
-        *self.0.entry(stage.to_owned()).or_default() += start.elapsed().as_millis() as u64;
+        *self.ms.entry(stage.to_owned()).or_default() += start.elapsed().as_millis() as u64;
         result
     }
 }
@@ -154,7 +160,13 @@ fn previous_year(
     }
 }
 
-pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult> {
+/// Runs the pipeline; `on_stage` hears the name of each stage as it starts
+/// (a progress display on a terminal).
+pub fn run(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    on_stage: Option<&(dyn Fn(&str) + Sync)>,
+) -> Result<RunResult> {
     let out = &options.out;
     std::fs::create_dir_all(out)
         .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
@@ -170,7 +182,10 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult> {
         return Ok(RunResult::Unchanged);
     }
     let started_at = chrono::Local::now().to_rfc3339();
-    let mut timings = Timings::default();
+    let mut timings = Timings {
+        ms: BTreeMap::new(),
+        on_stage,
+    };
 
     let reference = Reference::load(pipeline)?;
     let pseudonymizer = Pseudonymizer::from_env()?;
@@ -238,7 +253,7 @@ pub fn run(pipeline: &Pipeline, options: &RunOptions) -> Result<RunResult> {
             })
             .collect::<Result<_>>()?,
         started_at,
-        timings_ms: timings.0,
+        timings_ms: timings.ms,
     };
     manifest::write(out, &manifest)?;
     Ok(RunResult::Done(Box::new(Outcome {

@@ -58,13 +58,24 @@ pub enum Command {
     Sample(sample::SampleArgs),
 }
 
-pub fn dispatch(command: Command) -> suivi::Result<()> {
+/// `progress`: whether a progress display may be drawn (stderr is a terminal,
+/// logs are plain text and not quiet).
+pub fn dispatch(command: Command, progress: bool) -> suivi::Result<()> {
     match command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, progress),
         Command::Catalog(args) => catalog::run(args),
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Sample(args) => sample::run(args),
+    }
+}
+
+impl LogArgs {
+    /// Progress bars only for a person at a terminal, never in cron output or JSON logs.
+    pub fn allows_progress(&self) -> bool {
+        !self.quiet
+            && self.log_format == LogFormat::Text
+            && std::io::IsTerminal::is_terminal(&std::io::stderr())
     }
 }
 

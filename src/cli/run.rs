@@ -27,14 +27,28 @@ enum Diffusion {
     Interne,
 }
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: RunArgs, progress: bool) -> Result<()> {
     let pipeline = args.pipeline.load()?;
     let options = suivi::run::RunOptions {
         out: args.out.clone(),
         internal: args.diffusion == Diffusion::Interne,
         if_changed: args.if_changed,
     };
-    let outcome = match suivi::run::run(&pipeline, &options)? {
+    let spinner = progress.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let on_stage = |stage: &str| {
+        if let Some(bar) = &spinner {
+            bar.set_message(stage.replace('_', " "));
+        }
+    };
+    let result = suivi::run::run(&pipeline, &options, Some(&on_stage));
+    if let Some(bar) = &spinner {
+        bar.finish_and_clear();
+    }
+    let outcome = match result? {
         suivi::run::RunResult::Unchanged => {
             eprintln!("inputs, pipeline and tool unchanged since the last run: nothing rewritten");
             return Ok(());
