@@ -1,6 +1,7 @@
 //! `suivi`: partner spreadsheets in, indicator workbooks of a département's
 //! poverty convention out. The binary is a thin layer over this library.
 
+pub mod bench;
 pub mod confidential;
 pub mod error;
 pub mod indicators;

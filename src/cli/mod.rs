@@ -1,5 +1,6 @@
 //! One module per subcommand, each with a `run` taking its parsed arguments.
 
+mod bench;
 mod catalog;
 mod check;
 mod inspect;
@@ -48,6 +49,8 @@ enum LogFormat {
 pub enum Command {
     /// Read every source, compute every indicator, write the outputs.
     Run(run::RunArgs),
+    /// Time end-to-end runs on generated samples against the read/write floor.
+    Bench(bench::BenchArgs),
     /// Print the pipeline's indicator catalogue (table, CSV or Markdown).
     Catalog(catalog::CatalogArgs),
     /// Validate a pipeline file and read every source, without writing reports.
@@ -63,6 +66,7 @@ pub enum Command {
 pub fn dispatch(command: Command, progress: bool) -> suivi::Result<()> {
     match command {
         Command::Run(args) => run::run(args, progress),
+        Command::Bench(args) => bench::run(args),
         Command::Catalog(args) => catalog::run(args),
         Command::Check(args) => check::run(args),
         Command::Inspect(args) => inspect::run(args),

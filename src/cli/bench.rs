@@ -1,0 +1,51 @@
+//! `suivi bench`: the benchmark (build with `--release`).
+
+use std::path::PathBuf;
+use suivi::Result;
+use suivi::bench::{self, BenchOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// The pipeline to run.
+    #[arg(long, default_value = "pipelines/loire.toml")]
+    pipeline: PathBuf,
+    /// Sample scales (1 is the real Loire, about 250,000 CAF rows).
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    scales: Vec<f64>,
+    /// Runs per scale; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where samples and outputs are written (kept for inspection).
+    #[arg(long, default_value = "outputs/bench")]
+    dir: PathBuf,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures"
+        );
+    }
+    let options = BenchOptions {
+        pipeline: args.pipeline,
+        scales: args.scales,
+        runs: args.runs.max(1),
+        seed: args.seed,
+        dir: args.dir,
+    };
+    let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
+    println!("{}", bench::table(&figures));
+    if let [first, .., last] = &figures[..] {
+        let per_row =
+            |f: &bench::ScaleFigures| f.end_to_end.as_secs_f64() / f.input_rows.max(1) as f64;
+        println!(
+            "time per input row at scale {} / at scale {}: {:.2} (1.00 is linear)",
+            last.scale,
+            first.scale,
+            per_row(last) / per_row(first)
+        );
+    }
+    Ok(())
+}
