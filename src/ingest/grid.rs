@@ -181,6 +181,13 @@ impl CsvGrid {
     }
 }
 
+impl CsvGrid {
+    fn record(&self, row: usize) -> Option<&csv::StringRecord> {
+        let index = self.record_at_line.get(row).copied().flatten()?;
+        Some(&self.records[index as usize])
+    }
+}
+
 impl Grid for CsvGrid {
     fn height(&self) -> usize {
         self.record_at_line.len()
@@ -188,6 +195,11 @@ impl Grid for CsvGrid {
 
     fn width(&self) -> usize {
         self.width
+    }
+
+    fn row_is_blank(&self, row: usize) -> bool {
+        self.record(row)
+            .is_none_or(|r| r.iter().all(|f| f.trim().is_empty()))
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {

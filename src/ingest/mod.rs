@@ -409,7 +409,11 @@ fn table_from_grid(
 
     let declared: std::collections::HashSet<usize> =
         layout.positions.iter().flatten().copied().collect();
+    let all_declared = declared.len() >= grid.width();
     let undeclared = |row: usize| -> Vec<(usize, crate::parse::Cell)> {
+        if all_declared {
+            return Vec::new();
+        }
         grid.row_cells(row)
             .into_iter()
             .filter(|(c, _)| !declared.contains(c))
