@@ -36,6 +36,9 @@ enum Quantity {
     Denominator,
 }
 
+/// A series' cells with the bits of their values: equal signatures, one quantity.
+type Signature = Vec<(CellKey, u64)>;
+
 /// A variable of the linear system: a quantity class and a cell.
 type Var = usize;
 
@@ -176,7 +179,7 @@ fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
         }
     }
     // Series equal in every cell are one quantity class.
-    let mut classes: BTreeMap<Vec<(CellKey, u64)>, Vec<(usize, Quantity)>> = BTreeMap::new();
+    let mut classes: BTreeMap<Signature, Vec<(usize, Quantity)>> = BTreeMap::new();
     for (id, cells) in &series {
         let signature = cells
             .iter()
@@ -366,8 +369,9 @@ pub(crate) fn solvable_columns(mut rows: Vec<Vec<i128>>, columns: usize) -> Vec<
         for r in 0..rows.len() {
             if r != next && rows[r][col] != 0 {
                 let (a, b) = (rows[next][col], rows[r][col]);
-                for c in 0..columns {
-                    rows[r][c] = rows[r][c] * a - rows[next][c] * b;
+                let pivot_row = rows[next].clone();
+                for (x, p) in rows[r].iter_mut().zip(&pivot_row) {
+                    *x = *x * a - p * b;
                 }
                 normalise(&mut rows[r]);
             }

@@ -29,14 +29,13 @@ fn rank(mut rows: Vec<Vec<u128>>, columns: usize) -> usize {
         };
         rows.swap(rank, pivot);
         let inv = pow(rows[rank][col], P - 2);
-        for c in 0..columns {
-            rows[rank][c] = rows[rank][c] * inv % P;
-        }
+        rows[rank].iter_mut().for_each(|x| *x = *x * inv % P);
         for r in 0..rows.len() {
             if r != rank && rows[r][col] != 0 {
                 let f = rows[r][col];
-                for c in 0..columns {
-                    rows[r][c] = (rows[r][c] + P - f * rows[rank][c] % P) % P;
+                let pivot = rows[rank].clone();
+                for (x, p) in rows[r].iter_mut().zip(&pivot) {
+                    *x = (*x + P - f * p % P) % P;
                 }
             }
         }
@@ -336,6 +335,9 @@ fn run(out: &Path, extra: &[&str]) {
     common::assert_exit(&common::suivi(&args), 0);
 }
 
+/// Territory, month, breakdown.
+type Cell = (String, String, String);
+
 type Table = BTreeMap<(String, String, String, String), Vec<String>>;
 
 fn read_table(path: &Path) -> Table {
@@ -437,8 +439,7 @@ fn published_sample_outputs_hide_small_cells_for_good() {
             Median => &[2],
         }
     };
-    let mut series: BTreeMap<(String, usize), BTreeMap<(String, String, String), String>> =
-        BTreeMap::new();
+    let mut series: BTreeMap<(String, usize), BTreeMap<Cell, String>> = BTreeMap::new();
     for ((id, t, m, b), real) in &truth {
         let (kind, secrecy) = kinds[id];
         if secrecy == suivi::spec::Secrecy::Public {
@@ -481,8 +482,7 @@ fn published_sample_outputs_hide_small_cells_for_good() {
         if !seen_classes.insert(class.clone()) {
             continue;
         }
-        let mut lines: BTreeMap<(u8, String, String, String), Vec<(String, String, String)>> =
-            BTreeMap::new();
+        let mut lines: BTreeMap<(u8, String, String, String), Vec<Cell>> = BTreeMap::new();
         for (t, m, b) in cells.keys() {
             if t != departement {
                 lines

@@ -14,6 +14,7 @@ use std::path::Path;
 const HOUSEHOLDS_HEADER: &str = "MOISREF;NUMALLOC;DTOUVDRT;CODCOM;SDD;ETATDRT;NBPERS;MTRSAVERS";
 
 /// One CAF row per month from `first` to `last` (inclusive) of 2020.
+#[allow(clippy::too_many_arguments)]
 fn caf_rows(
     out: &mut Vec<String>,
     id: &str,

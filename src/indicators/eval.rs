@@ -123,7 +123,7 @@ pub fn evaluate(
     // A unit (household, person) is placed in the territory, and for unit
     // counts the month, of its earliest row; it meets a share's condition if
     // one of its rows does.
-    if let Some(_) = &indicator.key {
+    if indicator.key.is_some() {
         let sorted = lf.clone().filter(col("_key").is_not_null()).sort_by_exprs(
             [col("_key"), col("_date"), col("_commune")],
             SortMultipleOptions::default()

@@ -145,8 +145,8 @@ pub fn parse_bool(cell: Cell) -> Result<bool, Problem> {
         Cell::Bool(b) => Ok(b),
         Cell::Int(1) => Ok(true),
         Cell::Int(0) => Ok(false),
-        Cell::Float(f) if f == 1.0 => Ok(true),
-        Cell::Float(f) if f == 0.0 => Ok(false),
+        Cell::Float(1.0) => Ok(true),
+        Cell::Float(0.0) => Ok(false),
         Cell::Text(s) => match crate::text::normalize(s).as_str() {
             "oui" | "o" | "1" | "x" | "vrai" | "true" | "yes" | "y" => Ok(true),
             "non" | "n" | "0" | "" | "faux" | "false" | "no" => Ok(false),
