@@ -1,10 +1,114 @@
 //! The three workbooks: execution report, finance follow-up, data quality.
+//! Each is built in memory by its module, saved to a buffer, then written
+//! atomically; identical inputs give identical bytes.
 
-use super::ReportContext;
-use crate::error::Result;
+mod execution;
+mod finance;
+mod quality;
+mod styles;
+
+pub use finance::REFACTION_RISK_THRESHOLD;
+
+use super::{ReportContext, write_atomic};
+use crate::error::{Error, Result};
+use rust_xlsxwriter::{Workbook, XlsxError};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes every workbook into `out`, each atomically; returns their paths.
-pub fn write_all(_context: &ReportContext, _out: &Path) -> Result<Vec<PathBuf>> {
-    Ok(Vec::new())
+pub fn write_all(context: &ReportContext, out: &Path) -> Result<Vec<PathBuf>> {
+    type Build = fn(&ReportContext) -> Result<Workbook, XlsxError>;
+    let workbooks: [(&str, Build); 3] = [
+        ("rapport_execution", execution::build),
+        ("suivi_financier", finance::build),
+        ("qualite_donnees", quality::build),
+    ];
+    let mut paths = Vec::with_capacity(workbooks.len());
+    for (stem, build) in workbooks {
+        let name = context.file_name(stem, "xlsx");
+        let path = out.join(&name);
+        let bytes = build(context)
+            .and_then(|mut workbook| workbook.save_to_buffer())
+            .map_err(|e| xlsx_error(&path, e))?;
+        paths.push(write_atomic(&path, |file| {
+            file.write_all(&bytes)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        })?);
+    }
+    Ok(paths)
 }
+
+/// A workbook that can't be built is a bug or a limit of the format: an
+/// internal error naming the file.
+fn xlsx_error(path: &Path, error: XlsxError) -> Error {
+    Error::io(
+        format!("building the workbook {}", path.display()),
+        std::io::Error::other(error),
+    )
+}
+
+/// What the masks mean and which rule was applied, for the workbooks that
+/// show indicators.
+fn confidentiality_note(context: &ReportContext) -> String {
+    let c = &context.confidentiality;
+    let t = c.threshold;
+    if t < 2 {
+        return format!(
+            "Secret statistique : seuil t = {t}, aucun effectif n'est assez petit pour être \
+             masqué. Le symbole « {} » signalerait une valeur masquée.",
+            c.symbol
+        );
+    }
+    let small = t - 1;
+    if c.internal {
+        format!(
+            "Diffusion interne : aucune valeur n'est masquée. Ce fichier ne doit pas être diffusé ; \
+             la version publique applique le secret statistique (seuil t = {t} : effectifs de 1 à \
+             {small} masqués, plus un secret secondaire)."
+        )
+    } else {
+        format!(
+            "Secret statistique (seuil t = {t}) : tout effectif de 1 à {small} est masqué, de même \
+             que les parts dont le numérateur ou le dénominateur vaut de 1 à {small} et les \
+             moyennes ou médianes calculées sur 1 à {small} valeurs ; d'autres cases sont masquées \
+             en complément (secret secondaire) pour qu'aucune valeur masquée ne puisse être \
+             recalculée à partir des totaux (territoires, mois, ventilations). Le symbole « {} » \
+             signale une valeur masquée. Les montants financiers de la convention sont publics et \
+             ne sont jamais masqués.",
+            c.symbol
+        )
+    }
+}
+
+/// One line for the sheets that show figures: the symbol and the blanks.
+fn symbol_note(context: &ReportContext) -> String {
+    let c = &context.confidentiality;
+    let mask = if c.internal {
+        "Diffusion interne : aucune valeur masquée".to_owned()
+    } else {
+        format!(
+            "« {} » : valeur masquée (secret statistique, seuil {})",
+            c.symbol, c.threshold
+        )
+    };
+    format!(
+        "{mask} ; case vide : pas de valeur (indicateur de stock donné pour l'année seulement, \
+         dénominateur nul ou indicateur départemental seulement)."
+    )
+}
+
+/// The footer of every printed page, marked in internal mode.
+fn footer(context: &ReportContext, what: &str) -> String {
+    let restricted = if context.confidentiality.internal {
+        "DIFFUSION RESTREINTE - "
+    } else {
+        ""
+    };
+    format!(
+        "{restricted}{} - {what} {}",
+        context.pipeline.settings.departement, context.pipeline.year
+    )
+}
+
+#[cfg(test)]
+mod tests;

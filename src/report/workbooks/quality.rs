@@ -1,0 +1,518 @@
+//! `qualite_donnees_<Y>.xlsx`: rows read, accepted, rejected and skipped per
+//! source; every rejected row with its reason (written in constant memory,
+//! there may be a great many); the data-quality findings; join coverage.
+
+use super::footer;
+use super::styles::{
+    Column, DATE, EXCEL_ROWS, LineKind, MAX_WIDTH, Measure, Preamble, Sheet, Styles, french_date,
+    french_number, print_setup, properties, sheet_name, yes_no,
+};
+use crate::ingest::{FileReport, Reason, Reject};
+use crate::report::{ReportContext, TOOL_VERSION};
+use polars::prelude::AnyValue;
+use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
+
+pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
+    let year = context.pipeline.year;
+    let mut workbook = Workbook::new();
+    workbook.set_properties(&properties(
+        context,
+        &format!(
+            "Qualité des données {year} - {}",
+            context.pipeline.settings.departement
+        ),
+    )?);
+    let styles = Styles::new();
+    let mut used = Vec::new();
+    let names = [
+        sheet_name("Synthèse", &mut used),
+        sheet_name("Lignes rejetées", &mut used),
+        sheet_name("Constats", &mut used),
+        sheet_name("Couverture", &mut used),
+    ];
+    let rejects_preamble = rejects_layout(context);
+    counts(
+        &mut workbook,
+        context,
+        &styles,
+        &names[0],
+        &rejects_preamble,
+    )?;
+    let ws = workbook.add_worksheet_with_constant_memory()?;
+    rejects(ws, context, &styles, &names[1], &rejects_preamble, None)?;
+    findings(&mut workbook, context, &styles, &names[2])?;
+    coverage(&mut workbook, context, &styles, &names[3])?;
+    Ok(workbook)
+}
+
+fn source_label<'a>(context: &'a ReportContext, file: &'a FileReport) -> &'a str {
+    context
+        .pipeline
+        .sources
+        .get(&file.source)
+        .and_then(|s| s.label.as_deref())
+        .unwrap_or(&file.source)
+}
+
+/// The reason of a rejected row, in French.
+pub(super) fn reason_text(reason: &Reason) -> String {
+    match reason {
+        Reason::Duplicate { first_row } => format!("doublon exact de la ligne {first_row}"),
+        Reason::Cell(problem) => match problem.code() {
+            "missing" => "valeur obligatoire manquante".to_owned(),
+            "date" => "date illisible".to_owned(),
+            "month" => "mois illisible".to_owned(),
+            "number" => "nombre illisible".to_owned(),
+            "bool" => "valeur oui/non illisible".to_owned(),
+            "commune" => "commune inconnue du référentiel".to_owned(),
+            "category" => "valeur absente de la liste déclarée".to_owned(),
+            "too_long" => "valeur de plus de 32 767 caractères".to_owned(),
+            "cell_error" => "cellule en erreur dans le tableur".to_owned(),
+            _ => problem.message().to_owned(),
+        },
+    }
+}
+
+/// How the rejected rows' sheet is laid out: its title lines, and how many
+/// rows fit under them.
+struct RejectsLayout {
+    preamble: Preamble,
+    total: usize,
+    capacity: usize,
+}
+
+impl RejectsLayout {
+    fn shown(&self) -> usize {
+        self.total.min(self.capacity)
+    }
+
+    fn capped(&self) -> bool {
+        self.total > self.capacity
+    }
+
+    fn cap_note(&self) -> String {
+        format!(
+            "Liste tronquée : {} lignes rejetées sur {} sont listées (limite d'une feuille \
+             Excel). La liste complète s'obtient avec `suivi check --rejects fichier.csv`.",
+            french_number(self.shown() as f64, 0),
+            french_number(self.total as f64, 0)
+        )
+    }
+}
+
+fn rejects_layout(context: &ReportContext) -> RejectsLayout {
+    let total = context.files.iter().map(FileReport::rejected).sum();
+    let preamble = |capped_note: Option<String>| {
+        let mut p = Preamble::new(
+            context,
+            format!(
+                "Lignes rejetées - {} {}",
+                context.pipeline.settings.departement, context.pipeline.year
+            ),
+        )
+        .note(
+            "Une ligne rejetée n'entre dans aucun indicateur. Ligne : son numéro dans le fichier, \
+             tel que le tableur l'affiche. Les identifiants personnels sont masqués.",
+        );
+        if let Some(note) = capped_note {
+            p = p.note(note);
+        }
+        p
+    };
+    let mut layout = RejectsLayout {
+        preamble: preamble(None),
+        total,
+        capacity: 0,
+    };
+    let capacity_under = |p: &Preamble| (EXCEL_ROWS - p.header_row() - 1) as usize;
+    layout.capacity = capacity_under(&layout.preamble);
+    if layout.capped() {
+        let with_note = preamble(Some(String::new()));
+        layout.capacity = capacity_under(&with_note);
+        layout.preamble = preamble(Some(layout.cap_note()));
+    }
+    layout
+}
+
+fn counts(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+    rejects: &RejectsLayout,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let mut preamble = Preamble::new(
+        context,
+        format!(
+            "Qualité des données {} - {}",
+            pipeline.year, pipeline.settings.name
+        ),
+    )
+    .note(format!(
+        "Chaque ligne lue est acceptée, rejetée (motif : feuille « Lignes rejetées ») ou \
+         ignorée (titres, en-tête, lignes vides, ligne de total) : lignes lues = acceptées + \
+         rejetées + ignorées. Taux de rejet = rejetées / (acceptées + rejetées) ; au-delà de \
+         {} % pour un fichier, le traitement s'arrête. Données au {} ; produit par {TOOL_VERSION}.",
+        french_number(pipeline.settings.max_reject_rate * 100.0, 1),
+        french_date(context.as_of)
+    ))
+    .note(
+        "Ce classeur cite des numéros de ligne et des valeurs des fichiers reçus (identifiants \
+         masqués) : il s'adresse aux producteurs des données et n'est pas destiné à la diffusion.",
+    );
+    if rejects.capped() {
+        preamble = preamble.note(rejects.cap_note());
+    }
+    let columns = [
+        Column::new("Source"),
+        Column::new("Fichier"),
+        Column::new("Feuille"),
+        Column::new("Lignes lues"),
+        Column::new("Acceptées"),
+        Column::new("Rejetées"),
+        Column::new("Ignorées"),
+        Column::new("Taux de rejet"),
+        Column::new("Contrôle"),
+    ];
+    let ws = workbook.add_worksheet();
+    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let mut row = sheet.header_row;
+    let mut sums = [0usize; 4];
+    let line =
+        |sheet: &mut Sheet, row, figures: [usize; 4], total: bool| -> Result<(), XlsxError> {
+            let [read, accepted, rejected, skipped] = figures;
+            for (i, value) in figures.iter().enumerate() {
+                sheet.count(row, 3 + i as ColNum, *value, styles, total)?;
+            }
+            let data = accepted + rejected;
+            if data > 0 {
+                let format = styles.number("0.0%", total);
+                sheet.number(
+                    row,
+                    7,
+                    rejected as f64 / data as f64,
+                    &format,
+                    Measure::Share,
+                )?;
+            } else {
+                sheet.blank(row, 7, &styles.line(total))?;
+            }
+            let gap = read as i64 - (accepted + rejected + skipped) as i64;
+            let check = if gap == 0 {
+                "OK".to_owned()
+            } else {
+                format!("écart de {gap} lignes")
+            };
+            let centred = styles
+                .line(total)
+                .set_align(rust_xlsxwriter::FormatAlign::Center);
+            sheet.text(row, 8, &check, &centred)
+        };
+    for file in context.files {
+        row += 1;
+        sheet.text(
+            row,
+            0,
+            source_label(context, file),
+            &styles.line_wrap(false),
+        )?;
+        sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
+        sheet.text(
+            row,
+            2,
+            file.sheet.as_deref().unwrap_or(""),
+            &styles.line(false),
+        )?;
+        let figures = [file.rows_read, file.accepted, file.rejected(), file.skipped];
+        for (sum, value) in sums.iter_mut().zip(figures) {
+            *sum += value;
+        }
+        line(&mut sheet, row, figures, false)?;
+    }
+    let last = row;
+    if !context.files.is_empty() {
+        row += 1;
+        sheet.text(row, 0, "Ensemble des fichiers", &styles.line_wrap(true))?;
+        sheet.blank(row, 1, &styles.line(true))?;
+        sheet.blank(row, 2, &styles.line(true))?;
+        line(&mut sheet, row, sums, true)?;
+    }
+    // The filter leaves the total line out (`last`, not `row`).
+    sheet.finish(
+        &preamble,
+        last,
+        styles,
+        &footer(context, "qualité des données"),
+    )
+}
+
+const REJECT_HEADERS: [&str; 7] = [
+    "Source", "Fichier", "Feuille", "Ligne", "Colonne", "Valeur", "Motif",
+];
+
+/// Every rejected row, in file order then row order, in constant memory:
+/// rows are written top to bottom, widths set before. `cap` overrides the
+/// sheet's capacity (tests).
+fn rejects(
+    ws: &mut Worksheet,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+    layout: &RejectsLayout,
+    cap: Option<usize>,
+) -> Result<(), XlsxError> {
+    ws.set_name(name)?;
+    let listed: Vec<(&FileReport, &Reject)> = context
+        .files
+        .iter()
+        .flat_map(|f| f.rejects.iter().map(move |r| (f, r)))
+        .take(cap.unwrap_or(layout.capacity).min(layout.capacity))
+        .collect();
+
+    // Widths from the content, before any row is written.
+    let mut widths: Vec<usize> = REJECT_HEADERS.iter().map(|h| h.chars().count()).collect();
+    for (file, reject) in &listed {
+        let cells = [
+            source_label(context, file).chars().count(),
+            file.file_name().chars().count(),
+            file.sheet.as_deref().unwrap_or("").chars().count(),
+            reject.row.to_string().len(),
+            reject.column.chars().count(),
+            reject.value.chars().count(),
+            reason_text(&reject.reason).chars().count(),
+        ];
+        for (w, c) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(c);
+        }
+    }
+    for (i, w) in widths.iter().enumerate() {
+        ws.set_column_width(i as ColNum, (*w as f64 * 1.1 + 2.0).clamp(8.0, MAX_WIDTH))?;
+    }
+
+    // Title lines: written cell by cell (no merge, no row height in constant memory).
+    let last_col = (REJECT_HEADERS.len() - 1) as ColNum;
+    for (row, (text, kind)) in layout.preamble.lines().iter().enumerate() {
+        let row = row as RowNum;
+        match kind {
+            LineKind::Banner => {
+                ws.write_string_with_format(row, 0, text, &styles.banner)?;
+                for col in 1..=last_col {
+                    ws.write_blank(row, col, &styles.banner)?;
+                }
+            }
+            LineKind::Title => {
+                ws.write_string_with_format(row, 0, text, &styles.title)?;
+            }
+            // Unwrapped: the note runs over the empty cells to its right.
+            LineKind::Note => {
+                ws.write_string_with_format(row, 0, text, &styles.note_line)?;
+            }
+        }
+    }
+    let header_row = layout.preamble.header_row();
+    ws.set_row_height(header_row, 19.0)?;
+    for (col, header) in REJECT_HEADERS.iter().enumerate() {
+        ws.write_string_with_format(header_row, col as ColNum, *header, &styles.header)?;
+    }
+    let text = styles.line(false);
+    let number = styles
+        .number("0", false)
+        .set_align(rust_xlsxwriter::FormatAlign::Center);
+    let mut row = header_row;
+    for (file, reject) in &listed {
+        row += 1;
+        ws.write_string_with_format(row, 0, source_label(context, file), &text)?;
+        ws.write_string_with_format(row, 1, file.file_name(), &text)?;
+        ws.write_string_with_format(row, 2, file.sheet.as_deref().unwrap_or(""), &text)?;
+        ws.write_number_with_format(row, 3, reject.row as f64, &number)?;
+        ws.write_string_with_format(row, 4, &reject.column, &text)?;
+        ws.write_string_with_format(row, 5, &reject.value, &text)?;
+        ws.write_string_with_format(row, 6, reason_text(&reject.reason), &text)?;
+    }
+    if listed.is_empty() {
+        row += 1;
+        ws.write_string_with_format(row, 0, "Aucune ligne rejetée.", &styles.note_line)?;
+    }
+    ws.autofilter(header_row, 0, header_row + listed.len() as RowNum, last_col)?;
+    ws.set_freeze_panes(header_row + 1, 0)?;
+    print_setup(ws, Some(header_row), &footer(context, "lignes rejetées"))?;
+    Ok(())
+}
+
+fn findings(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let preamble = Preamble::new(
+        context,
+        format!(
+            "Constats sur les données - {} {}",
+            pipeline.settings.departement, pipeline.year
+        ),
+    )
+    .note(
+        "Incohérences repérées entre les fichiers (requêtes du pipeline) : pour chaque \
+         constat, son libellé, son nombre de lignes puis ses lignes, sans identifiant personnel.",
+    );
+    let ws = workbook.add_worksheet();
+    // Each finding has its own columns: blocks one under the other, no common filter.
+    let mut sheet = Sheet::free(ws, name, &preamble)?;
+    let mut row = sheet.header_row;
+    // Short values side by side: centred, so that neighbours don't run together.
+    let text = styles
+        .line(false)
+        .set_align(rust_xlsxwriter::FormatAlign::Center);
+    if context.findings.is_empty() {
+        sheet.ws.write_string_with_format(
+            row,
+            0,
+            "Aucun constat déclaré dans le pipeline.",
+            &styles.note_line,
+        )?;
+    }
+    for (index, finding) in context.findings.iter().enumerate() {
+        if index > 0 {
+            row += 2;
+        }
+        let title = styles.title.clone().set_font_size(11);
+        sheet.ws.write_string_with_format(
+            row,
+            0,
+            format!("{} : {}", finding.id, finding.label),
+            &title,
+        )?;
+        row += 1;
+        let frame = &finding.rows;
+        let count = frame.height();
+        let summary = match count {
+            0 => "Aucune ligne.".to_owned(),
+            1 => "1 ligne.".to_owned(),
+            n => format!("{} lignes.", french_number(n as f64, 0)),
+        };
+        sheet
+            .ws
+            .write_string_with_format(row, 0, summary, &styles.note_line)?;
+        if count == 0 {
+            continue;
+        }
+        row += 1;
+        for (col, column) in frame.columns().iter().enumerate() {
+            sheet.header(
+                row,
+                col as ColNum,
+                &humanise(column.name().as_str()),
+                styles,
+            )?;
+        }
+        for i in 0..count {
+            row += 1;
+            for (col, column) in frame.columns().iter().enumerate() {
+                let col = col as ColNum;
+                match column.get(i).unwrap_or(AnyValue::Null) {
+                    AnyValue::Null => sheet.blank(row, col, &text)?,
+                    AnyValue::Boolean(b) => sheet.text(row, col, yes_no(b), &text)?,
+                    AnyValue::String(s) => sheet.text(row, col, s, &text)?,
+                    AnyValue::StringOwned(s) => sheet.text(row, col, s.as_str(), &text)?,
+                    AnyValue::Date(days) => {
+                        let format = styles
+                            .number(DATE, false)
+                            .set_align(rust_xlsxwriter::FormatAlign::Center);
+                        sheet.number(
+                            row,
+                            col,
+                            f64::from(days) + 25_569.0,
+                            &format,
+                            Measure::Count,
+                        )?;
+                        sheet.fit(col, 10);
+                    }
+                    value if value.dtype().is_primitive_numeric() => match value.extract::<f64>() {
+                        Some(v) => {
+                            let format = if v.fract() == 0.0 { "0" } else { "#,##0.00" };
+                            let format = styles
+                                .number(format, false)
+                                .set_align(rust_xlsxwriter::FormatAlign::Center);
+                            sheet.number(row, col, v, &format, Measure::Decimal)?;
+                        }
+                        None => sheet.blank(row, col, &text)?,
+                    },
+                    value => sheet.text(row, col, &value.to_string(), &text)?,
+                }
+            }
+        }
+    }
+    sheet.finish(&preamble, row, styles, &footer(context, "constats"))
+}
+
+/// `date_orientation` → `Date orientation`.
+fn humanise(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn coverage(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let preamble = Preamble::new(
+        context,
+        format!(
+            "Couverture des rapprochements - {} {}",
+            pipeline.settings.departement, pipeline.year
+        ),
+    )
+    .note(
+        "Part des lignes d'un fichier retrouvées dans un autre (requêtes du pipeline) : \
+         numérateur / dénominateur.",
+    );
+    let columns = [
+        Column::new("Mesure"),
+        Column::wrapped("Libellé", 60.0),
+        Column::new("Numérateur"),
+        Column::new("Dénominateur"),
+        Column::new("Part"),
+    ];
+    let ws = workbook.add_worksheet();
+    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let mut row = sheet.header_row;
+    for measure in context.coverage {
+        row += 1;
+        sheet.text(row, 0, &measure.id, &styles.line(false))?;
+        sheet.text(row, 1, &measure.label, &styles.line_wrap(false))?;
+        let count = styles.number(Measure::Count.num_format(), false);
+        sheet.number(row, 2, measure.numerator, &count, Measure::Count)?;
+        sheet.number(row, 3, measure.denominator, &count, Measure::Count)?;
+        match measure.share() {
+            Some(s) => sheet.number(row, 4, s, &styles.number("0.0%", false), Measure::Share)?,
+            None => sheet.blank(row, 4, &styles.line(false))?,
+        }
+    }
+    sheet.finish(&preamble, row, styles, &footer(context, "couverture"))
+}
+
+#[cfg(test)]
+pub(super) fn rejects_capped(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    cap: usize,
+) -> Result<(), XlsxError> {
+    let mut layout = rejects_layout(context);
+    layout.capacity = cap;
+    if layout.capped() {
+        layout.preamble = Preamble::new(context, "Lignes rejetées").note(layout.cap_note());
+    }
+    let styles = Styles::new();
+    let ws = workbook.add_worksheet_with_constant_memory()?;
+    rejects(ws, context, &styles, "Lignes rejetées", &layout, Some(cap))
+}
