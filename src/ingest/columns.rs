@@ -8,6 +8,7 @@ use crate::reference::Reference;
 use crate::spec::{Column as ColumnSpec, ColumnType};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 /// One declared column's values over the data rows.
@@ -87,8 +88,17 @@ pub fn parse_column(
         }};
     }
     match column.kind {
-        ColumnType::Id => Values::Id(typed!(|c| parse::parse_id(c, column.width)
-            .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
+        ColumnType::Id => {
+            // A household has a row a month: hash each identifier once.
+            let mut memo: HashMap<String, i64> = HashMap::new();
+            Values::Id(typed!(|c| parse::parse_id(c, column.width).map(|v| {
+                v.map(|id| {
+                    *memo
+                        .entry(id)
+                        .or_insert_with_key(|id| context.pseudonymizer.pseudonym(id))
+                })
+            })))
+        }
         ColumnType::Date => Values::Date(typed!(|c| parse::parse_date(c).map(|d| d.map(days)))),
         ColumnType::Month => Values::Date(typed!(|c| parse::parse_month(c).map(|d| d.map(days)))),
         ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),

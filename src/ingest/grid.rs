@@ -22,9 +22,18 @@ pub trait Grid: Sync {
         self.row_cells(row).is_empty()
     }
 
-    /// The first non-blank cell of a row, as text.
-    fn first_text(&self, row: usize) -> Option<String> {
-        self.row_cells(row).first().map(|(_, c)| c.display())
+    /// Whether the row's first non-blank cell says `Total` (`TOTAL`, `Total général`...).
+    fn is_total_row(&self, row: usize) -> bool {
+        let first = (0..self.width())
+            .map(|c| self.cell(row, c))
+            .find(|c| !c.is_blank());
+        let Some(Cell::Text(text)) = first else {
+            return false;
+        };
+        let text = text.trim_start();
+        text.get(..5)
+            .is_some_and(|w| w.eq_ignore_ascii_case("total"))
+            && !text[5..].chars().next().is_some_and(char::is_alphanumeric)
     }
 }
 
@@ -79,6 +88,12 @@ impl SparseGrid {
 }
 
 impl Grid for SparseGrid {
+    fn row_is_blank(&self, row: usize) -> bool {
+        self.rows
+            .get(row)
+            .is_none_or(|cells| cells.iter().all(|(_, d)| cell_of(d).is_blank()))
+    }
+
     fn height(&self) -> usize {
         self.rows.len()
     }

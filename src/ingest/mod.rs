@@ -385,10 +385,7 @@ fn table_from_grid(
     // Rows below a `Total` row are footnotes ("Source : ..."), not data.
     let mut after_total = 0;
     for row in layout.header_row + 1..height {
-        let is_total = || {
-            grid.first_text(row)
-                .is_some_and(|t| crate::text::normalize(&t).split(' ').next() == Some("total"))
-        };
+        let is_total = || grid.is_total_row(row);
         if grid.row_is_blank(row) {
             skipped += 1;
         } else if after_total > 0 || is_total() {

@@ -23,6 +23,32 @@ pub fn parse_integer(cell: Cell) -> Parsed<i64> {
 }
 
 fn decimal_text(s: &str) -> Parsed<f64> {
+    // Fast path, no allocation: plain digits with at most one decimal comma or point.
+    let t = s.trim();
+    if !t.is_empty() && t.len() <= 32 && t.bytes().filter(|b| matches!(b, b',' | b'.')).count() <= 1
+    {
+        let mut buffer = [0u8; 32];
+        let mut plain = true;
+        for (i, b) in t.bytes().enumerate() {
+            buffer[i] = match b {
+                b',' => b'.',
+                b'0'..=b'9' | b'.' | b'-' => b,
+                _ => {
+                    plain = false;
+                    break;
+                }
+            };
+        }
+        if plain {
+            let text = std::str::from_utf8(&buffer[..t.len()]).expect("ASCII");
+            return text
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(Some)
+                .ok_or(Problem::Number);
+        }
+    }
     let mut cleaned = String::with_capacity(s.len());
     for c in s.trim().chars() {
         match c {
