@@ -28,10 +28,10 @@ pub struct Args {
 
 #[derive(ClapArgs, Debug)]
 pub struct LogArgs {
-    /// More detail in logs (-v: debug, -vv: trace).
+    /// More detail in logs (-v: debug, -vv: trace; default: info).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
-    /// Only errors in logs.
+    /// Only errors in logs (nothing on stderr for a run that succeeds).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     /// Log format on stderr.
@@ -86,7 +86,7 @@ impl LogArgs {
 pub fn init_logging(args: &LogArgs) {
     let level = match (args.quiet, args.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => "info",
         (false, 1) => "debug",
         (false, _) => "trace",
     };

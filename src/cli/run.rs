@@ -50,18 +50,26 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
     }
     let outcome = match result? {
         suivi::run::RunResult::Unchanged => {
-            eprintln!("inputs, pipeline and tool unchanged since the last run: nothing rewritten");
+            tracing::info!(
+                year = pipeline.year,
+                "inputs, pipeline and tool unchanged since the last run: nothing rewritten"
+            );
             return Ok(());
         }
         suivi::run::RunResult::Done(outcome) => outcome,
     };
     let rejected: usize = outcome.files.iter().map(|f| f.rejected()).sum();
     let read: usize = outcome.files.iter().map(|f| f.rows_read).sum();
-    eprintln!(
-        "{} {}: {} rows read in {} files, {rejected} rejected; {} indicators{}",
+    tracing::info!(
+        year = pipeline.year,
+        rows_read = read,
+        rejected,
+        files = outcome.files.len(),
+        indicators = outcome.computed.indicators.len(),
+        previous_year = outcome.has_previous,
+        "{} {}: {read} rows read in {} files, {rejected} rejected; {} indicators{}",
         pipeline.settings.departement,
         pipeline.year,
-        read,
         outcome.files.len(),
         outcome.computed.indicators.len(),
         if outcome.has_previous {
