@@ -76,10 +76,6 @@ impl Reference {
             .map(String::as_str)
     }
 
-    pub fn territory(&self, code: &str) -> Option<&str> {
-        self.territory_of.get(code).map(String::as_str)
-    }
-
     /// Every (commune code, territory) pair, sorted by code.
     pub fn communes(&self) -> Vec<(&str, &str)> {
         let mut pairs: Vec<_> = self
