@@ -6,7 +6,16 @@ use suivi::error::exit;
 
 mod cli;
 
+/// Stack for every thread (ours, rayon's, polars'). Polars plans and
+/// evaluates expressions recursively; in an unoptimised build a worker's
+/// default 2 MiB overflowed now and then on the Loire pipeline.
+const THREAD_STACK_BYTES: &str = "33554432";
+
 fn main() {
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        // SAFETY: the first statement of main: no other thread exists yet to read the environment.
+        unsafe { std::env::set_var("RUST_MIN_STACK", THREAD_STACK_BYTES) };
+    }
     let args = match cli::Args::try_parse() {
         Ok(args) => args,
         Err(e) => {
