@@ -268,8 +268,7 @@ pub fn open_grid(
     encoding: &str,
     delimiter: &str,
 ) -> Result<OpenedFile> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))?;
+    let bytes = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     if is_csv(path) {
         let (grid, encoding) = csv_text::read(path, &bytes, encoding, delimiter)?;
@@ -280,8 +279,8 @@ pub fn open_grid(
             encoding: Some(encoding),
         });
     }
-    drop(bytes);
-    let (grid, sheet) = open_sheet(path, sheet)?;
+    // The bytes just hashed are the ones parsed: one read of the file.
+    let (grid, sheet) = open_sheet(path, &bytes, sheet)?;
     Ok(OpenedFile {
         grid,
         sheet: Some(sheet),
@@ -295,15 +294,24 @@ pub fn list_sheets(path: &Path) -> Result<Vec<calamine::Sheet>> {
     if is_csv(path) {
         return Ok(Vec::new());
     }
-    let workbook = open_workbook(path)?;
+    let bytes = read_bytes(path)?;
+    let workbook = open_workbook(path, &bytes)?;
     Ok(workbook.sheets_metadata().to_vec())
 }
 
-fn open_workbook(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<std::fs::File>>> {
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     if !path.is_file() {
         return Err(Error::input(path, None, "no such file"));
     }
-    calamine::open_workbook_auto(path).map_err(|e| {
+    std::fs::read(path).map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
+}
+
+/// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is detected from its content.
+fn open_workbook<'b>(
+    path: &Path,
+    bytes: &'b [u8],
+) -> Result<calamine::Sheets<std::io::Cursor<&'b [u8]>>> {
+    calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
         Error::input(
             path,
             None,
@@ -313,8 +321,8 @@ fn open_workbook(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<std:
 }
 
 /// Opens the named sheet (or the first visible worksheet) of a workbook.
-fn open_sheet(path: &Path, wanted: Option<&str>) -> Result<(Box<dyn Grid>, String)> {
-    let mut workbook = open_workbook(path)?;
+fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dyn Grid>, String)> {
+    let mut workbook = open_workbook(path, bytes)?;
     let sheets = workbook.sheets_metadata().to_vec();
     let name = match wanted {
         Some(w) => sheets
