@@ -75,3 +75,27 @@ fn messy_exports_lose_exactly_the_injected_bad_rows() {
     );
     assert_eq!(reject_keys(&rejects), expected);
 }
+
+#[test]
+fn an_out_of_range_setting_is_reported_with_its_line() {
+    let text = std::fs::read_to_string(pipeline()).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("max_reject_rate"))
+        .unwrap()
+        + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("max_reject_rate = 0.10", "max_reject_rate = 10"),
+    )
+    .unwrap();
+    let output = common::suivi(&["check", common::arg(&bad)]);
+    common::assert_exit(&output, 2);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains(&format!("line {line}:")) && err.contains("from 0 to 1"),
+        "{err}"
+    );
+}

@@ -25,18 +25,6 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
 
     validate_indicators(&raw, &fail)?;
     let settings = raw.pipeline;
-    if !(0.0..=1.0).contains(&settings.max_reject_rate) {
-        return Err(fail(
-            None,
-            "pipeline.max_reject_rate must be between 0 and 1".into(),
-        ));
-    }
-    if settings.confidentiality_threshold == 0 {
-        return Err(fail(
-            None,
-            "pipeline.confidentiality_threshold must be at least 1".into(),
-        ));
-    }
     if raw.sources.is_empty() {
         return Err(fail(None, "the pipeline declares no [sources]".into()));
     }

@@ -50,10 +50,10 @@ pub struct Settings {
     #[serde(default = "default_inputs")]
     pub inputs: String,
     /// Share of data rows (0 to 1) a source may reject before the run fails.
-    #[serde(default = "default_reject_rate")]
+    #[serde(default = "default_reject_rate", deserialize_with = "share")]
     pub max_reject_rate: f64,
     /// Primary confidentiality threshold: counts from 1 to threshold - 1 are masked.
-    #[serde(default = "default_threshold")]
+    #[serde(default = "default_threshold", deserialize_with = "positive")]
     pub confidentiality_threshold: u32,
     /// What a masked cell shows in published outputs.
     #[serde(default = "default_mask_symbol")]
@@ -69,6 +69,27 @@ fn default_inputs() -> String {
 fn default_reject_rate() -> f64 {
     0.05
 }
+/// A fraction from 0 to 1, checked while reading so the error has its line.
+fn share<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a share from 0 to 1 (0.05 is 5 %), found {value}"
+        )))
+    }
+}
+
+fn positive<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "expected a threshold of at least 1",
+        )),
+        n => Ok(n),
+    }
+}
+
 fn default_mask_symbol() -> String {
     "s".into()
 }
