@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -247,13 +248,28 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
     copy_sample(inputs.path());
     common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
     let reference = snapshot(out.path());
-    // Time one run, then kill runs at moments spread over its length.
+    // Time one run and its write stage (from the manifest), then kill runs
+    // at pseudo-random moments, most of them inside the write stage.
     let start = std::time::Instant::now();
     common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
     let length = start.elapsed();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    let write = Duration::from_millis(manifest["timings_ms"]["write"].as_u64().unwrap());
+    let write_start = length.saturating_sub(write + Duration::from_millis(50));
+    let mut seed: u64 = std::process::id().into();
     let mut killed = 0;
-    for i in 0..12u32 {
-        let at = length.mul_f64(0.35 + 0.6 * f64::from(i) / 11.0);
+    for i in 0..16u32 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        // Three kills in four land in the write stage, the others anywhere after the start.
+        let at = if i % 4 == 3 {
+            length.mul_f64(0.2 + 0.8 * fraction)
+        } else {
+            write_start + (length - write_start).mul_f64(fraction)
+        };
         let mut child = common::suivi_command(&run_args(inputs.path(), out.path()))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
