@@ -123,10 +123,10 @@ fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {
                     report.file_name().as_str(),
                     report.sheet.as_deref().unwrap_or(""),
                     &reject.row.to_string(),
-                    &reject.column,
+                    &suivi::report::neutralise(&reject.column),
                     reject.reason.code(),
                     &reject.reason.message(),
-                    &reject.value,
+                    &suivi::report::neutralise(&reject.value),
                 ])
                 .map_err(fail)?;
         }

@@ -35,12 +35,14 @@ pub fn write_atomic(
     Ok(path.to_owned())
 }
 
-/// Text that a spreadsheet would take for a formula gets a leading quote.
+/// Text that a spreadsheet would take for a formula gets a leading quote;
+/// numbers written as text (`-12.5`) are left alone.
 pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
     match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}").into(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if text.trim().parse::<f64>().is_err() => format!("'{text}").into(),
         _ => text.into(),
     }
+}
 }
 
 /// How figures are protected in this run's outputs.
@@ -83,3 +85,18 @@ impl ReportContext<'_> {
 
 /// The tool's version, shown in the sources sheet and the manifest.
 pub const TOOL_VERSION: &str = concat!("suivi ", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        assert_eq!(neutralise("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("+33 6 12"), "'+33 6 12");
+        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("-12.5"), "-12.5");
+        assert_eq!(neutralise("Saint-Étienne"), "Saint-Étienne");
+    }
+}
