@@ -39,10 +39,11 @@ pub fn write_atomic(
 /// numbers written as text (`-12.5`) are left alone.
 pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
     match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') if text.trim().parse::<f64>().is_err() => format!("'{text}").into(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if text.trim().parse::<f64>().is_err() => {
+            format!("'{text}").into()
+        }
         _ => text.into(),
     }
-}
 }
 
 /// How figures are protected in this run's outputs.
@@ -92,7 +93,10 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_numbers_are_not() {
-        assert_eq!(neutralise("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(
+            neutralise("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("+33 6 12"), "'+33 6 12");
         assert_eq!(neutralise("\tx"), "'\tx");
