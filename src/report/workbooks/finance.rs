@@ -204,17 +204,19 @@ fn formula(
     Ok(())
 }
 
-/// Formulas of a total line: agreed and paid from `sum(column)`, then rate
-/// and remaining from those two cells.
-fn total_line(
+/// A line of formulas: agreed and paid from `sum(column)` (a sum of lines or
+/// a reference to another total), then rate and remaining from those two
+/// cells; `total` lines are in bold.
+fn formula_line(
     sheet: &mut Sheet,
     row: RowNum,
     sum: impl Fn(ColNum) -> String,
     agreed: f64,
     paid: f64,
     styles: &Styles,
+    total: bool,
 ) -> Result<(), XlsxError> {
-    let amount = amount_format(styles, true);
+    let amount = amount_format(styles, total);
     let agreed_cell = row_col_to_cell(row, COL_AGREED);
     let paid_cell = row_col_to_cell(row, COL_PAID);
     formula(
@@ -240,7 +242,7 @@ fn total_line(
         COL_RATE,
         &format!("=IF({agreed_cell}>0,{paid_cell}/{agreed_cell},\"\")"),
         total_rate,
-        &rate_format(styles, true),
+        &rate_format(styles, total),
     )?;
     formula(
         sheet,
@@ -250,7 +252,7 @@ fn total_line(
         Some(cents(agreed - paid)),
         &amount,
     )?;
-    risk(sheet, row, COL_RISK, total_rate, styles, true)
+    risk(sheet, row, COL_RISK, total_rate, styles, total)
 }
 
 fn risk(
@@ -361,7 +363,7 @@ fn detail(
                 row_col_to_cell(last, col)
             )
         };
-        total_line(&mut sheet, row, sum, agreed, paid, styles)?;
+        formula_line(&mut sheet, row, sum, agreed, paid, styles, true)?;
         totals.push(Total { row, agreed, paid });
     }
     row += 1;
@@ -371,7 +373,7 @@ fn detail(
     sheet.text(row, 1, "Total général", &styles.line_wrap(true))?;
     let rows: Vec<RowNum> = totals.iter().map(|t| t.row).collect();
     let sum = |col| cells_sum(&rows, col, None);
-    total_line(&mut sheet, row, sum, agreed, paid, styles)?;
+    formula_line(&mut sheet, row, sum, agreed, paid, styles, true)?;
     let overall = Total { row, agreed, paid };
     flag_risks(
         sheet.ws,
@@ -425,7 +427,7 @@ fn summary(
             &styles.line_wrap(false),
         )?;
         let reference = |col| cells_sum(&[total.row], col, Some(detail_name));
-        summary_line(
+        formula_line(
             &mut sheet,
             row,
             reference,
@@ -450,7 +452,7 @@ fn summary(
             )
         }
     };
-    summary_line(
+    formula_line(
         &mut sheet,
         row,
         sum,
@@ -462,59 +464,6 @@ fn summary(
     flag_risks(sheet.ws, first, row, COL_RATE, COL_RISK, styles)?;
     sheet.ws.set_selection(first, 0, first, 0)?;
     sheet.finish(preamble, row, styles, &footer(context, "suivi financier"))
-}
-
-/// A summary line: every figure is a formula (a reference to the detail's
-/// total, or a sum of the lines above).
-fn summary_line(
-    sheet: &mut Sheet,
-    row: RowNum,
-    source: impl Fn(ColNum) -> String,
-    agreed: f64,
-    paid: f64,
-    styles: &Styles,
-    total: bool,
-) -> Result<(), XlsxError> {
-    if total {
-        return total_line(sheet, row, source, agreed, paid, styles);
-    }
-    let amount = amount_format(styles, false);
-    formula(
-        sheet,
-        row,
-        COL_AGREED,
-        &format!("=ROUND({},2)", source(COL_AGREED)),
-        Some(agreed),
-        &amount,
-    )?;
-    formula(
-        sheet,
-        row,
-        COL_PAID,
-        &format!("=ROUND({},2)", source(COL_PAID)),
-        Some(paid),
-        &amount,
-    )?;
-    let agreed_cell = row_col_to_cell(row, COL_AGREED);
-    let paid_cell = row_col_to_cell(row, COL_PAID);
-    let r = rate(agreed, paid);
-    formula(
-        sheet,
-        row,
-        COL_RATE,
-        &format!("=IF({agreed_cell}>0,{paid_cell}/{agreed_cell},\"\")"),
-        r,
-        &rate_format(styles, false),
-    )?;
-    formula(
-        sheet,
-        row,
-        COL_REMAINING,
-        &format!("=ROUND({agreed_cell}-{paid_cell},2)"),
-        Some(cents(agreed - paid)),
-        &amount,
-    )?;
-    risk(sheet, row, COL_RISK, r, styles, false)
 }
 
 #[cfg(test)]
