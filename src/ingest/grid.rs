@@ -218,8 +218,7 @@ impl Grid for CsvGrid {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        let record = self.record_at_line.get(row).copied().flatten();
-        match record.and_then(|r| self.records[r as usize].get(col)) {
+        match self.record(row).and_then(|r| r.get(col)) {
             None | Some("") => Cell::Empty,
             Some(s) => Cell::Text(s),
         }

@@ -205,22 +205,6 @@ pub enum ColumnType {
     Category,
 }
 
-impl ColumnType {
-    pub fn name(self) -> &'static str {
-        match self {
-            ColumnType::Id => "id",
-            ColumnType::Date => "date",
-            ColumnType::Month => "month",
-            ColumnType::Integer => "integer",
-            ColumnType::Decimal => "decimal",
-            ColumnType::Bool => "bool",
-            ColumnType::Text => "text",
-            ColumnType::Commune => "commune",
-            ColumnType::Category => "category",
-        }
-    }
-}
-
 impl Pipeline {
     /// A reference file's path, resolved against the pipeline file's folder.
     pub fn reference_path(&self, relative: &str) -> PathBuf {
