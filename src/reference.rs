@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::spec::Pipeline;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct Reference {
@@ -17,6 +18,8 @@ pub struct Reference {
     code_of_name: HashMap<String, String>,
     /// Territory names, sorted.
     pub territories: Vec<String>,
+    /// Current commune codes, sorted: ingest stores a commune as its index here.
+    codes: Arc<[String]>,
 }
 
 impl Reference {
@@ -41,6 +44,9 @@ impl Reference {
             .into_iter()
             .filter_map(|(n, c)| Some((n, c?)))
             .collect();
+        let mut codes: Vec<String> = reference.territory_of.keys().cloned().collect();
+        codes.sort_unstable();
+        reference.codes = codes.into();
         reference.territories = reference
             .territory_of
             .values()
@@ -61,19 +67,29 @@ impl Reference {
     }
 
     /// The current code of a commune written as a code (current or old) or as
-    /// a name; `None` when it is unknown.
-    pub fn resolve(&self, written: &str) -> Option<&str> {
+    /// a name, as its index in [`Self::commune_codes`]; `None` when it is unknown.
+    pub fn commune_index(&self, written: &str) -> Option<u32> {
         let code = self
             .passage
             .get(written)
             .map(String::as_str)
             .unwrap_or(written);
-        if let Some((code, _)) = self.territory_of.get_key_value(code) {
-            return Some(code);
-        }
-        self.code_of_name
-            .get(&crate::text::normalize(written))
-            .map(String::as_str)
+        let index = |code: &str| {
+            self.codes
+                .binary_search_by(|c| c.as_str().cmp(code))
+                .ok()
+                .map(|i| i as u32)
+        };
+        index(code).or_else(|| {
+            self.code_of_name
+                .get(&crate::text::normalize(written))
+                .and_then(|code| index(code))
+        })
+    }
+
+    /// Current commune codes, sorted.
+    pub fn commune_codes(&self) -> &Arc<[String]> {
+        &self.codes
     }
 
     /// Every (commune code, territory) pair, sorted by code.

@@ -8,8 +8,8 @@ use crate::reference::Reference;
 use crate::spec::{Column as ColumnSpec, ColumnType};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// One declared column's values over the data rows.
 pub enum Values {
@@ -19,6 +19,11 @@ pub enum Values {
     Float(Vec<Option<f64>>),
     Bool(Vec<bool>),
     Str(Vec<Option<String>>),
+    /// Values from a closed list (communes, categories), as indexes into `labels`.
+    Code {
+        codes: Vec<Option<u32>>,
+        labels: Arc<[String]>,
+    },
 }
 
 /// The first problem found on a row, in declared column order.
@@ -88,49 +93,51 @@ pub fn parse_column(
         }};
     }
     match column.kind {
-        ColumnType::Id => {
-            // A household has a row a month: hash each identifier once.
-            let mut memo: HashMap<String, i64> = HashMap::new();
-            Values::Id(typed!(|c| parse::parse_id(c, column.width).map(|v| {
-                v.map(|id| {
-                    *memo
-                        .entry(id)
-                        .or_insert_with_key(|id| context.pseudonymizer.pseudonym(id))
-                })
-            })))
-        }
+        ColumnType::Id => Values::Id(typed!(|c| parse::parse_id(c, column.width)
+            .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
         ColumnType::Date => Values::Date(typed!(|c| parse::parse_date(c).map(|d| d.map(days)))),
         ColumnType::Month => Values::Date(typed!(|c| parse::parse_month(c).map(|d| d.map(days)))),
         ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),
         ColumnType::Decimal => Values::Float(typed!(parse::parse_decimal)),
-        ColumnType::Text => Values::Str(typed!(parse::parse_text)),
-        ColumnType::Commune => Values::Str(typed!(|c| parse::parse_commune_code(c).and_then(
-            |code| match code {
-                None => Ok(None),
-                Some(code) => context
-                    .reference
-                    .resolve(&code)
-                    .map(|c| Some(c.to_owned()))
-                    .ok_or(Problem::Commune),
-            }
-        ))),
+        ColumnType::Text => Values::Str(typed!(|c| parse::parse_text(c))),
+        ColumnType::Commune => Values::Code {
+            codes: typed!(
+                |c| parse::parse_commune_code(c).and_then(|code| match code {
+                    None => Ok(None),
+                    Some(code) => context
+                        .reference
+                        .commune_index(&code)
+                        .map(Some)
+                        .ok_or(Problem::Commune),
+                })
+            ),
+            labels: context.reference.commune_codes().clone(),
+        },
         ColumnType::Category => {
-            let allowed: Vec<(String, &String)> = column
+            let normalized: Vec<String> = column
                 .values
                 .iter()
-                .map(|v| (crate::text::normalize(v), v))
+                .map(|v| crate::text::normalize(v))
                 .collect();
-            Values::Str(typed!(|c| parse::parse_text(c).and_then(|t| match t {
-                None => Ok(None),
-                Some(t) => {
-                    let n = crate::text::normalize(&t);
-                    allowed
-                        .iter()
-                        .find(|(a, _)| *a == n)
-                        .map(|(_, v)| Some((*v).clone()))
-                        .ok_or(Problem::Category)
-                }
-            })))
+            // The exact spelling is the common case: no normalisation for it.
+            let find = |t: &str| {
+                column
+                    .values
+                    .iter()
+                    .position(|v| v == t)
+                    .or_else(|| {
+                        let n = crate::text::normalize(t);
+                        normalized.iter().position(|v| *v == n)
+                    })
+                    .map(|i| i as u32)
+            };
+            Values::Code {
+                codes: typed!(|c| parse::parse_text_ref(c).and_then(|t| match t {
+                    None => Ok(None),
+                    Some(t) => find(&t).map(Some).ok_or(Problem::Category),
+                })),
+                labels: column.values.clone().into(),
+            }
         }
         ColumnType::Bool => Values::Bool(
             rows.iter()
@@ -160,6 +167,7 @@ impl Values {
             Values::Float(v) => v[i].map(f64::to_bits).hash(h),
             Values::Bool(v) => v[i].hash(h),
             Values::Str(v) => v[i].hash(h),
+            Values::Code { codes, .. } => codes[i].hash(h),
         }
     }
 
@@ -170,6 +178,20 @@ impl Values {
             Values::Float(v) => v[i].map(f64::to_bits) == v[j].map(f64::to_bits),
             Values::Bool(v) => v[i] == v[j],
             Values::Str(v) => v[i] == v[j],
+            Values::Code { codes, .. } => codes[i] == codes[j],
+        }
+    }
+
+    /// Appends the values of the next rows, read separately.
+    pub fn append(&mut self, other: Values) {
+        match (self, other) {
+            (Values::Id(a), Values::Id(b)) | (Values::Int(a), Values::Int(b)) => a.extend(b),
+            (Values::Date(a), Values::Date(b)) => a.extend(b),
+            (Values::Float(a), Values::Float(b)) => a.extend(b),
+            (Values::Bool(a), Values::Bool(b)) => a.extend(b),
+            (Values::Str(a), Values::Str(b)) => a.extend(b),
+            (Values::Code { codes: a, .. }, Values::Code { codes: b, .. }) => a.extend(b),
+            _ => unreachable!("parts of one column have one type"),
         }
     }
 
@@ -189,6 +211,12 @@ impl Values {
                 let taken: Vec<Option<String>> = keep.iter().map(|&i| v[i].take()).collect();
                 Series::new(name, taken)
             }
+            Values::Code { codes, labels } => StringChunked::from_iter_options(
+                name,
+                keep.iter()
+                    .map(|&i| codes[i].map(|c| labels[c as usize].as_str())),
+            )
+            .into_series(),
         };
         Ok(series.into_column())
     }

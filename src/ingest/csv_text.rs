@@ -5,66 +5,137 @@ use crate::error::{Error, Result};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use std::path::Path;
 
-/// Decodes and splits a CSV file. `encoding` and `delimiter` are the
-/// pipeline's options (`auto` or a value). Returns the grid and the encoding used.
+/// Decodes and splits a whole CSV file into one grid. `encoding` and
+/// `delimiter` are the pipeline's options (`auto` or a value). Returns the
+/// grid and the encoding used.
 pub fn read(
     path: &Path,
     bytes: &[u8],
     encoding: &str,
     delimiter: &str,
 ) -> Result<(CsvGrid, &'static str)> {
-    if bytes.is_empty() {
-        return Err(Error::input(path, None, "the file is empty"));
-    }
     let (text, used) = decode(path, bytes, encoding)?;
-    let delimiter = match delimiter {
-        "auto" => sniff_delimiter(&text),
-        d => d.as_bytes()[0],
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    // Line numbers from byte offsets: the csv reader's own line count is not
-    // what a user sees when lines end with CRLF.
-    let line_starts: Vec<u64> = std::iter::once(0)
-        .chain(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i as u64 + 1),
-        )
-        .collect();
-    // The reader may report a record's start on the line break before it.
-    let bytes = text.as_bytes();
-    let line_of = |mut byte: u64| {
-        while matches!(bytes.get(byte as usize), Some(b'\r' | b'\n')) {
-            byte += 1;
+    let mut splitter = Splitter::new(path, &text, delimiter)?;
+    let grid = splitter
+        .next_grid(usize::MAX)?
+        .unwrap_or_else(|| CsvGrid::new(0));
+    Ok((grid, used))
+}
+
+/// Splits decoded CSV text into grids of consecutive lines, one after the
+/// other: a large file is parsed a batch at a time, never held as records.
+pub struct Splitter<'t> {
+    path: &'t Path,
+    text: &'t str,
+    reader: csv::Reader<&'t [u8]>,
+    record: csv::StringRecord,
+    /// The line (0-based) of the record read ahead into `record`, if any.
+    ahead: Option<usize>,
+    /// Line breaks counted in `text[..scanned]`.
+    scanned: usize,
+    line_breaks: usize,
+    /// The first line of the next grid.
+    next_line: usize,
+    done: bool,
+}
+
+impl<'t> Splitter<'t> {
+    pub fn new(path: &'t Path, text: &'t str, delimiter: &str) -> Result<Self> {
+        let delimiter = match delimiter {
+            "auto" => sniff_delimiter(text),
+            d => d.as_bytes()[0],
+        };
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes());
+        let mut splitter = Splitter {
+            path,
+            text,
+            reader,
+            record: csv::StringRecord::new(),
+            ahead: None,
+            scanned: 0,
+            line_breaks: 0,
+            next_line: 0,
+            done: false,
+        };
+        splitter.read_ahead()?;
+        Ok(splitter)
+    }
+
+    /// The next grid, of at most `records` records and the blank lines
+    /// after them; `None` after the last.
+    pub fn next_grid(&mut self, records: usize) -> Result<Option<CsvGrid>> {
+        if self.done {
+            return Ok(None);
         }
-        line_starts.partition_point(|&start| start <= byte) as u64
-    };
-    let mut records = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
+        let mut grid = CsvGrid::new(self.next_line);
+        while let Some(line) = self.ahead {
+            if grid.records() == records {
+                grid.extend_to(line);
+                self.next_line = line;
+                return Ok(Some(grid));
+            }
+            grid.push(line, self.record.iter());
+            self.read_ahead()?;
+        }
+        grid.extend_to(self.total_lines());
+        self.done = true;
+        Ok(Some(grid))
+    }
+
+    fn read_ahead(&mut self) -> Result<()> {
+        let more = self.reader.read_record(&mut self.record).map_err(|e| {
+            self.done = true;
             let line = e
                 .position()
                 .map_or(String::new(), |p| format!("line {}: ", p.line()));
-            Error::input(path, None, format!("{line}malformed CSV: {e}"))
+            Error::input(self.path, None, format!("{line}malformed CSV: {e}"))
         })?;
-        let line = record.position().map_or(1, |p| line_of(p.byte()));
-        records.push((line, record));
+        self.ahead = if more {
+            let byte = self.record.position().map_or(0, |p| p.byte() as usize);
+            Some(self.line_of(byte))
+        } else {
+            None
+        };
+        Ok(())
     }
-    // A final line break does not start a line of its own.
-    let lines = text.lines().count();
-    Ok((CsvGrid::new(records, lines), used))
+
+    /// The line (0-based) of a record starting at `byte`. Line numbers come
+    /// from byte offsets: the csv reader's own line count is not what a user
+    /// sees when lines end with CRLF. Records come in order: the count goes on
+    /// from the previous one.
+    fn line_of(&mut self, mut byte: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        // The reader may report a record's start on the line break before it.
+        while matches!(bytes.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        let byte = byte.max(self.scanned);
+        self.line_breaks += memchr::memchr_iter(b'\n', &bytes[self.scanned..byte]).count();
+        self.scanned = byte;
+        self.line_breaks
+    }
+
+    /// Lines in the whole text: a final line break does not start a line of its own.
+    fn total_lines(&mut self) -> usize {
+        let end = self.text.len();
+        let breaks = self.line_of(end);
+        breaks + usize::from(!self.text.is_empty() && !self.text.ends_with('\n'))
+    }
 }
 
-fn decode<'b>(
+/// The text of a CSV file in UTF-8 and the name of the encoding it was in.
+pub fn decode<'b>(
     path: &Path,
     bytes: &'b [u8],
     declared: &str,
 ) -> Result<(std::borrow::Cow<'b, str>, &'static str)> {
+    if bytes.is_empty() {
+        return Err(Error::input(path, None, "the file is empty"));
+    }
     let (encoding, body): (&'static Encoding, &[u8]) = match Encoding::for_bom(bytes) {
         Some((enc, bom)) => (enc, &bytes[bom..]),
         None => match declared {

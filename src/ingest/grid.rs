@@ -170,42 +170,87 @@ impl Grid for SheetGrid {
     }
 }
 
-/// CSV records, decoded to UTF-8, placed on the line they start on: the csv
-/// reader skips blank lines, but users count them (row numbers are line numbers).
+/// CSV records of consecutive lines of a file, decoded to UTF-8, placed on
+/// the line they start on: the csv reader skips blank lines, but users count
+/// them (row numbers are line numbers). Rows count from the file's first
+/// line; the grid holds `first_line..height()` (a whole file or one batch).
+/// Fields are stored end to end in one string: no allocation per record.
 pub struct CsvGrid {
-    records: Vec<csv::StringRecord>,
-    /// For each line (0-based), the record starting on it.
+    first_line: usize,
+    text: String,
+    /// Where each field ends in `text`, record after record.
+    field_ends: Vec<usize>,
+    /// Each record's first index in `field_ends`, plus the end.
+    record_starts: Vec<usize>,
+    /// For each line from `first_line`, the record starting on it.
     record_at_line: Vec<Option<u32>>,
     width: usize,
 }
 
 impl CsvGrid {
-    /// `records` with the 1-based line each starts on, in order.
-    pub fn new(records: Vec<(u64, csv::StringRecord)>, lines: usize) -> Self {
-        let width = records.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
-        let mut record_at_line =
-            vec![None; lines.max(records.last().map_or(0, |(l, _)| *l as usize))];
-        for (i, (line, _)) in records.iter().enumerate() {
-            record_at_line[*line as usize - 1] = Some(i as u32);
-        }
+    /// An empty grid covering lines from `first_line` (0-based).
+    pub fn new(first_line: usize) -> Self {
         CsvGrid {
-            records: records.into_iter().map(|(_, r)| r).collect(),
-            record_at_line,
-            width,
+            first_line,
+            text: String::new(),
+            field_ends: Vec::new(),
+            record_starts: vec![0],
+            record_at_line: Vec::new(),
+            width: 0,
         }
     }
-}
 
-impl CsvGrid {
-    fn record(&self, row: usize) -> Option<&csv::StringRecord> {
-        let index = self.record_at_line.get(row).copied().flatten()?;
-        Some(&self.records[index as usize])
+    /// Adds a record starting on `line` (0-based, after the previous records').
+    pub fn push(&mut self, line: usize, fields: impl Iterator<Item = impl AsRef<str>>) {
+        for field in fields {
+            self.text.push_str(field.as_ref());
+            self.field_ends.push(self.text.len());
+        }
+        let index = self.record_starts.len() - 1;
+        self.record_starts.push(self.field_ends.len());
+        self.width = self
+            .width
+            .max(self.field_ends.len() - self.record_starts[index]);
+        self.extend_to(line + 1);
+        self.record_at_line[line - self.first_line] = Some(index as u32);
+    }
+
+    /// Makes the grid cover lines up to `end` (exclusive), blank lines included.
+    pub fn extend_to(&mut self, end: usize) {
+        if end > self.height() {
+            self.record_at_line.resize(end - self.first_line, None);
+        }
+    }
+
+    pub fn records(&self) -> usize {
+        self.record_starts.len() - 1
+    }
+
+    /// The first line of the grid (0-based).
+    pub fn first_line(&self) -> usize {
+        self.first_line
+    }
+
+    /// The indexes in `field_ends` of the fields of the record on `row`.
+    fn record(&self, row: usize) -> Option<std::ops::Range<usize>> {
+        let line = row.checked_sub(self.first_line)?;
+        let record = self.record_at_line.get(line).copied().flatten()? as usize;
+        Some(self.record_starts[record]..self.record_starts[record + 1])
+    }
+
+    fn field(&self, index: usize) -> &str {
+        let start = if index == 0 {
+            0
+        } else {
+            self.field_ends[index - 1]
+        };
+        &self.text[start..self.field_ends[index]]
     }
 }
 
 impl Grid for CsvGrid {
     fn height(&self) -> usize {
-        self.record_at_line.len()
+        self.first_line + self.record_at_line.len()
     }
 
     fn width(&self) -> usize {
@@ -214,13 +259,20 @@ impl Grid for CsvGrid {
 
     fn row_is_blank(&self, row: usize) -> bool {
         self.record(row)
-            .is_none_or(|r| r.iter().all(|f| f.trim().is_empty()))
+            .is_none_or(|fields| fields.into_iter().all(|f| self.field(f).trim().is_empty()))
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.record(row).and_then(|r| r.get(col)) {
-            None | Some("") => Cell::Empty,
-            Some(s) => Cell::Text(s),
+        let Some(fields) = self.record(row) else {
+            return Cell::Empty;
+        };
+        let index = fields.start + col;
+        if index >= fields.end {
+            return Cell::Empty;
+        }
+        match self.field(index) {
+            "" => Cell::Empty,
+            s => Cell::Text(s),
         }
     }
 }

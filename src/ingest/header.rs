@@ -7,7 +7,7 @@ use crate::text::normalize;
 use std::path::Path;
 
 /// How far down a sheet the header may be.
-const HEADER_SEARCH_ROWS: usize = 50;
+pub const HEADER_SEARCH_ROWS: usize = 50;
 
 pub struct Layout {
     /// 0-based index of the header row.

@@ -6,20 +6,19 @@ mod csv_text;
 pub mod grid;
 mod header;
 pub mod pseudo;
+mod rows;
 
 use crate::error::{Error, Result};
 use crate::parse::Problem;
 use crate::reference::Reference;
 use crate::spec::{Pipeline, Source};
 use calamine::{Reader, SheetType, SheetVisible};
-use columns::{CellProblem, Context, Values};
+use columns::Context;
 use grid::{Grid, SheetGrid, SparseGrid};
 use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 /// The column holding each accepted row's number in its file, as a user sees it.
@@ -225,29 +224,97 @@ fn is_csv(path: &Path) -> bool {
     )
 }
 
+/// How many records of a CSV file are parsed together. The first batch must
+/// hold the header; the others are parsed in parallel.
+struct Batching {
+    first: usize,
+    rest: usize,
+}
+
+impl Batching {
+    fn for_source(source: &Source) -> Self {
+        const ROWS: usize = 1 << 16;
+        let header = match source.header_row {
+            crate::spec::HeaderRow::Row(n) => n as usize,
+            crate::spec::HeaderRow::Auto => header::HEADER_SEARCH_ROWS,
+        };
+        Batching {
+            first: ROWS.max(header),
+            rest: ROWS,
+        }
+    }
+}
+
 fn read_file(
     name: &str,
     source: &Source,
     path: &Path,
     context: &Context,
 ) -> Result<(DataFrame, FileReport)> {
-    let opened = open_grid(
-        path,
-        source.sheet.as_deref(),
-        &source.encoding,
-        &source.delimiter,
-    )?;
-    let (frame, mut report) = table_from_grid(
-        opened.grid.as_ref(),
-        source,
-        path,
-        opened.sheet.as_deref(),
-        context,
-    )?;
+    let bytes = read_bytes(path)?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let (frame, mut report) = if is_csv(path) {
+        let (text, encoding) = csv_text::decode(path, &bytes, &source.encoding)?;
+        let batching = Batching::for_source(source);
+        let (frame, mut report) = read_csv(source, path, &text, context, &batching)?;
+        report.encoding = Some(encoding);
+        (frame, report)
+    } else {
+        // The bytes just hashed are the ones parsed: one read of the file.
+        let (grid, sheet) = open_sheet(path, &bytes, source.sheet.as_deref())?;
+        let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
+        let rows = layout.header_row + 1..grid.height();
+        let part = rows::parse_rows(grid.as_ref(), &layout, source, rows, context);
+        rows::finish(part, &layout, source, path, Some(&sheet), grid.height())?
+    };
     report.source = name.to_owned();
-    report.sha256 = opened.sha256;
-    report.encoding = opened.encoding;
+    report.sha256 = sha256;
     Ok((frame, report))
+}
+
+/// A CSV file, split and parsed a batch of lines at a time: the header is
+/// found in the first batch, the others are parsed in parallel.
+fn read_csv(
+    source: &Source,
+    path: &Path,
+    text: &str,
+    context: &Context,
+    batching: &Batching,
+) -> Result<(DataFrame, FileReport)> {
+    let mut splitter = csv_text::Splitter::new(path, text, &source.delimiter)?;
+    let first = splitter
+        .next_grid(batching.first)?
+        .unwrap_or_else(|| grid::CsvGrid::new(0));
+    let layout = header::locate(&first, source, path, None)?;
+    let mut part = rows::parse_rows(
+        &first,
+        &layout,
+        source,
+        layout.header_row + 1..first.height(),
+        context,
+    );
+    let mut height = first.height();
+    drop(first);
+    let batches = std::iter::from_fn(|| splitter.next_grid(batching.rest).transpose());
+    let mut rest: Vec<(usize, Result<(usize, rows::Part)>)> = batches
+        .enumerate()
+        .par_bridge()
+        .map(|(i, grid)| {
+            let parsed = grid.map(|grid| {
+                let rows = grid.first_line()..grid.height();
+                let part = rows::parse_rows(&grid, &layout, source, rows, context);
+                (grid.height(), part)
+            });
+            (i, parsed)
+        })
+        .collect();
+    rest.sort_unstable_by_key(|(i, _)| *i);
+    for (_, parsed) in rest {
+        let (end, next) = parsed?;
+        height = end;
+        part.append(next);
+    }
+    rows::finish(part, &layout, source, path, None, height)
 }
 
 /// A file opened as a grid, whatever its format.
@@ -377,153 +444,6 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
     Ok((grid, name))
 }
 
-/// Header detection, row classification, typed parsing, duplicates: one sheet
-/// or CSV file into a DataFrame and its report.
-fn table_from_grid(
-    grid: &dyn Grid,
-    source: &Source,
-    path: &Path,
-    sheet: Option<&str>,
-    context: &Context,
-) -> Result<(DataFrame, FileReport)> {
-    let layout = header::locate(grid, source, path, sheet)?;
-    let height = grid.height();
-    let mut skipped = layout.header_row + 1;
-    let mut data_rows = Vec::with_capacity(height.saturating_sub(layout.header_row + 1));
-    // Rows below a `Total` row are footnotes ("Source : ..."), not data.
-    let mut after_total = 0;
-    for row in layout.header_row + 1..height {
-        let is_total = || grid.is_total_row(row);
-        if grid.row_is_blank(row) {
-            skipped += 1;
-        } else if after_total > 0 || is_total() {
-            skipped += 1;
-            after_total += 1;
-        } else {
-            data_rows.push(row);
-        }
-    }
-    if after_total > 1 {
-        tracing::warn!(
-            file = %path.display(),
-            sheet = sheet.unwrap_or(""),
-            "{} non-empty rows below the Total row skipped as notes",
-            after_total - 1
-        );
-    }
-
-    let declared: std::collections::HashSet<usize> =
-        layout.positions.iter().flatten().copied().collect();
-    let all_declared = declared.len() >= grid.width();
-    let undeclared = |row: usize| -> Vec<(usize, crate::parse::Cell)> {
-        if all_declared {
-            return Vec::new();
-        }
-        grid.row_cells(row)
-            .into_iter()
-            .filter(|(c, _)| !declared.contains(c))
-            .collect()
-    };
-    let mut problems: Vec<Option<CellProblem>> = vec![None; data_rows.len()];
-    let values: Vec<Values> = source
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            columns::parse_column(
-                grid,
-                layout.positions[i],
-                i,
-                column,
-                &data_rows,
-                context,
-                &mut problems,
-            )
-        })
-        .collect();
-
-    let mut rejects = Vec::new();
-    let mut keep = Vec::with_capacity(data_rows.len());
-    let mut seen: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (i, problem) in problems.into_iter().enumerate() {
-        let row = data_rows[i] + 1;
-        if let Some(p) = problem {
-            rejects.push(Reject {
-                row,
-                column: layout.written[p.column].clone(),
-                value: truncate(&p.value),
-                reason: Reason::Cell(p.problem),
-            });
-            continue;
-        }
-        // A duplicate has the same values in the declared columns and the
-        // same cells in the others ("all columns equal").
-        let mut hasher = DefaultHasher::new();
-        values.iter().for_each(|v| v.hash_row(i, &mut hasher));
-        let others = undeclared(data_rows[i]);
-        others.iter().for_each(|(c, cell)| {
-            c.hash(&mut hasher);
-            cell.display().hash(&mut hasher);
-        });
-        let same = seen.entry(hasher.finish()).or_default();
-        if let Some(&first) = same
-            .iter()
-            .find(|&&j| values.iter().all(|v| v.row_eq(i, j)) && undeclared(data_rows[j]) == others)
-        {
-            rejects.push(Reject {
-                row,
-                column: String::new(),
-                value: String::new(),
-                reason: Reason::Duplicate {
-                    first_row: data_rows[first] + 1,
-                },
-            });
-            continue;
-        }
-        same.push(i);
-        keep.push(i);
-    }
-
-    let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
-    let mut frame_columns = Vec::with_capacity(values.len() + 1);
-    let row_numbers: Vec<i64> = keep.iter().map(|&i| data_rows[i] as i64 + 1).collect();
-    frame_columns.push(Series::new(ROW_COLUMN.into(), row_numbers).into_column());
-    for (column, v) in source.columns.iter().zip(values) {
-        frame_columns.push(
-            v.into_column(column.name.get_ref(), &keep)
-                .map_err(to_polars)?,
-        );
-    }
-    let frame = DataFrame::new(keep.len(), frame_columns).map_err(to_polars)?;
-    let report = FileReport {
-        source: String::new(),
-        path: path.to_owned(),
-        sheet: sheet.map(str::to_owned),
-        sha256: String::new(),
-        encoding: None,
-        header_row: layout.header_row + 1,
-        rows_read: height,
-        accepted: keep.len(),
-        skipped,
-        rejects,
-    };
-    debug_assert_eq!(
-        report.rows_read,
-        report.accepted + report.rejected() + report.skipped
-    );
-    Ok((frame, report))
-}
-
-/// Long values are cut in listings: a reject report is not a copy of the file.
-fn truncate(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.chars().count() <= MAX {
-        value.to_owned()
-    } else {
-        format!("{}…", value.chars().take(MAX).collect::<String>())
-    }
-}
-
 /// Fails on the first file whose share of rejected data rows is above the pipeline's limit.
 pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[Table]) -> Result<()> {
     let limit = pipeline.settings.max_reject_rate;
@@ -540,4 +460,81 @@ pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[Table]) -> Result<()>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batch boundaries fall on blank lines, between a row and its
+    /// duplicate, and before the Total row: the result never changes.
+    #[test]
+    fn csv_batches_give_the_same_table_as_one_pass() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingest");
+        let pipeline = crate::spec::load(&dir.join("csv_files.toml"), None, None).unwrap();
+        let reference = Reference::load(&pipeline).unwrap();
+        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
+        let context = Context {
+            reference: &reference,
+            pseudonymizer: &pseudonymizer,
+        };
+        let source = &pipeline.sources["caf_comma"];
+        let lines = [
+            "Extraction CAF 2020",
+            "",
+            "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
+            "",
+            "202003,0234567,2019-09-01,42005,B,0,2,3,20",
+            "202003,0345678,2019-31-12,42005,C,1,2,2,30",
+            "",
+            "",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
+            "202004,0123456,2018-03-15,42218,A,1,2,1,10.5",
+            "202004,0999999,2018-03-15,99999,Z,1,2,1,1",
+            "Total,,,,,,,,61",
+            "Source : CAF",
+        ];
+        let text = lines.join("\r\n") + "\r\n";
+        let path = Path::new("batches.csv");
+        let read = |first, rest| {
+            read_csv(source, path, &text, &context, &Batching { first, rest }).unwrap()
+        };
+        let (whole, report) = read(usize::MAX, usize::MAX);
+        let accepted: Vec<Option<i64>> = whole
+            .column(ROW_COLUMN)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(accepted, [Some(4), Some(6), Some(11)]);
+        let rejects: Vec<(usize, &str, &str)> = report
+            .rejects
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
+            .collect();
+        assert_eq!(
+            rejects,
+            [
+                (7, "DTOUVDRT", "date"),
+                (10, "", "duplicate"),
+                (12, "CODCOM", "commune")
+            ]
+        );
+        assert_eq!(report.rejects[1].reason, Reason::Duplicate { first_row: 4 });
+        assert_eq!((report.rows_read, report.skipped), (14, 8));
+        for (first, rest) in [(4, 1), (4, 2), (3, 3), (5, 4)] {
+            let (frame, batched) = read(first, rest);
+            assert!(
+                frame.equals_missing(&whole),
+                "batches of {first} then {rest}"
+            );
+            assert_eq!(
+                format!("{:?}", batched.rejects),
+                format!("{:?}", report.rejects)
+            );
+            assert_eq!((batched.rows_read, batched.skipped), (14, 8));
+        }
+    }
 }

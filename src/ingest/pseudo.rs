@@ -10,14 +10,26 @@
 use crate::error::{Error, Result};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 
 pub const KEY_ENV: &str = "SUIVI_PSEUDONYM_KEY";
 pub const KEY_FILE_ENV: &str = "SUIVI_PSEUDONYM_KEY_FILE";
 const MIN_KEY_BYTES: usize = 16;
 
+/// Shards of the memo: the reading threads rarely wait on the same lock.
+const SHARD_BITS: u32 = 4;
+const SHARDS: usize = 1 << SHARD_BITS;
+
+type Memo = Mutex<HashMap<Box<str>, i64, foldhash::fast::FixedState>>;
+
 #[derive(Clone)]
 pub struct Pseudonymizer {
     mac: Hmac<Sha256>,
+    /// Identifier → pseudonym: a household has a row a month, and one HMAC
+    /// costs more than a lookup. Shared by every source and thread.
+    memo: Arc<[Memo]>,
 }
 
 impl std::fmt::Debug for Pseudonymizer {
@@ -29,7 +41,8 @@ impl std::fmt::Debug for Pseudonymizer {
 impl Pseudonymizer {
     pub fn with_key(key: &[u8]) -> Self {
         let mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
-        Pseudonymizer { mac }
+        let memo = (0..SHARDS).map(|_| Memo::default()).collect();
+        Pseudonymizer { mac, memo }
     }
 
     /// The key from the environment, or a random one for this run.
@@ -58,6 +71,19 @@ impl Pseudonymizer {
     /// A 64-bit pseudonym: collisions among a million identifiers have a
     /// probability of about 3e-8.
     pub fn pseudonym(&self, id: &str) -> i64 {
+        // The top bits pick the shard; the map's buckets use the low ones.
+        let hash = foldhash::fast::FixedState::default().hash_one(id);
+        let shard = (hash >> (64 - SHARD_BITS)) as usize;
+        let mut memo = self.memo[shard].lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&pseudonym) = memo.get(id) {
+            return pseudonym;
+        }
+        let pseudonym = self.hmac(id);
+        memo.insert(id.into(), pseudonym);
+        pseudonym
+    }
+
+    fn hmac(&self, id: &str) -> i64 {
         let mut mac = self.mac.clone();
         mac.update(id.as_bytes());
         let digest = mac.finalize().into_bytes();

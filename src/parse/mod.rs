@@ -9,6 +9,7 @@ pub use date::{parse_date, parse_month};
 pub use number::{parse_decimal, parse_integer};
 
 use chrono::NaiveDateTime;
+use std::borrow::Cow;
 
 /// One cell, whatever the file format it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,36 +104,44 @@ pub const MAX_TEXT: usize = 32_767;
 
 /// Trimmed text of a cell; numbers are written without a fractional part when integral.
 pub fn parse_text(cell: Cell) -> Parsed<String> {
+    parse_text_ref(cell).map(|t| t.map(Cow::into_owned))
+}
+
+/// [`parse_text`] borrowing the cell's text when it has some: no allocation
+/// on the reading hot path.
+pub fn parse_text_ref(cell: Cell<'_>) -> Parsed<Cow<'_, str>> {
     match cell {
         Cell::Empty => Ok(None),
         Cell::Text(s) => {
             let t = s.trim();
             if t.is_empty() {
                 Ok(None)
-            } else if t.chars().count() > MAX_TEXT {
+            } else if t.len() > MAX_TEXT && t.chars().count() > MAX_TEXT {
                 Err(Problem::TooLong)
             } else {
-                Ok(Some(t.to_owned()))
+                Ok(Some(Cow::Borrowed(t)))
             }
         }
-        Cell::Int(i) => Ok(Some(i.to_string())),
-        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some((f as i64).to_string())),
-        Cell::Float(f) => Ok(Some(f.to_string())),
-        Cell::Bool(b) => Ok(Some(if b { "Oui" } else { "Non" }.to_owned())),
-        Cell::DateTime(d) => Ok(Some(d.format("%d/%m/%Y").to_string())),
+        Cell::Int(i) => Ok(Some(i.to_string().into())),
+        Cell::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+            Ok(Some((f as i64).to_string().into()))
+        }
+        Cell::Float(f) => Ok(Some(f.to_string().into())),
+        Cell::Bool(b) => Ok(Some(if b { "Oui" } else { "Non" }.into())),
+        Cell::DateTime(d) => Ok(Some(d.format("%d/%m/%Y").to_string().into())),
         Cell::Error => Err(Problem::CellError),
     }
 }
 
 /// An identifier as text: digits-only values are left-padded with zeros to
 /// `width` (partners that store numéros allocataires as numbers lose them).
-pub fn parse_id(cell: Cell, width: Option<usize>) -> Parsed<String> {
-    let Some(text) = parse_text(cell)? else {
+pub fn parse_id(cell: Cell<'_>, width: Option<usize>) -> Parsed<Cow<'_, str>> {
+    let Some(text) = parse_text_ref(cell)? else {
         return Ok(None);
     };
     match width {
         Some(w) if text.len() < w && text.bytes().all(|b| b.is_ascii_digit()) => {
-            Ok(Some(format!("{text:0>w$}")))
+            Ok(Some(format!("{text:0>w$}").into()))
         }
         _ => Ok(Some(text)),
     }
@@ -147,27 +156,45 @@ pub fn parse_bool(cell: Cell) -> Result<bool, Problem> {
         Cell::Int(0) => Ok(false),
         Cell::Float(1.0) => Ok(true),
         Cell::Float(0.0) => Ok(false),
-        Cell::Text(s) => match crate::text::normalize(s).as_str() {
-            "oui" | "o" | "1" | "x" | "vrai" | "true" | "yes" | "y" => Ok(true),
-            "non" | "n" | "0" | "" | "faux" | "false" | "no" => Ok(false),
-            _ => Err(Problem::Bool),
+        Cell::Text(s) => match common_bool(s.trim()) {
+            Some(b) => Ok(b),
+            None => match crate::text::normalize(s).as_str() {
+                "oui" | "o" | "1" | "x" | "vrai" | "true" | "yes" | "y" => Ok(true),
+                "non" | "n" | "0" | "" | "faux" | "false" | "no" => Ok(false),
+                _ => Err(Problem::Bool),
+            },
         },
         Cell::Error => Err(Problem::CellError),
         _ => Err(Problem::Bool),
     }
 }
 
+/// The usual spellings, recognised without normalising the text.
+fn common_bool(s: &str) -> Option<bool> {
+    const YES: [&str; 4] = ["oui", "o", "1", "x"];
+    const NO: [&str; 4] = ["non", "n", "0", ""];
+    if YES.iter().any(|y| s.eq_ignore_ascii_case(y)) {
+        Some(true)
+    } else if NO.iter().any(|n| s.eq_ignore_ascii_case(n)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// A commune code as written: five characters, a lost leading zero restored.
 /// Mapping and checking against the reference happen in [`crate::reference`].
-pub fn parse_commune_code(cell: Cell) -> Parsed<String> {
-    let Some(text) = parse_text(cell)? else {
+pub fn parse_commune_code(cell: Cell<'_>) -> Parsed<Cow<'_, str>> {
+    let Some(text) = parse_text_ref(cell)? else {
         return Ok(None);
     };
-    let upper = text.to_ascii_uppercase();
-    if upper.len() == 4 && upper.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(Some(format!("0{upper}")));
+    if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(format!("0{text}").into()));
     }
-    Ok(Some(upper))
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Ok(Some(text.to_ascii_uppercase().into()));
+    }
+    Ok(Some(text))
 }
 
 #[cfg(test)]
