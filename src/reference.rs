@@ -12,8 +12,8 @@ use std::sync::Arc;
 pub struct Reference {
     /// Current commune code → territory name.
     territory_of: HashMap<String, String>,
-    /// Old commune code → current code.
-    passage: HashMap<String, String>,
+    /// Current and old commune codes → index of the current code in `codes`.
+    index_of: HashMap<String, u32, foldhash::fast::FixedState>,
     /// Normalised commune name → code, for files that write names instead of codes.
     code_of_name: HashMap<String, String>,
     /// Territory names, sorted.
@@ -54,12 +54,20 @@ impl Reference {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        reference.index_of = reference
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(i, code)| (code.clone(), i as u32))
+            .collect();
         if let Some(passage) = &pipeline.reference.commune_passage {
             let path = pipeline.reference_path(passage);
             for row in read_csv(&path, &["code_ancien", "code_actuel"])? {
                 let (old, new) = (row["code_ancien"].trim(), row["code_actuel"].trim());
-                if old != new {
-                    reference.passage.insert(old.to_owned(), new.to_owned());
+                if let Some(&index) = reference.index_of.get(new)
+                    && old != new
+                {
+                    reference.index_of.insert(old.to_owned(), index);
                 }
             }
         }
@@ -69,21 +77,9 @@ impl Reference {
     /// The current code of a commune written as a code (current or old) or as
     /// a name, as its index in [`Self::commune_codes`]; `None` when it is unknown.
     pub fn commune_index(&self, written: &str) -> Option<u32> {
-        let code = self
-            .passage
-            .get(written)
-            .map(String::as_str)
-            .unwrap_or(written);
-        let index = |code: &str| {
-            self.codes
-                .binary_search_by(|c| c.as_str().cmp(code))
-                .ok()
-                .map(|i| i as u32)
-        };
-        index(code).or_else(|| {
-            self.code_of_name
-                .get(&crate::text::normalize(written))
-                .and_then(|code| index(code))
+        self.index_of.get(written).copied().or_else(|| {
+            let code = self.code_of_name.get(&crate::text::normalize(written))?;
+            self.index_of.get(code).copied()
         })
     }
 

@@ -8,7 +8,7 @@ use crate::reference::Reference;
 use crate::spec::{Column as ColumnSpec, ColumnType};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// One declared column's values over the data rows.
@@ -154,20 +154,40 @@ pub fn parse_column(
     }
 }
 
+/// Folds a value into a hash (the folded multiply of foldhash): every bit of
+/// both reaches the high and the low bits the hash table uses.
+pub fn mix(hash: u64, value: u64) -> u64 {
+    let product = u128::from(hash ^ value) * u128::from(0x9e37_79b9_7f4a_7c15_u64);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
 /// What a reject listing shows instead of an identifier.
 pub fn masked_id() -> String {
     "(identifiant masqué)".to_owned()
 }
 
 impl Values {
-    pub fn hash_row<H: Hasher>(&self, i: usize, h: &mut H) {
+    /// Mixes each row's value into that row's hash, a column at a time.
+    pub fn mix_into(&self, hashes: &mut [u64]) {
+        fn each<T: Copy>(values: &[T], hashes: &mut [u64], bits: impl Fn(T) -> u64) {
+            for (h, &v) in hashes.iter_mut().zip(values) {
+                *h = mix(*h, bits(v));
+            }
+        }
+        // Any constant: equal hashes are always confirmed by comparing values.
+        const NONE: u64 = 0x5bd1_e995_7f4a_7c15;
         match self {
-            Values::Id(v) | Values::Int(v) => v[i].hash(h),
-            Values::Date(v) => v[i].hash(h),
-            Values::Float(v) => v[i].map(f64::to_bits).hash(h),
-            Values::Bool(v) => v[i].hash(h),
-            Values::Str(v) => v[i].hash(h),
-            Values::Code { codes, .. } => codes[i].hash(h),
+            Values::Id(v) | Values::Int(v) => each(v, hashes, |x| x.map_or(NONE, |x| x as u64)),
+            Values::Date(v) => each(v, hashes, |x| x.map_or(NONE, |x| x as u32 as u64)),
+            Values::Float(v) => each(v, hashes, |x| x.map_or(NONE, f64::to_bits)),
+            Values::Bool(v) => each(v, hashes, u64::from),
+            Values::Code { codes, .. } => each(codes, hashes, |x| x.map_or(NONE, u64::from)),
+            Values::Str(v) => {
+                let state = foldhash::fast::FixedState::default();
+                for (h, s) in hashes.iter_mut().zip(v) {
+                    *h = mix(*h, s.as_deref().map_or(NONE, |s| state.hash_one(s)));
+                }
+            }
         }
     }
 

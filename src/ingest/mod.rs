@@ -252,24 +252,37 @@ fn read_file(
     context: &Context,
 ) -> Result<(DataFrame, FileReport)> {
     let bytes = read_bytes(path)?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let (frame, mut report) = if is_csv(path) {
-        let (text, encoding) = csv_text::decode(path, &bytes, &source.encoding)?;
-        let batching = Batching::for_source(source);
-        let (frame, mut report) = read_csv(source, path, &text, context, &batching)?;
-        report.encoding = Some(encoding);
-        (frame, report)
-    } else {
-        // The bytes just hashed are the ones parsed: one read of the file.
-        let (grid, sheet) = open_sheet(path, &bytes, source.sheet.as_deref())?;
-        let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
-        let rows = layout.header_row + 1..grid.height();
-        let part = rows::parse_rows(grid.as_ref(), &layout, source, rows, context);
-        rows::finish(part, &layout, source, path, Some(&sheet), grid.height())?
-    };
+    let (sha256, read) = rayon::join(
+        || hex::encode(Sha256::digest(&bytes)),
+        || parse_file(source, path, &bytes, context),
+    );
+    let (frame, mut report) = read?;
     report.source = name.to_owned();
     report.sha256 = sha256;
     Ok((frame, report))
+}
+
+/// One file's bytes into its table: a CSV file, or the source's sheet of a workbook.
+fn parse_file(
+    source: &Source,
+    path: &Path,
+    bytes: &[u8],
+    context: &Context,
+) -> Result<(DataFrame, FileReport)> {
+    if is_csv(path) {
+        let (text, encoding) = csv_text::decode(path, bytes, &source.encoding)?;
+        let batching = Batching::for_source(source);
+        let (frame, mut report) = read_csv(source, path, &text, context, &batching)?;
+        report.encoding = Some(encoding);
+        Ok((frame, report))
+    } else {
+        // The bytes hashed are the ones parsed: one read of the file.
+        let (grid, sheet) = open_sheet(path, bytes, source.sheet.as_deref())?;
+        let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
+        let rows = layout.header_row + 1..grid.height();
+        let part = rows::parse_rows(grid.as_ref(), &layout, source, rows, context);
+        rows::finish(part, &layout, source, path, Some(&sheet), grid.height())
+    }
 }
 
 /// A CSV file, split and parsed a batch of lines at a time: the header is

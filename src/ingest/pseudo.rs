@@ -22,14 +22,34 @@ const MIN_KEY_BYTES: usize = 16;
 const SHARD_BITS: u32 = 4;
 const SHARDS: usize = 1 << SHARD_BITS;
 
-type Memo = Mutex<HashMap<Box<str>, i64, foldhash::fast::FixedState>>;
+type Map<K> = HashMap<K, i64, foldhash::fast::FixedState>;
+
+/// One shard: short identifiers (all real ones) packed into a number,
+/// compared without a string comparison; longer ones as text.
+#[derive(Default)]
+struct Memo {
+    short: Map<u128>,
+    long: Map<Box<str>>,
+}
+
+/// Up to 15 bytes and their length in one number.
+fn pack(id: &str) -> Option<u128> {
+    let bytes = id.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut packed = [0u8; 16];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(packed))
+}
 
 #[derive(Clone)]
 pub struct Pseudonymizer {
     mac: Hmac<Sha256>,
     /// Identifier → pseudonym: a household has a row a month, and one HMAC
     /// costs more than a lookup. Shared by every source and thread.
-    memo: Arc<[Memo]>,
+    memo: Arc<[Mutex<Memo>]>,
 }
 
 impl std::fmt::Debug for Pseudonymizer {
@@ -41,7 +61,7 @@ impl std::fmt::Debug for Pseudonymizer {
 impl Pseudonymizer {
     pub fn with_key(key: &[u8]) -> Self {
         let mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
-        let memo = (0..SHARDS).map(|_| Memo::default()).collect();
+        let memo = (0..SHARDS).map(|_| Mutex::default()).collect();
         Pseudonymizer { mac, memo }
     }
 
@@ -71,15 +91,24 @@ impl Pseudonymizer {
     /// A 64-bit pseudonym: collisions among a million identifiers have a
     /// probability of about 3e-8.
     pub fn pseudonym(&self, id: &str) -> i64 {
-        // The top bits pick the shard; the map's buckets use the low ones.
-        let hash = foldhash::fast::FixedState::default().hash_one(id);
+        let packed = pack(id);
+        let state = foldhash::fast::FixedState::default();
+        let hash = packed.map_or_else(|| state.hash_one(id), |p| state.hash_one(p));
+        // The top bits pick the shard; the maps' buckets use the low ones.
         let shard = (hash >> (64 - SHARD_BITS)) as usize;
         let mut memo = self.memo[shard].lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(&pseudonym) = memo.get(id) {
+        let known = match packed {
+            Some(p) => memo.short.get(&p),
+            None => memo.long.get(id),
+        };
+        if let Some(&pseudonym) = known {
             return pseudonym;
         }
         let pseudonym = self.hmac(id);
-        memo.insert(id.into(), pseudonym);
+        match packed {
+            Some(p) => memo.short.insert(p, pseudonym),
+            None => memo.long.insert(id.into(), pseudonym),
+        };
         pseudonym
     }
 

@@ -10,9 +10,12 @@ use crate::error::{Error, Result};
 use crate::spec::Source;
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
-use std::hash::{BuildHasher, Hash, Hasher};
+use rayon::prelude::*;
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
+
+const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
 
 /// The data rows of consecutive lines, parsed.
 pub struct Part {
@@ -20,6 +23,8 @@ pub struct Part {
     rows: Vec<usize>,
     /// One per declared column.
     values: Vec<Values>,
+    /// Each data row's hash over all its values, to find duplicates.
+    hashes: Vec<u64>,
     /// The first problem of each rejected data row (index in `rows`), in order.
     problems: Vec<(usize, CellProblem)>,
     /// The cells of undeclared columns, per data row, when the sheet has any:
@@ -55,7 +60,7 @@ pub fn parse_rows(
         }
     }
     let mut problems: Vec<Option<CellProblem>> = vec![None; rows.len()];
-    let values = source
+    let values: Vec<Values> = source
         .columns
         .iter()
         .enumerate()
@@ -85,9 +90,18 @@ pub fn parse_rows(
             })
             .collect()
     });
+    let mut hashes = vec![HASH_SEED; rows.len()];
+    values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
+    if let Some(cells) = &undeclared {
+        let state = foldhash::fast::FixedState::default();
+        for (h, cells) in hashes.iter_mut().zip(cells) {
+            *h = columns::mix(*h, state.hash_one(cells));
+        }
+    }
     Part {
         rows,
         values,
+        hashes,
         problems: problems
             .into_iter()
             .enumerate()
@@ -108,6 +122,7 @@ impl Part {
         }
         let offset = self.rows.len();
         self.rows.extend(next.rows);
+        self.hashes.extend(next.hashes);
         for (values, more) in self.values.iter_mut().zip(next.values) {
             values.append(more);
         }
@@ -150,19 +165,11 @@ pub fn finish(
     let Part {
         rows,
         values,
+        hashes,
         problems,
         undeclared,
         ..
     } = part;
-    let hasher = foldhash::fast::FixedState::default();
-    let hash = |i: usize| {
-        let mut h = hasher.build_hasher();
-        values.iter().for_each(|v| v.hash_row(i, &mut h));
-        if let Some(cells) = &undeclared {
-            cells[i].hash(&mut h);
-        }
-        h.finish()
-    };
     let equal = |i: usize, j: usize| {
         values.iter().all(|v| v.row_eq(i, j))
             && undeclared.as_ref().is_none_or(|cells| cells[i] == cells[j])
@@ -182,7 +189,7 @@ pub fn finish(
             });
             continue;
         }
-        match seen.entry(hash(i), |&j| equal(i, j), |&j| hash(j)) {
+        match seen.entry(hashes[i], |&j| equal(i, j), |&j| hashes[j]) {
             Entry::Occupied(first) => rejects.push(Reject {
                 row: row + 1,
                 column: String::new(),
@@ -200,15 +207,16 @@ pub fn finish(
     drop(seen);
 
     let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
-    let mut frame_columns = Vec::with_capacity(values.len() + 1);
     let row_numbers: Vec<i64> = keep.iter().map(|&i| rows[i] as i64 + 1).collect();
-    frame_columns.push(Series::new(ROW_COLUMN.into(), row_numbers).into_column());
-    for (column, v) in source.columns.iter().zip(values) {
-        frame_columns.push(
-            v.into_column(column.name.get_ref(), &keep)
-                .map_err(to_polars)?,
-        );
-    }
+    let typed: Vec<Column> = source
+        .columns
+        .par_iter()
+        .zip(values)
+        .map(|(column, v)| v.into_column(column.name.get_ref(), &keep))
+        .collect::<PolarsResult<_>>()
+        .map_err(to_polars)?;
+    let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
+    frame_columns.extend(typed);
     let frame = DataFrame::new(keep.len(), frame_columns).map_err(to_polars)?;
     let report = FileReport {
         source: String::new(),
