@@ -17,6 +17,11 @@ pub struct BenchArgs {
     runs: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// From this scale on, every source is generated as CSV (no spreadsheet
+    /// holds a national dataset) and read through a copy of the pipeline
+    /// naming those files.
+    #[arg(long, default_value_t = 20.0)]
+    csv_from_scale: f64,
     /// Where samples and outputs are written (kept for inspection).
     #[arg(long, default_value = "outputs/bench")]
     dir: PathBuf,
@@ -34,6 +39,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         runs: args.runs.max(1),
         seed: args.seed,
         dir: args.dir,
+        csv_from_scale: args.csv_from_scale,
     };
     let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
     println!("{}", bench::table(&figures));

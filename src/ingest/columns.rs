@@ -215,21 +215,26 @@ impl Values {
         }
     }
 
-    /// The rows at `keep`, as a polars column named `name`.
+    /// The rows at `keep`, as a polars column named `name`: one copy, straight
+    /// into polars' buffers.
     pub fn into_column(self, name: &str, keep: &[usize]) -> PolarsResult<Column> {
-        fn pick<T: Clone>(v: Vec<T>, keep: &[usize]) -> Vec<T> {
-            keep.iter().map(|&i| v[i].clone()).collect()
-        }
         let name = PlSmallStr::from(name);
         let series = match self {
-            Values::Id(v) | Values::Int(v) => Series::new(name, pick(v, keep)),
-            Values::Date(v) => Series::new(name, pick(v, keep)).cast(&DataType::Date)?,
-            Values::Float(v) => Series::new(name, pick(v, keep)),
-            Values::Bool(v) => Series::new(name, pick(v, keep)),
+            Values::Id(v) | Values::Int(v) => {
+                Int64Chunked::from_iter_options(name, keep.iter().map(|&i| v[i])).into_series()
+            }
+            Values::Date(v) => Int32Chunked::from_iter_options(name, keep.iter().map(|&i| v[i]))
+                .into_series()
+                .cast(&DataType::Date)?,
+            Values::Float(v) => {
+                Float64Chunked::from_iter_options(name, keep.iter().map(|&i| v[i])).into_series()
+            }
+            Values::Bool(v) => {
+                BooleanChunked::from_iter_values(name, keep.iter().map(|&i| v[i])).into_series()
+            }
             Values::Str(v) => {
-                let mut v = v;
-                let taken: Vec<Option<String>> = keep.iter().map(|&i| v[i].take()).collect();
-                Series::new(name, taken)
+                StringChunked::from_iter_options(name, keep.iter().map(|&i| v[i].as_deref()))
+                    .into_series()
             }
             Values::Code { codes, labels } => StringChunked::from_iter_options(
                 name,

@@ -252,36 +252,63 @@ fn read_file(
     context: &Context,
 ) -> Result<(DataFrame, FileReport)> {
     let bytes = read_bytes(path)?;
-    let (sha256, read) = rayon::join(
+    let (sha256, parsed) = rayon::join(
         || hex::encode(Sha256::digest(&bytes)),
         || parse_file(source, path, &bytes, context),
     );
-    let (frame, mut report) = read?;
+    // The file can be as large as its table: not both at once.
+    drop(bytes);
+    let parsed = parsed?;
+    let sheet = parsed.sheet.as_deref();
+    let (frame, mut report) = rows::finish(
+        parsed.part,
+        &parsed.layout,
+        source,
+        path,
+        sheet,
+        parsed.height,
+    )?;
     report.source = name.to_owned();
     report.sha256 = sha256;
+    report.encoding = parsed.encoding;
     Ok((frame, report))
 }
 
-/// One file's bytes into its table: a CSV file, or the source's sheet of a workbook.
-fn parse_file(
-    source: &Source,
-    path: &Path,
-    bytes: &[u8],
-    context: &Context,
-) -> Result<(DataFrame, FileReport)> {
+/// A file's data rows, parsed, before duplicates are looked for.
+struct ParsedFile {
+    part: rows::Part,
+    layout: header::Layout,
+    /// Rows read, blank ones included.
+    height: usize,
+    sheet: Option<String>,
+    encoding: Option<&'static str>,
+}
+
+/// One file's bytes parsed: a CSV file, or the source's sheet of a workbook.
+fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> Result<ParsedFile> {
     if is_csv(path) {
         let (text, encoding) = csv_text::decode(path, bytes, &source.encoding)?;
         let batching = Batching::for_source(source);
-        let (frame, mut report) = read_csv(source, path, &text, context, &batching)?;
-        report.encoding = Some(encoding);
-        Ok((frame, report))
+        let (part, layout, height) = read_csv(source, path, &text, context, &batching)?;
+        Ok(ParsedFile {
+            part,
+            layout,
+            height,
+            sheet: None,
+            encoding: Some(encoding),
+        })
     } else {
         // The bytes hashed are the ones parsed: one read of the file.
         let (grid, sheet) = open_sheet(path, bytes, source.sheet.as_deref())?;
         let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
         let rows = layout.header_row + 1..grid.height();
-        let part = rows::parse_rows(grid.as_ref(), &layout, source, rows, context);
-        rows::finish(part, &layout, source, path, Some(&sheet), grid.height())
+        Ok(ParsedFile {
+            part: rows::parse_rows(grid.as_ref(), &layout, source, rows, context),
+            layout,
+            height: grid.height(),
+            sheet: Some(sheet),
+            encoding: None,
+        })
     }
 }
 
@@ -293,7 +320,7 @@ fn read_csv(
     text: &str,
     context: &Context,
     batching: &Batching,
-) -> Result<(DataFrame, FileReport)> {
+) -> Result<(rows::Part, header::Layout, usize)> {
     let mut splitter = csv_text::Splitter::new(path, text, &source.delimiter)?;
     let first = splitter
         .next_grid(batching.first)?
@@ -327,7 +354,7 @@ fn read_csv(
         height = end;
         part.append(next);
     }
-    rows::finish(part, &layout, source, path, None, height)
+    Ok((part, layout, height))
 }
 
 /// A file opened as a grid, whatever its format.
@@ -511,7 +538,10 @@ mod tests {
         let text = lines.join("\r\n") + "\r\n";
         let path = Path::new("batches.csv");
         let read = |first, rest| {
-            read_csv(source, path, &text, &context, &Batching { first, rest }).unwrap()
+            let batching = Batching { first, rest };
+            let (part, layout, height) =
+                read_csv(source, path, &text, &context, &batching).unwrap();
+            rows::finish(part, &layout, source, path, None, height).unwrap()
         };
         let (whole, report) = read(usize::MAX, usize::MAX);
         let accepted: Vec<Option<i64>> = whole

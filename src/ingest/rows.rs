@@ -204,7 +204,7 @@ pub fn finish(
             }
         }
     }
-    drop(seen);
+    drop((seen, hashes, undeclared));
 
     let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
     let row_numbers: Vec<i64> = keep.iter().map(|&i| rows[i] as i64 + 1).collect();

@@ -149,5 +149,21 @@ pub fn write(
     write::write(data, opts, out)
 }
 
+/// Writes the clean files of `opts` with every sheet as its own CSV file,
+/// at any scale: the CAF rows are streamed, never all held. Returns the
+/// paths written. `opts.messy` is not supported here.
+pub fn write_csv(opts: &SampleOptions, out: &Path) -> Result<Vec<PathBuf>, SampleError> {
+    let (data, caf) = simulate::build_streamed(opts);
+    write::write_csv(&data, &caf, opts, out)
+}
+
+/// The CSV file a workbook's sheet is exported to on its own:
+/// `departement_insertion_2020` and `Contrats aidés` give
+/// `departement_insertion_2020_contrats_aides.csv`.
+pub fn sheet_csv_file(workbook_stem: &str, sheet: &str) -> String {
+    let slug = crate::text::normalize(sheet).replace(' ', "_");
+    format!("{workbook_stem}_{slug}.csv")
+}
+
 #[cfg(test)]
 mod tests;

@@ -544,10 +544,52 @@ fn households(ctx: &mut Ctx, rng: &mut ChaCha8Rng) -> Vec<Household> {
     out
 }
 
-fn caf_rows(ctx: &Ctx, rng: &mut ChaCha8Rng, hh: &[Household]) -> Vec<CafRow> {
+/// One CAF row before it is written: its household and what varies by month.
+/// 16 bytes: a national-scale year (25 million rows) fits in memory.
+#[derive(Debug, Clone, Copy)]
+struct CafDraw {
+    household: u32,
+    month: u8,
+    etatdrt: u8,
+    sdd: bool,
+    mtrsavers: f64,
+}
+
+/// The CAF file of a year, row by row in file order (month, then numéro
+/// allocataire), without holding the rows.
+pub(crate) struct CafRows {
+    year: i32,
+    households: Vec<Household>,
+    draws: Vec<CafDraw>,
+}
+
+impl CafRows {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = CafRow> + '_ {
+        self.draws.iter().map(|d| {
+            let h = &self.households[d.household as usize];
+            let month = u32::from(d.month);
+            let codcom = match &h.moved {
+                Some((mm, code)) if month >= *mm => code.clone(),
+                _ => h.commune.clone(),
+            };
+            CafRow {
+                moisref: ymd(self.year, month, 1),
+                numalloc: h.numalloc.clone(),
+                dtouvdrt: h.dtouvdrt,
+                codcom,
+                sdd: d.sdd,
+                etatdrt: d.etatdrt,
+                nbpers: h.nbpers,
+                mtrsavers: d.mtrsavers,
+            }
+        })
+    }
+}
+
+fn caf_rows(ctx: &Ctx, rng: &mut ChaCha8Rng, hh: Vec<Household>) -> CafRows {
     let base = rsa_base(ctx.year);
-    let mut rows = Vec::with_capacity(hh.len() * 12);
-    for h in hh {
+    let mut draws = Vec::with_capacity(hh.len() * 12);
+    for (index, h) in hh.iter().enumerate() {
         let max = base * household_factor(h.nbpers);
         for m in h.first_month..=h.last_month() {
             let etatdrt = match h.exit {
@@ -561,10 +603,6 @@ fn caf_rows(ctx: &Ctx, rng: &mut ChaCha8Rng, hh: &[Household]) -> Vec<CafRow> {
                 }
                 _ => 2,
             };
-            let codcom = match &h.moved {
-                Some((mm, code)) if m >= *mm => code.clone(),
-                _ => h.commune.clone(),
-            };
             let sdd = match h.sdd {
                 Sdd::Always => true,
                 Sdd::Never => false,
@@ -575,20 +613,24 @@ fn caf_rows(ctx: &Ctx, rng: &mut ChaCha8Rng, hh: &[Household]) -> Vec<CafRow> {
             } else {
                 0.0
             };
-            rows.push(CafRow {
-                moisref: ymd(ctx.year, m, 1),
-                numalloc: h.numalloc.clone(),
-                dtouvdrt: h.dtouvdrt,
-                codcom,
-                sdd,
+            draws.push(CafDraw {
+                household: index as u32,
+                month: m as u8,
                 etatdrt,
-                nbpers: h.nbpers,
+                sdd,
                 mtrsavers,
             });
         }
     }
-    rows.sort_by(|a, b| (a.moisref, &a.numalloc).cmp(&(b.moisref, &b.numalloc)));
-    rows
+    draws.sort_by(|a, b| {
+        let numalloc = |d: &CafDraw| hh[d.household as usize].numalloc.as_str();
+        (a.month, numalloc(a)).cmp(&(b.month, numalloc(b)))
+    });
+    CafRows {
+        year: ctx.year,
+        households: hh,
+        draws,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1495,6 +1537,14 @@ fn mandats(ctx: &Ctx, rng: &mut ChaCha8Rng, lines: &[ConventionLine], zero: &str
 
 /// Builds all the clean records of a year.
 pub(crate) fn build(opts: &SampleOptions) -> SampleData {
+    let (mut data, caf) = build_streamed(opts);
+    data.caf = caf.iter().collect();
+    data
+}
+
+/// The clean records of a year, the CAF rows left to be produced one by one
+/// (`caf` is empty in the data returned).
+pub(crate) fn build_streamed(opts: &SampleOptions) -> (SampleData, CafRows) {
     let refs = Referentiel::load();
     let all = Picker::new(&refs, &|_| true);
     let mut ctx = Ctx {
@@ -1512,7 +1562,6 @@ pub(crate) fn build(opts: &SampleOptions) -> SampleData {
         },
     };
     let hh = households(&mut ctx, &mut stream(opts, 1));
-    let caf = caf_rows(&ctx, &mut stream(opts, 2), &hh);
     let orientations = orientations(&mut ctx, &mut stream(opts, 3), &hh);
     let contrats_aides = contrats_aides(&mut ctx, &mut stream(opts, 4), &hh);
     let jeunes_ase = jeunes_ase(&ctx, &mut stream(opts, 5));
@@ -1521,9 +1570,10 @@ pub(crate) fn build(opts: &SampleOptions) -> SampleData {
     let brsa = brsa(&mut ctx, &mut stream(opts, 8), &hh);
     let (convention, zero) = convention(opts.year);
     let mandats = mandats(&ctx, &mut stream(opts, 9), &convention, zero);
-    SampleData {
+    let caf = caf_rows(&ctx, &mut stream(opts, 2), hh);
+    let data = SampleData {
         year: opts.year,
-        caf,
+        caf: Vec::new(),
         orientations,
         contrats_aides,
         jeunes_ase,
@@ -1532,5 +1582,6 @@ pub(crate) fn build(opts: &SampleOptions) -> SampleData {
         brsa,
         convention,
         mandats,
-    }
+    };
+    (data, caf)
 }

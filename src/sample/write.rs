@@ -1,7 +1,7 @@
 //! Writing the four partner files (clean or messy) and `expected_rejects.csv`.
 
 use super::model::*;
-use super::simulate::{stream, ymd};
+use super::simulate::{CafRows, stream, ymd};
 use super::{SampleError, SampleOptions};
 use chrono::{Datelike, NaiveDate};
 use rand::Rng;
@@ -1096,6 +1096,97 @@ pub(crate) fn write(
         ));
     }
     std::fs::write(&path, text).map_err(io_err(&path))?;
+    written.push(path);
+    Ok(written)
+}
+
+// ---------------------------------------------------------------------------
+// Every source as CSV (national scale)
+// ---------------------------------------------------------------------------
+
+/// A cell as a French CSV export writes it: dates `JJ/MM/AAAA`, decimal comma.
+fn csv_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Empty => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Number(x) if x.fract() == 0.0 => format!("{x:.0}"),
+        Cell::Number(x) => x.to_string().replace('.', ","),
+        Cell::Money(x) => french_amount(*x, "", false),
+        Cell::Date(d) => d.format("%d/%m/%Y").to_string(),
+    }
+}
+
+/// Writes the clean files with every sheet as its own CSV file (UTF-8, `;`),
+/// named by [`super::sheet_csv_file`], and the CAF file streamed row by row:
+/// nothing the size of the CAF file is held in memory.
+pub(crate) fn write_csv(
+    data: &SampleData,
+    caf: &CafRows,
+    opts: &SampleOptions,
+    out: &Path,
+) -> Result<Vec<PathBuf>, SampleError> {
+    use std::io::Write;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let names = file_names(data.year);
+    let mut written = Vec::new();
+
+    let path = out.join(&names[0]);
+    let err = io_err(&path);
+    let file = std::fs::File::create(&path).map_err(&err)?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut line = CAF_HEADERS.join(";");
+    for row in std::iter::once(None).chain(caf.iter().map(Some)) {
+        if let Some(row) = row {
+            line = caf_cells(&row, false).join(";");
+        }
+        line.push_str("\r\n");
+        // Digits, dates and codes only: Windows-1252 and ASCII agree.
+        writer.write_all(line.as_bytes()).map_err(&err)?;
+    }
+    writer.flush().map_err(&err)?;
+    drop(err);
+    written.push(path);
+
+    let workbooks = [
+        (
+            &names[1],
+            departement_sheets(data, false, &mut stream(opts, 102)),
+        ),
+        (
+            &names[2],
+            pole_emploi_sheets(data, false, &mut stream(opts, 103)),
+        ),
+        (
+            &names[3],
+            finance_sheets(data, false, &mut stream(opts, 104)),
+        ),
+    ];
+    for (workbook, sheets) in workbooks {
+        let stem = workbook.trim_end_matches(".xlsx");
+        for sheet in sheets {
+            let path = out.join(super::sheet_csv_file(stem, sheet.name));
+            let err = io_err(&path);
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(b';')
+                .terminator(csv::Terminator::CRLF)
+                .from_path(&path)
+                .map_err(|e| err(e.into()))?;
+            writer
+                .write_record(&sheet.headers)
+                .map_err(|e| err(e.into()))?;
+            for row in &sheet.rows {
+                writer
+                    .write_record(row.cells.iter().map(csv_text))
+                    .map_err(|e| err(e.into()))?;
+            }
+            writer.flush().map_err(&err)?;
+            drop(err);
+            written.push(path);
+        }
+    }
+
+    let path = out.join(EXPECTED_REJECTS);
+    std::fs::write(&path, "file;sheet;row;column;reason\n").map_err(io_err(&path))?;
     written.push(path);
     Ok(written)
 }
