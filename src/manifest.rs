@@ -60,10 +60,13 @@ impl Input {
     }
 }
 
+/// Streamed: a national-scale input is a gigabyte.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    Ok(hex::encode(Sha256::digest(bytes)))
+    let fail = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(fail)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The fingerprint of a run before it runs.

@@ -191,27 +191,19 @@ impl Values {
         }
     }
 
-    pub fn row_eq(&self, i: usize, j: usize) -> bool {
-        match self {
-            Values::Id(v) | Values::Int(v) => v[i] == v[j],
-            Values::Date(v) => v[i] == v[j],
-            Values::Float(v) => v[i].map(f64::to_bits) == v[j].map(f64::to_bits),
-            Values::Bool(v) => v[i] == v[j],
-            Values::Str(v) => v[i] == v[j],
-            Values::Code { codes, .. } => codes[i] == codes[j],
-        }
-    }
-
-    /// Appends the values of the next rows, read separately.
-    pub fn append(&mut self, other: Values) {
+    /// Whether row `i` here holds the same value as row `j` of `other`, the
+    /// same column in another part of the file.
+    pub fn row_eq(&self, i: usize, other: &Values, j: usize) -> bool {
         match (self, other) {
-            (Values::Id(a), Values::Id(b)) | (Values::Int(a), Values::Int(b)) => a.extend(b),
-            (Values::Date(a), Values::Date(b)) => a.extend(b),
-            (Values::Float(a), Values::Float(b)) => a.extend(b),
-            (Values::Bool(a), Values::Bool(b)) => a.extend(b),
-            (Values::Str(a), Values::Str(b)) => a.extend(b),
-            (Values::Code { codes: a, .. }, Values::Code { codes: b, .. }) => a.extend(b),
-            _ => unreachable!("parts of one column have one type"),
+            (Values::Id(a), Values::Id(b)) | (Values::Int(a), Values::Int(b)) => a[i] == b[j],
+            (Values::Date(a), Values::Date(b)) => a[i] == b[j],
+            (Values::Float(a), Values::Float(b)) => {
+                a[i].map(f64::to_bits) == b[j].map(f64::to_bits)
+            }
+            (Values::Bool(a), Values::Bool(b)) => a[i] == b[j],
+            (Values::Str(a), Values::Str(b)) => a[i] == b[j],
+            (Values::Code { codes: a, .. }, Values::Code { codes: b, .. }) => a[i] == b[j],
+            _ => false,
         }
     }
 

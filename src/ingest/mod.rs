@@ -261,7 +261,7 @@ fn read_file(
     let parsed = parsed?;
     let sheet = parsed.sheet.as_deref();
     let (frame, mut report) = rows::finish(
-        parsed.part,
+        parsed.parts,
         &parsed.layout,
         source,
         path,
@@ -276,7 +276,8 @@ fn read_file(
 
 /// A file's data rows, parsed, before duplicates are looked for.
 struct ParsedFile {
-    part: rows::Part,
+    /// In file order.
+    parts: Vec<rows::Part>,
     layout: header::Layout,
     /// Rows read, blank ones included.
     height: usize,
@@ -289,9 +290,9 @@ fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> 
     if is_csv(path) {
         let (text, encoding) = csv_text::decode(path, bytes, &source.encoding)?;
         let batching = Batching::for_source(source);
-        let (part, layout, height) = read_csv(source, path, &text, context, &batching)?;
+        let (parts, layout, height) = read_csv(source, path, &text, context, &batching)?;
         Ok(ParsedFile {
-            part,
+            parts,
             layout,
             height,
             sheet: None,
@@ -303,7 +304,13 @@ fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> 
         let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
         let rows = layout.header_row + 1..grid.height();
         Ok(ParsedFile {
-            part: rows::parse_rows(grid.as_ref(), &layout, source, rows, context),
+            parts: vec![rows::parse_rows(
+                grid.as_ref(),
+                &layout,
+                source,
+                rows,
+                context,
+            )],
             layout,
             height: grid.height(),
             sheet: Some(sheet),
@@ -320,13 +327,13 @@ fn read_csv(
     text: &str,
     context: &Context,
     batching: &Batching,
-) -> Result<(rows::Part, header::Layout, usize)> {
+) -> Result<(Vec<rows::Part>, header::Layout, usize)> {
     let mut splitter = csv_text::Splitter::new(path, text, &source.delimiter)?;
     let first = splitter
         .next_grid(batching.first)?
         .unwrap_or_else(|| grid::CsvGrid::new(0));
     let layout = header::locate(&first, source, path, None)?;
-    let mut part = rows::parse_rows(
+    let first_part = rows::parse_rows(
         &first,
         &layout,
         source,
@@ -349,12 +356,13 @@ fn read_csv(
         })
         .collect();
     rest.sort_unstable_by_key(|(i, _)| *i);
+    let mut parts = vec![first_part];
     for (_, parsed) in rest {
         let (end, next) = parsed?;
         height = end;
-        part.append(next);
+        parts.push(next);
     }
-    Ok((part, layout, height))
+    Ok((parts, layout, height))
 }
 
 /// A file opened as a grid, whatever its format.
@@ -539,9 +547,9 @@ mod tests {
         let path = Path::new("batches.csv");
         let read = |first, rest| {
             let batching = Batching { first, rest };
-            let (part, layout, height) =
+            let (parts, layout, height) =
                 read_csv(source, path, &text, &context, &batching).unwrap();
-            rows::finish(part, &layout, source, path, None, height).unwrap()
+            rows::finish(parts, &layout, source, path, None, height).unwrap()
         };
         let (whole, report) = read(usize::MAX, usize::MAX);
         let accepted: Vec<Option<i64>> = whole

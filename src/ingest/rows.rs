@@ -114,110 +114,127 @@ pub fn parse_rows(
 }
 
 impl Part {
-    /// Appends the part that follows; nothing after a `Total` row is data.
-    pub fn append(&mut self, next: Part) {
-        if self.total {
-            self.notes += next.rows.len() + usize::from(next.total) + next.notes;
-            return;
-        }
-        let offset = self.rows.len();
-        self.rows.extend(next.rows);
-        self.hashes.extend(next.hashes);
-        for (values, more) in self.values.iter_mut().zip(next.values) {
-            values.append(more);
-        }
-        self.problems
-            .extend(next.problems.into_iter().map(|(i, p)| (i + offset, p)));
-        match (&mut self.undeclared, next.undeclared) {
-            (Some(cells), Some(more)) => cells.extend(more),
-            (None, None) => {}
-            // One batch of a CSV file has more columns than another.
-            (mine, theirs) => {
-                let blank = |n: usize| vec![Box::<str>::from(""); n];
-                let mut cells = mine.take().unwrap_or_else(|| blank(offset));
-                cells.extend(theirs.unwrap_or_else(|| blank(self.rows.len() - offset)));
-                self.undeclared = Some(cells);
-            }
-        }
-        self.total = next.total;
-        self.notes = next.notes;
+    fn undeclared_at(&self, i: usize) -> &str {
+        self.undeclared.as_ref().map_or("", |cells| &cells[i])
     }
 }
 
+/// Where a data row is: its part, its index in the part.
+fn split(key: u64) -> (usize, usize) {
+    ((key >> 32) as usize, (key & 0xffff_ffff) as usize)
+}
+
 /// Rejects (cell problems, exact duplicates), the table of accepted rows and
-/// the file's report. `height` is the number of rows read, blank ones included.
+/// the file's report, from the parts of a file in order. `height` is the
+/// number of rows read, blank ones included. Each part becomes a chunk of
+/// the table's columns: nothing is appended into ever-growing vectors.
 pub fn finish(
-    part: Part,
+    mut parts: Vec<Part>,
     layout: &Layout,
     source: &Source,
     path: &Path,
     sheet: Option<&str>,
     height: usize,
 ) -> Result<(DataFrame, FileReport)> {
-    if part.notes > 0 {
+    // Nothing below the first Total row is data.
+    let mut notes = 0;
+    if let Some(first_total) = parts.iter().position(|p| p.total) {
+        notes += parts[first_total].notes;
+        for p in parts.drain(first_total + 1..) {
+            notes += p.rows.len() + usize::from(p.total) + p.notes;
+        }
+    }
+    if notes > 0 {
         tracing::warn!(
             file = %path.display(),
             sheet = sheet.unwrap_or(""),
-            "{} non-empty rows below the Total row skipped as notes",
-            part.notes
+            "{notes} non-empty rows below the Total row skipped as notes"
         );
     }
-    let Part {
-        rows,
-        values,
-        hashes,
-        problems,
-        undeclared,
-        ..
-    } = part;
-    let equal = |i: usize, j: usize| {
-        values.iter().all(|v| v.row_eq(i, j))
-            && undeclared.as_ref().is_none_or(|cells| cells[i] == cells[j])
+    let data_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
+    let equal = |(a, i): (usize, usize), (b, j): (usize, usize)| {
+        let (pa, pb) = (&parts[a], &parts[b]);
+        pa.values
+            .iter()
+            .zip(&pb.values)
+            .all(|(x, y)| x.row_eq(i, y, j))
+            && pa.undeclared_at(i) == pb.undeclared_at(j)
     };
 
     let mut rejects = Vec::new();
-    let mut keep = Vec::with_capacity(rows.len());
-    let mut seen: HashTable<usize> = HashTable::with_capacity(rows.len());
-    let mut problems = problems.into_iter().peekable();
-    for (i, &row) in rows.iter().enumerate() {
-        if let Some((_, p)) = problems.next_if(|(at, _)| *at == i) {
-            rejects.push(Reject {
-                row: row + 1,
-                column: layout.written[p.column].clone(),
-                value: truncate(&p.value),
-                reason: Reason::Cell(p.problem),
-            });
-            continue;
-        }
-        match seen.entry(hashes[i], |&j| equal(i, j), |&j| hashes[j]) {
-            Entry::Occupied(first) => rejects.push(Reject {
-                row: row + 1,
-                column: String::new(),
-                value: String::new(),
-                reason: Reason::Duplicate {
-                    first_row: rows[*first.get()] + 1,
+    let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
+    let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
+    for (a, part) in parts.iter().enumerate() {
+        let mut keep = Vec::with_capacity(part.rows.len());
+        let mut problems = part.problems.iter().peekable();
+        for (i, &row) in part.rows.iter().enumerate() {
+            if let Some((_, p)) = problems.next_if(|(at, _)| *at == i) {
+                rejects.push(Reject {
+                    row: row + 1,
+                    column: layout.written[p.column].clone(),
+                    value: truncate(&p.value),
+                    reason: Reason::Cell(p.problem),
+                });
+                continue;
+            }
+            let entry = seen.entry(
+                part.hashes[i],
+                |&key| equal((a, i), split(key)),
+                |&key| {
+                    let (b, j) = split(key);
+                    parts[b].hashes[j]
                 },
-            }),
-            Entry::Vacant(slot) => {
-                slot.insert(i);
-                keep.push(i);
+            );
+            match entry {
+                Entry::Occupied(first) => {
+                    let (b, j) = split(*first.get());
+                    rejects.push(Reject {
+                        row: row + 1,
+                        column: String::new(),
+                        value: String::new(),
+                        reason: Reason::Duplicate {
+                            first_row: parts[b].rows[j] + 1,
+                        },
+                    });
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(((a as u64) << 32) | i as u64);
+                    keep.push(i);
+                }
+            }
+        }
+        keeps.push(keep);
+    }
+    drop(seen);
+
+    let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
+    let accepted: usize = keeps.iter().map(Vec::len).sum();
+    let row_numbers: Vec<i64> = parts
+        .iter()
+        .zip(&keeps)
+        .flat_map(|(p, keep)| keep.iter().map(|&i| p.rows[i] as i64 + 1))
+        .collect();
+    let mut columns: Vec<Column> = Vec::new();
+    // Part by part, each part's values dropped once they are in polars.
+    for (part, keep) in parts.into_iter().zip(&keeps) {
+        let chunks: Vec<Column> = source
+            .columns
+            .par_iter()
+            .zip(part.values)
+            .map(|(column, v)| v.into_column(column.name.get_ref(), keep))
+            .collect::<PolarsResult<_>>()
+            .map_err(to_polars)?;
+        if columns.is_empty() {
+            columns = chunks;
+        } else {
+            for (column, chunk) in columns.iter_mut().zip(&chunks) {
+                column.append(chunk).map_err(to_polars)?;
             }
         }
     }
-    drop((seen, hashes, undeclared));
-
-    let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
-    let row_numbers: Vec<i64> = keep.iter().map(|&i| rows[i] as i64 + 1).collect();
-    let typed: Vec<Column> = source
-        .columns
-        .par_iter()
-        .zip(values)
-        .map(|(column, v)| v.into_column(column.name.get_ref(), &keep))
-        .collect::<PolarsResult<_>>()
-        .map_err(to_polars)?;
     let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
-    frame_columns.extend(typed);
-    let frame = DataFrame::new(keep.len(), frame_columns).map_err(to_polars)?;
+    frame_columns.extend(columns);
+    let frame = DataFrame::new(accepted, frame_columns).map_err(to_polars)?;
     let report = FileReport {
         source: String::new(),
         path: path.to_owned(),
@@ -226,9 +243,9 @@ pub fn finish(
         encoding: None,
         header_row: layout.header_row + 1,
         rows_read: height,
-        accepted: keep.len(),
+        accepted,
         // Every row that is not data: titles, header, blank, Total and notes.
-        skipped: height - rows.len(),
+        skipped: height - data_rows,
         rejects,
     };
     Ok((frame, report))
