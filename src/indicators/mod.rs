@@ -64,6 +64,7 @@ pub fn compute(
         .par_iter()
         .enumerate()
         .map(|(index, indicator)| {
+            let started = std::time::Instant::now();
             let figures = eval::evaluate(
                 indicator,
                 pipeline,
@@ -71,6 +72,11 @@ pub fn compute(
                 &territories,
                 &reference.territories,
             )?;
+            tracing::debug!(
+                indicator = indicator.id.get_ref().as_str(),
+                ms = started.elapsed().as_millis() as u64,
+                "indicator computed"
+            );
             Ok(IndicatorFigures { index, figures })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -108,6 +108,7 @@ pub fn build_tables(pipeline: &Pipeline, sources: BTreeMap<String, DataFrame>) -
             pipeline.error_at(table.name.span(), format!("table '{name}': {message}"))
         };
         let sql = render(&table.sql, pipeline).map_err(spec_error)?;
+        let started = std::time::Instant::now();
         let frame = context
             .execute(&sql)
             .and_then(|lf| lf.collect())
@@ -115,6 +116,7 @@ pub fn build_tables(pipeline: &Pipeline, sources: BTreeMap<String, DataFrame>) -
         tracing::debug!(
             table = name.as_str(),
             rows = frame.height(),
+            ms = started.elapsed().as_millis() as u64,
             "derived table computed"
         );
         context.register(name, frame.clone().lazy());

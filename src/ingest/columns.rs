@@ -8,6 +8,7 @@ use crate::reference::Reference;
 use crate::spec::{Column as ColumnSpec, ColumnType};
 use chrono::NaiveDate;
 use polars::prelude::*;
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -52,17 +53,15 @@ pub fn parse_column(
     column: &ColumnSpec,
     rows: &[usize],
     context: &Context,
-    problems: &mut [Option<CellProblem>],
+    problems: &mut BTreeMap<usize, CellProblem>,
 ) -> Values {
     let cell = |row: usize| position.map_or(Cell::Empty, |c| grid.cell(row, c));
     let mut note = |i: usize, problem: Problem, value: String| {
-        if problems[i].is_none() {
-            problems[i] = Some(CellProblem {
-                column: index,
-                problem,
-                value,
-            });
-        }
+        problems.entry(i).or_insert(CellProblem {
+            column: index,
+            problem,
+            value,
+        });
     };
     // Applies `parse` to every row, turning a missing required value into a problem.
     macro_rules! typed {

@@ -17,7 +17,7 @@ pub fn read(
     let (text, used) = decode(path, bytes, encoding)?;
     let mut splitter = Splitter::new(path, &text, delimiter)?;
     let grid = splitter
-        .next_grid(usize::MAX)?
+        .next_grid(usize::MAX, None)?
         .unwrap_or_else(|| CsvGrid::new(0));
     Ok((grid, used))
 }
@@ -66,12 +66,23 @@ impl<'t> Splitter<'t> {
     }
 
     /// The next grid, of at most `records` records and the blank lines
-    /// after them; `None` after the last.
-    pub fn next_grid(&mut self, records: usize) -> Result<Option<CsvGrid>> {
+    /// after them; `None` after the last. A `recycled` grid lends its
+    /// buffers: batch after batch, no fresh memory.
+    pub fn next_grid(
+        &mut self,
+        records: usize,
+        recycled: Option<CsvGrid>,
+    ) -> Result<Option<CsvGrid>> {
         if self.done {
             return Ok(None);
         }
-        let mut grid = CsvGrid::new(self.next_line);
+        let mut grid = match recycled {
+            Some(mut grid) => {
+                grid.reset(self.next_line);
+                grid
+            }
+            None => CsvGrid::new(self.next_line),
+        };
         while let Some(line) = self.ahead {
             if grid.records() == records {
                 grid.extend_to(line);

@@ -200,6 +200,17 @@ impl CsvGrid {
         }
     }
 
+    /// Empties the grid to cover lines from `first_line`, keeping its buffers.
+    pub fn reset(&mut self, first_line: usize) {
+        self.first_line = first_line;
+        self.text.clear();
+        self.field_ends.clear();
+        self.record_starts.clear();
+        self.record_starts.push(0);
+        self.record_at_line.clear();
+        self.width = 0;
+    }
+
     /// Adds a record starting on `line` (0-based, after the previous records').
     pub fn push(&mut self, line: usize, fields: impl Iterator<Item = impl AsRef<str>>) {
         for field in fields {

@@ -330,7 +330,7 @@ fn read_csv(
 ) -> Result<(Vec<rows::Part>, header::Layout, usize)> {
     let mut splitter = csv_text::Splitter::new(path, text, &source.delimiter)?;
     let first = splitter
-        .next_grid(batching.first)?
+        .next_grid(batching.first, None)?
         .unwrap_or_else(|| grid::CsvGrid::new(0));
     let layout = header::locate(&first, source, path, None)?;
     let first_part = rows::parse_rows(
@@ -341,8 +341,11 @@ fn read_csv(
         context,
     );
     let mut height = first.height();
-    drop(first);
-    let batches = std::iter::from_fn(|| splitter.next_grid(batching.rest).transpose());
+    // Grids parsed go back to the splitter to be filled again.
+    let spare = std::sync::Mutex::new(vec![first]);
+    let take_spare = || spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let batches =
+        std::iter::from_fn(|| splitter.next_grid(batching.rest, take_spare()).transpose());
     let mut rest: Vec<(usize, Result<(usize, rows::Part)>)> = batches
         .enumerate()
         .par_bridge()
@@ -350,7 +353,9 @@ fn read_csv(
             let parsed = grid.map(|grid| {
                 let rows = grid.first_line()..grid.height();
                 let part = rows::parse_rows(&grid, &layout, source, rows, context);
-                (grid.height(), part)
+                let end = grid.height();
+                spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
+                (end, part)
             });
             (i, parsed)
         })

@@ -1,6 +1,7 @@
 //! From a grid's rows to a table: which rows are data, their typed values,
 //! then duplicates, rejects and the DataFrame. A large CSV file is parsed as
-//! several [`Part`]s (one per batch of lines, in parallel) appended in order.
+//! several [`Part`]s (one per batch of lines, in parallel), each of which
+//! becomes a chunk of the table's columns.
 
 use super::columns::{self, CellProblem, Context, Values};
 use super::grid::Grid;
@@ -59,7 +60,8 @@ pub fn parse_rows(
             rows.push(row);
         }
     }
-    let mut problems: Vec<Option<CellProblem>> = vec![None; rows.len()];
+    // Sparse: most rows have no problem.
+    let mut problems = std::collections::BTreeMap::new();
     let values: Vec<Values> = source
         .columns
         .iter()
@@ -102,11 +104,7 @@ pub fn parse_rows(
         rows,
         values,
         hashes,
-        problems: problems
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, p?)))
-            .collect(),
+        problems: problems.into_iter().collect(),
         undeclared,
         total,
         notes,
