@@ -251,6 +251,7 @@ fn read_file(
     path: &Path,
     context: &Context,
 ) -> Result<(DataFrame, FileReport)> {
+    let started = std::time::Instant::now();
     let bytes = read_bytes(path)?;
     let (sha256, parsed) = rayon::join(
         || hex::encode(Sha256::digest(&bytes)),
@@ -271,6 +272,13 @@ fn read_file(
     report.source = name.to_owned();
     report.sha256 = sha256;
     report.encoding = parsed.encoding;
+    tracing::debug!(
+        source = name,
+        file = %path.display(),
+        rows = report.rows_read,
+        ms = started.elapsed().as_millis() as u64,
+        "file read"
+    );
     Ok((frame, report))
 }
 
