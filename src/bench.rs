@@ -124,7 +124,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
 
 /// A copy of the pipeline, written beside the inputs, that reads every sheet
 /// source from its own CSV file (named by [`sample::sheet_csv_file`]).
-fn csv_pipeline(pipeline: &Path, inputs: &Path) -> Result<PathBuf> {
+pub fn csv_pipeline(pipeline: &Path, inputs: &Path) -> Result<PathBuf> {
     let fail = |message: String| Error::Spec {
         path: pipeline.to_owned(),
         line: None,

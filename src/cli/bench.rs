@@ -43,15 +43,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
     println!("{}", bench::table(&figures));
-    if let [first, .., last] = &figures[..] {
+    if let [first, rest @ ..] = &figures[..] {
         let per_row =
             |f: &bench::ScaleFigures| f.end_to_end.as_secs_f64() / f.input_rows.max(1) as f64;
-        println!(
-            "time per input row at scale {} / at scale {}: {:.2} (1.00 is linear)",
-            last.scale,
-            first.scale,
-            per_row(last) / per_row(first)
-        );
+        for f in rest {
+            println!(
+                "time per input row at scale {} / at scale {}: {:.2} (1.00 is linear)",
+                f.scale,
+                first.scale,
+                per_row(f) / per_row(first)
+            );
+        }
     }
     Ok(())
 }

@@ -79,25 +79,29 @@ pub fn parse_rows(
         })
         .collect();
     let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
-    let undeclared = (0..grid.width()).any(|c| !declared.contains(&c)).then(|| {
-        rows.iter()
-            .map(|&row| {
-                let mut cells = String::new();
-                for (c, cell) in grid.row_cells(row) {
-                    if !declared.contains(&c) {
-                        cells.push_str(&format!("{c}\u{1f}{}\u{1e}", cell.display()));
+    let undeclared: Option<Vec<Box<str>>> =
+        (0..grid.width()).any(|c| !declared.contains(&c)).then(|| {
+            rows.iter()
+                .map(|&row| {
+                    let mut cells = String::new();
+                    for (c, cell) in grid.row_cells(row) {
+                        if !declared.contains(&c) {
+                            cells.push_str(&format!("{c}\u{1f}{}\u{1e}", cell.display()));
+                        }
                     }
-                }
-                cells.into_boxed_str()
-            })
-            .collect()
-    });
+                    cells.into_boxed_str()
+                })
+                .collect()
+        });
     let mut hashes = vec![HASH_SEED; rows.len()];
     values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
     if let Some(cells) = &undeclared {
         let state = foldhash::fast::FixedState::default();
-        for (h, cells) in hashes.iter_mut().zip(cells) {
-            *h = columns::mix(*h, state.hash_one(cells));
+        // A row without undeclared cells hashes as in a part without undeclared columns.
+        for (h, cells) in hashes.iter_mut().zip(cells.iter()) {
+            if !cells.is_empty() {
+                *h = columns::mix(*h, state.hash_one(cells));
+            }
         }
     }
     Part {
