@@ -190,47 +190,27 @@ impl Values {
         }
     }
 
-    /// Whether row `i` here holds the same value as row `j` of `other`, the
-    /// same column in another part of the file.
-    pub fn row_eq(&self, i: usize, other: &Values, j: usize) -> bool {
-        match (self, other) {
-            (Values::Id(a), Values::Id(b)) | (Values::Int(a), Values::Int(b)) => a[i] == b[j],
-            (Values::Date(a), Values::Date(b)) => a[i] == b[j],
-            (Values::Float(a), Values::Float(b)) => {
-                a[i].map(f64::to_bits) == b[j].map(f64::to_bits)
-            }
-            (Values::Bool(a), Values::Bool(b)) => a[i] == b[j],
-            (Values::Str(a), Values::Str(b)) => a[i] == b[j],
-            (Values::Code { codes: a, .. }, Values::Code { codes: b, .. }) => a[i] == b[j],
-            _ => false,
-        }
-    }
-
-    /// The rows at `keep`, as a polars column named `name`: one copy, straight
-    /// into polars' buffers.
-    pub fn into_column(self, name: &str, keep: &[usize]) -> PolarsResult<Column> {
+    /// Every row, as a polars column named `name`: one copy, straight into
+    /// polars' buffers.
+    pub fn into_column(self, name: &str) -> PolarsResult<Column> {
         let name = PlSmallStr::from(name);
         let series = match self {
             Values::Id(v) | Values::Int(v) => {
-                Int64Chunked::from_iter_options(name, keep.iter().map(|&i| v[i])).into_series()
+                Int64Chunked::from_iter_options(name, v.into_iter()).into_series()
             }
-            Values::Date(v) => Int32Chunked::from_iter_options(name, keep.iter().map(|&i| v[i]))
+            Values::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter())
                 .into_series()
                 .cast(&DataType::Date)?,
             Values::Float(v) => {
-                Float64Chunked::from_iter_options(name, keep.iter().map(|&i| v[i])).into_series()
+                Float64Chunked::from_iter_options(name, v.into_iter()).into_series()
             }
-            Values::Bool(v) => {
-                BooleanChunked::from_iter_values(name, keep.iter().map(|&i| v[i])).into_series()
-            }
+            Values::Bool(v) => BooleanChunked::from_iter_values(name, v.into_iter()).into_series(),
             Values::Str(v) => {
-                StringChunked::from_iter_options(name, keep.iter().map(|&i| v[i].as_deref()))
-                    .into_series()
+                StringChunked::from_iter_options(name, v.iter().map(|s| s.as_deref())).into_series()
             }
             Values::Code { codes, labels } => StringChunked::from_iter_options(
                 name,
-                keep.iter()
-                    .map(|&i| codes[i].map(|c| labels[c as usize].as_str())),
+                codes.iter().map(|c| c.map(|c| labels[c as usize].as_str())),
             )
             .into_series(),
         };

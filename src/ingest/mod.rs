@@ -261,14 +261,8 @@ fn read_file(
     drop(bytes);
     let parsed = parsed?;
     let sheet = parsed.sheet.as_deref();
-    let (frame, mut report) = rows::finish(
-        parsed.parts,
-        &parsed.layout,
-        source,
-        path,
-        sheet,
-        parsed.height,
-    )?;
+    let (frame, mut report) =
+        rows::finish(parsed.parts, &parsed.layout, path, sheet, parsed.height)?;
     report.source = name.to_owned();
     report.sha256 = sha256;
     report.encoding = parsed.encoding;
@@ -318,7 +312,8 @@ fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> 
                 source,
                 rows,
                 context,
-            )],
+                path,
+            )?],
             layout,
             height: grid.height(),
             sheet: Some(sheet),
@@ -347,7 +342,8 @@ fn read_csv(
         source,
         layout.header_row + 1..first.height(),
         context,
-    );
+        path,
+    )?;
     let mut height = first.height();
     // Grids parsed go back to the splitter to be filled again.
     let spare = std::sync::Mutex::new(vec![first]);
@@ -360,12 +356,12 @@ fn read_csv(
         .map(|(i, grid)| {
             let parsed = grid.map(|grid| {
                 let rows = grid.first_line()..grid.height();
-                let part = rows::parse_rows(&grid, &layout, source, rows, context);
+                let part = rows::parse_rows(&grid, &layout, source, rows, context, path);
                 let end = grid.height();
                 spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
-                (end, part)
+                part.map(|part| (end, part))
             });
-            (i, parsed)
+            (i, parsed.and_then(|p| p))
         })
         .collect();
     rest.sort_unstable_by_key(|(i, _)| *i);
@@ -563,7 +559,7 @@ mod tests {
             let batching = Batching { first, rest };
             let (parts, layout, height) =
                 read_csv(source, path, &text, &context, &batching).unwrap();
-            rows::finish(parts, &layout, source, path, None, height).unwrap()
+            rows::finish(parts, &layout, path, None, height).unwrap()
         };
         let (whole, report) = read(usize::MAX, usize::MAX);
         let accepted: Vec<Option<i64>> = whole

@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::spec::Source;
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
-use rayon::prelude::*;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
@@ -22,8 +21,9 @@ const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
 pub struct Part {
     /// 0-based row of each data row in the sheet or file.
     rows: Vec<usize>,
-    /// One per declared column.
-    values: Vec<Values>,
+    /// One per declared column, every data row (rejected ones too): the
+    /// part's chunk of the table. Typed values are held once, in polars.
+    columns: Vec<Column>,
     /// Each data row's hash over all its values, to find duplicates.
     hashes: Vec<u64>,
     /// The first problem of each rejected data row (index in `rows`), in order.
@@ -45,7 +45,8 @@ pub fn parse_rows(
     source: &Source,
     range: Range<usize>,
     context: &Context,
-) -> Part {
+    path: &Path,
+) -> Result<Part> {
     let mut rows = Vec::with_capacity(range.len());
     let (mut total, mut notes) = (false, 0);
     for row in range {
@@ -104,15 +105,22 @@ pub fn parse_rows(
             }
         }
     }
-    Part {
+    let columns = source
+        .columns
+        .iter()
+        .zip(values)
+        .map(|(column, v)| v.into_column(column.name.get_ref()))
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
+    Ok(Part {
         rows,
-        values,
+        columns,
         hashes,
         problems: problems.into_iter().collect(),
         undeclared,
         total,
         notes,
-    }
+    })
 }
 
 impl Part {
@@ -133,7 +141,6 @@ fn split(key: u64) -> (usize, usize) {
 pub fn finish(
     mut parts: Vec<Part>,
     layout: &Layout,
-    source: &Source,
     path: &Path,
     sheet: Option<&str>,
     height: usize,
@@ -156,10 +163,11 @@ pub fn finish(
     let data_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
     let equal = |(a, i): (usize, usize), (b, j): (usize, usize)| {
         let (pa, pb) = (&parts[a], &parts[b]);
-        pa.values
+        // Only rows with equal hashes get here: rarely other than duplicates.
+        pa.columns
             .iter()
-            .zip(&pb.values)
-            .all(|(x, y)| x.row_eq(i, y, j))
+            .zip(&pb.columns)
+            .all(|(x, y)| x.get(i).ok() == y.get(j).ok())
             && pa.undeclared_at(i) == pb.undeclared_at(j)
     };
 
@@ -217,15 +225,20 @@ pub fn finish(
         .flat_map(|(p, keep)| keep.iter().map(|&i| p.rows[i] as i64 + 1))
         .collect();
     let mut columns: Vec<Column> = Vec::new();
-    // Part by part, each part's values dropped once they are in polars.
     for (part, keep) in parts.into_iter().zip(&keeps) {
-        let chunks: Vec<Column> = source
-            .columns
-            .par_iter()
-            .zip(part.values)
-            .map(|(column, v)| v.into_column(column.name.get_ref(), keep))
-            .collect::<PolarsResult<_>>()
-            .map_err(to_polars)?;
+        // Most parts have no rejected row: their chunk is kept as it is.
+        let chunks = if keep.len() == part.rows.len() {
+            part.columns
+        } else {
+            let mut kept = vec![false; part.rows.len()];
+            keep.iter().for_each(|&i| kept[i] = true);
+            let mask = BooleanChunked::from_slice(PlSmallStr::EMPTY, &kept);
+            part.columns
+                .iter()
+                .map(|c| c.filter(&mask))
+                .collect::<PolarsResult<_>>()
+                .map_err(to_polars)?
+        };
         if columns.is_empty() {
             columns = chunks;
         } else {
