@@ -71,6 +71,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             options.pipeline.clone()
         };
         let out = inputs.join("out");
+        let mut peaks = Vec::new();
         let (mut totals, mut stages, mut floor_reads, mut floor_writes) = (
             Vec::new(),
             BTreeMap::<String, Vec<Duration>>::new(),
@@ -98,6 +99,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             }
             let manifest = crate::manifest::read(&out)
                 .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
+            peaks.extend(manifest.peak_memory_mib);
             for (stage, ms) in manifest.timings_ms {
                 stages
                     .entry(stage)
@@ -114,7 +116,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             input_rows: count_rows(&out),
             end_to_end: median(totals),
             stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),
-            peak_memory_mib: peak_child_memory_mib(),
+            peak_memory_mib: peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
             floor_read: median(floor_reads),
             floor_write: median(floor_writes),
         });
@@ -170,19 +172,6 @@ fn count_rows(out: &Path) -> usize {
     crate::manifest::read(out)
         .map(|m| m.inputs.iter().map(|i| i.rows_read).sum())
         .unwrap_or(0)
-}
-
-/// The largest resident set of the runs waited for so far (Linux: KiB).
-fn peak_child_memory_mib() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
-    if !ok {
-        return f64::NAN;
-    }
-    // SAFETY: initialised by the successful call above.
-    let usage = unsafe { usage.assume_init() };
-    usage.ru_maxrss as f64 / 1024.0
 }
 
 /// Reads every cell of every input: the CSV decoded and split, every sheet

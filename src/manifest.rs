@@ -27,6 +27,19 @@ pub struct Manifest {
     /// Wall-clock start of the run (the only place the clock appears).
     pub started_at: String,
     pub timings_ms: BTreeMap<String, u64>,
+    /// The run's peak resident memory (Linux; absent elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_mib: Option<u64>,
+}
+
+/// This process's peak resident memory, from `VmHWM` in /proc/self/status:
+/// it counts this program only, where getrusage's figure also takes in the
+/// memory of the process that started it (kept across `exec`).
+pub fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.div_ceil(1024))
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -254,6 +254,7 @@ pub fn run(
             .collect::<Result<_>>()?,
         started_at,
         timings_ms: timings.ms,
+        peak_memory_mib: manifest::peak_memory_mib(),
     };
     manifest::write(out, &manifest)?;
     Ok(RunResult::Done(Box::new(Outcome {
