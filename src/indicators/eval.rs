@@ -183,34 +183,45 @@ pub fn evaluate(
     } else {
         &[false]
     };
+    let mut levels = Vec::new();
     for &by_t in territory_levels {
         for &by_m in month_levels {
             for &by_v in breakdown_levels {
-                let frame = aggregate(&rows, indicator, by_t, by_m, by_v).map_err(polars_error)?;
-                for figure in read_figures(&frame, by_t, by_m, by_v).map_err(polars_error)? {
-                    figures.insert(
-                        (
-                            figure.territory.clone(),
-                            figure.month,
-                            figure.breakdown.clone(),
-                        ),
-                        figure,
-                    );
-                }
+                levels.push((by_t, by_m, by_v));
             }
+        }
+    }
+    // One query for every level: a query has a fixed cost that, on small
+    // tables, outweighs the work.
+    let plans = levels
+        .iter()
+        .map(|&(by_t, by_m, by_v)| aggregate(&rows, indicator, by_t, by_m, by_v).logical_plan)
+        .collect();
+    let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
+        .map_err(polars_error)?;
+    for (&(by_t, by_m, by_v), frame) in levels.iter().zip(&frames) {
+        for figure in read_figures(frame, by_t, by_m, by_v).map_err(polars_error)? {
+            figures.insert(
+                (
+                    figure.territory.clone(),
+                    figure.month,
+                    figure.breakdown.clone(),
+                ),
+                figure,
+            );
         }
     }
     Ok(complete(indicator, figures, all_territories))
 }
 
-/// The figures of one level: rows grouped by the chosen keys.
+/// The query of one level's figures: rows grouped by the chosen keys.
 fn aggregate(
     rows: &DataFrame,
     indicator: &Indicator,
     by_t: bool,
     by_m: bool,
     by_v: bool,
-) -> PolarsResult<DataFrame> {
+) -> LazyFrame {
     let mut lf = rows.clone().lazy();
     let mut keys = Vec::new();
     if by_t {
@@ -277,7 +288,7 @@ fn aggregate(
         ],
         Kind::Ratio => vec![null_f().alias("value")],
     };
-    lf.with_columns(derived).collect()
+    lf.with_columns(derived)
 }
 
 fn read_figures(
