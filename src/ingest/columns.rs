@@ -98,7 +98,7 @@ pub fn parse_column(
         ColumnType::Month => Values::Date(typed!(|c| parse::parse_month(c).map(|d| d.map(days)))),
         ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),
         ColumnType::Decimal => Values::Float(typed!(parse::parse_decimal)),
-        ColumnType::Text => Values::Str(typed!(|c| parse::parse_text(c))),
+        ColumnType::Text => Values::Str(typed!(parse::parse_text)),
         ColumnType::Commune => Values::Code {
             codes: typed!(
                 |c| parse::parse_commune_code(c).and_then(|code| match code {
