@@ -156,23 +156,19 @@ pub fn parse_bool(cell: Cell) -> Result<bool, Problem> {
         Cell::Int(0) => Ok(false),
         Cell::Float(1.0) => Ok(true),
         Cell::Float(0.0) => Ok(false),
-        Cell::Text(s) => match common_bool(s.trim()) {
-            Some(b) => Ok(b),
-            None => match crate::text::normalize(s).as_str() {
-                "oui" | "o" | "1" | "x" | "vrai" | "true" | "yes" | "y" => Ok(true),
-                "non" | "n" | "0" | "" | "faux" | "false" | "no" => Ok(false),
-                _ => Err(Problem::Bool),
-            },
-        },
+        // Spelled as listed (the common case) or after normalising accents and spaces.
+        Cell::Text(s) => bool_word(s.trim())
+            .or_else(|| bool_word(&crate::text::normalize(s)))
+            .ok_or(Problem::Bool),
         Cell::Error => Err(Problem::CellError),
         _ => Err(Problem::Bool),
     }
 }
 
-/// The usual spellings, recognised without normalising the text.
-fn common_bool(s: &str) -> Option<bool> {
-    const YES: [&str; 4] = ["oui", "o", "1", "x"];
-    const NO: [&str; 4] = ["non", "n", "0", ""];
+/// A yes/no word, case aside.
+fn bool_word(s: &str) -> Option<bool> {
+    const YES: [&str; 8] = ["oui", "o", "1", "x", "vrai", "true", "yes", "y"];
+    const NO: [&str; 7] = ["non", "n", "0", "", "faux", "false", "no"];
     if YES.iter().any(|y| s.eq_ignore_ascii_case(y)) {
         Some(true)
     } else if NO.iter().any(|n| s.eq_ignore_ascii_case(n)) {
