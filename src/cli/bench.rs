@@ -22,9 +22,11 @@ pub struct BenchArgs {
     /// naming those files.
     #[arg(long, default_value_t = 20.0)]
     csv_from_scale: f64,
-    /// Where samples and outputs are written (kept for inspection).
-    #[arg(long, default_value = "outputs/bench")]
-    dir: PathBuf,
+    /// Where to write samples and outputs and keep them for inspection
+    /// (default: a temporary folder, removed at the end; scale 100 needs
+    /// about 1.3 GB).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -33,12 +35,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "warning: this is a debug build; run `cargo run --release -- bench` for meaningful figures"
         );
     }
+    // Removed when it goes out of scope, after the figures are printed.
+    let temporary;
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => {
+            temporary = tempfile::Builder::new()
+                .prefix("suivi-bench-")
+                .tempdir()
+                .map_err(|e| suivi::Error::io("creating a temporary folder", e))?;
+            temporary.path().to_owned()
+        }
+    };
     let options = BenchOptions {
         pipeline: args.pipeline,
         scales: args.scales,
         runs: args.runs.max(1),
         seed: args.seed,
-        dir: args.dir,
+        dir,
         csv_from_scale: args.csv_from_scale,
     };
     let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
