@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod confidential;
 pub mod error;
+pub mod file_hash;
 pub mod indicators;
 pub mod ingest;
 pub mod lock;

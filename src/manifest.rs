@@ -3,8 +3,10 @@
 //! can see what produced the files.
 
 use crate::error::{Error, Result};
+use crate::file_hash::{self, FileHash, FileHashes};
 use crate::ingest::{self, FileReport};
 use crate::spec::Pipeline;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -73,17 +75,13 @@ impl Input {
     }
 }
 
-/// Streamed: a national-scale input is a gigabyte.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let fail = |e| Error::io(format!("reading {}", path.display()), e);
-    let mut file = std::fs::File::open(path).map_err(fail)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher).map_err(fail)?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(file_hash::hash_file(path)?.sha256)
 }
 
-/// The fingerprint of a run before it runs.
-pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<String> {
+/// The fingerprint of a run before it runs, and the hash of every file it
+/// covers (the reader reuses them).
+pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<(String, FileHashes)> {
     let mut hasher = Sha256::new();
     hasher.update(crate::report::TOOL_VERSION.as_bytes());
     hasher.update(diffusion.as_bytes());
@@ -99,16 +97,23 @@ pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<String> {
     previous.year -= 1;
     files.extend(ingest::input_files(pipeline));
     files.extend(ingest::input_files(&previous));
-    for file in files {
+    let hashes: Vec<FileHash> = files
+        .par_iter()
+        .map(|file| file_hash::hash_file(file))
+        .collect::<Result<_>>()?;
+    for (file, hash) in files.iter().zip(&hashes) {
         hasher.update(
             file.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
                 .as_bytes(),
         );
-        hasher.update(sha256_file(&file)?.as_bytes());
+        hasher.update(hash.sha256.as_bytes());
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok((
+        hex::encode(hasher.finalize()),
+        files.into_iter().zip(hashes).collect(),
+    ))
 }
 
 /// The manifest in `out`, if there is a readable one.

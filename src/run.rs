@@ -4,6 +4,7 @@
 
 use crate::confidential;
 use crate::error::{Error, Result};
+use crate::file_hash::FileHashes;
 use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::manifest::{self, Manifest};
@@ -58,10 +59,11 @@ pub fn compute_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
+    known_hashes: &FileHashes,
     timings: &mut Timings,
 ) -> Result<Year> {
     let tables = timings.time("read", || {
-        ingest::read_sources(pipeline, reference, pseudonymizer)
+        ingest::read_sources(pipeline, reference, pseudonymizer, known_hashes)
     })?;
     ingest::enforce_reject_limit(pipeline, &tables)?;
     let mut files = Vec::new();
@@ -126,6 +128,7 @@ fn previous_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
+    known_hashes: &FileHashes,
     internal: bool,
 ) -> Option<HashMap<CellKey, Option<f64>>> {
     let mut previous = pipeline.clone();
@@ -137,7 +140,14 @@ fn previous_year(
         );
         return None;
     }
-    match compute_year(&previous, reference, pseudonymizer, &mut Timings::default()) {
+    let year = compute_year(
+        &previous,
+        reference,
+        pseudonymizer,
+        known_hashes,
+        &mut Timings::default(),
+    );
+    match year {
         Ok(year) => {
             let mut rows = table::rows(&previous, &year.computed, None);
             // A cell masked in last year's publication stays hidden as N-1.
@@ -177,7 +187,7 @@ pub fn run(
     } else {
         "publique"
     };
-    let fingerprint = manifest::fingerprint(pipeline, diffusion)?;
+    let (fingerprint, known_hashes) = manifest::fingerprint(pipeline, diffusion)?;
     if options.if_changed && manifest::is_current(out, &fingerprint) {
         return Ok(RunResult::Unchanged);
     }
@@ -193,9 +203,21 @@ pub fn run(
         files,
         computed,
         as_of,
-    } = compute_year(pipeline, &reference, &pseudonymizer, &mut timings)?;
+    } = compute_year(
+        pipeline,
+        &reference,
+        &pseudonymizer,
+        &known_hashes,
+        &mut timings,
+    )?;
     let previous = timings.time("previous_year", || {
-        previous_year(pipeline, &reference, &pseudonymizer, options.internal)
+        previous_year(
+            pipeline,
+            &reference,
+            &pseudonymizer,
+            &known_hashes,
+            options.internal,
+        )
     });
     let mut rows = table::rows(pipeline, &computed, previous.as_ref());
     if !options.internal {

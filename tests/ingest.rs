@@ -22,7 +22,8 @@ fn read_tables(pipeline: &Path) -> Vec<Table> {
     let pipeline = suivi::spec::load(pipeline, None, None).expect("the pipeline loads");
     let reference = Reference::load(&pipeline).expect("the reference loads");
     let pseudonymizer = Pseudonymizer::with_key(PSEUDONYM_KEY.as_bytes());
-    ingest::read_sources(&pipeline, &reference, &pseudonymizer).expect("the sources read")
+    ingest::read_sources(&pipeline, &reference, &pseudonymizer, &Default::default())
+        .expect("the sources read")
 }
 
 fn frame_of<'a>(tables: &'a [Table], name: &str) -> &'a DataFrame {

@@ -324,3 +324,27 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
         "stale temporary files are removed"
     );
 }
+
+/// The manifest's input hashes are those of the files read, whether the
+/// reader reused the fingerprint's hash or computed its own.
+#[test]
+fn the_manifest_records_the_sha256_of_every_input() {
+    use sha2::{Digest, Sha256};
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+    let recorded = manifest["inputs"].as_array().unwrap();
+    // 9 sources: the Département workbook is recorded once per sheet.
+    assert_eq!(recorded.len(), 9);
+    for input in recorded {
+        let file = input["file"].as_str().unwrap();
+        let bytes = std::fs::read(inputs.path().join(file)).unwrap();
+        assert_eq!(
+            input["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&bytes)),
+            "{file}"
+        );
+    }
+}

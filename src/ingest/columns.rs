@@ -38,6 +38,8 @@ pub struct CellProblem {
 pub struct Context<'a> {
     pub reference: &'a Reference,
     pub pseudonymizer: &'a Pseudonymizer,
+    /// Hashes of input files already computed in this run.
+    pub known_hashes: &'a crate::file_hash::FileHashes,
 }
 
 fn days(d: NaiveDate) -> i32 {

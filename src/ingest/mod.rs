@@ -9,6 +9,7 @@ pub mod pseudo;
 mod rows;
 
 use crate::error::{Error, Result};
+use crate::file_hash::{self, FileHashes};
 use crate::parse::Problem;
 use crate::reference::Reference;
 use crate::spec::{Pipeline, Source};
@@ -97,15 +98,18 @@ pub struct Reject {
     pub reason: Reason,
 }
 
-/// Reads every source of the pipeline in parallel.
+/// Reads every source of the pipeline in parallel. `known_hashes` are the
+/// SHA-256 of input files already computed in this run (may be empty).
 pub fn read_sources(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
+    known_hashes: &FileHashes,
 ) -> Result<Vec<Table>> {
     let context = Context {
         reference,
         pseudonymizer,
+        known_hashes,
     };
     pipeline
         .sources
@@ -252,11 +256,21 @@ fn read_file(
     context: &Context,
 ) -> Result<(DataFrame, FileReport)> {
     let started = std::time::Instant::now();
-    let bytes = read_bytes(path)?;
-    let (sha256, parsed) = rayon::join(
-        || hex::encode(Sha256::digest(&bytes)),
-        || parse_file(source, path, &bytes, context),
-    );
+    let (bytes, unchanged) = read_bytes(path)?;
+    let known = context
+        .known_hashes
+        .get(path)
+        .filter(|hash| unchanged.as_ref().is_some_and(|m| hash.matches(m)));
+    let (sha256, parsed) = match known {
+        Some(hash) => (
+            hash.sha256.clone(),
+            parse_file(source, path, &bytes, context),
+        ),
+        None => rayon::join(
+            || hex::encode(Sha256::digest(&bytes)),
+            || parse_file(source, path, &bytes, context),
+        ),
+    };
     // The file can be as large as its table: not both at once.
     drop(bytes);
     let parsed = parsed?;
@@ -392,7 +406,7 @@ pub fn open_grid(
     encoding: &str,
     delimiter: &str,
 ) -> Result<OpenedFile> {
-    let bytes = read_bytes(path)?;
+    let (bytes, _) = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     if is_csv(path) {
         let (grid, encoding) = csv_text::read(path, &bytes, encoding, delimiter)?;
@@ -418,16 +432,18 @@ pub fn list_sheets(path: &Path) -> Result<Vec<calamine::Sheet>> {
     if is_csv(path) {
         return Ok(Vec::new());
     }
-    let bytes = read_bytes(path)?;
+    let (bytes, _) = read_bytes(path)?;
     let workbook = open_workbook(path, &bytes)?;
     Ok(workbook.sheets_metadata().to_vec())
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+/// A file's bytes, and its metadata if it did not change while it was read.
+fn read_bytes(path: &Path) -> Result<(Vec<u8>, Option<std::fs::Metadata>)> {
     if !path.is_file() {
         return Err(Error::input(path, None, "no such file"));
     }
-    std::fs::read(path).map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
+    file_hash::read_file(path)
+        .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
 }
 
 /// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is detected from its content.
@@ -535,6 +551,7 @@ mod tests {
         let context = Context {
             reference: &reference,
             pseudonymizer: &pseudonymizer,
+            known_hashes: &FileHashes::new(),
         };
         let source = &pipeline.sources["caf_comma"];
         let lines = [

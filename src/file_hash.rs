@@ -1,0 +1,99 @@
+//! SHA-256 of input files, computed once a run: the fingerprint hashes every
+//! input before the run, and the reader reuses those hashes for the files it
+//! reads, as long as each file is still the same version (same size, same
+//! modification time, unchanged while it was read).
+
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::Metadata;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// A file's SHA-256 and the version of the file it is the hash of.
+#[derive(Debug, Clone)]
+pub struct FileHash {
+    pub sha256: String,
+    len: u64,
+    /// `None` when the file changed while it was hashed: never reused.
+    modified: Option<SystemTime>,
+}
+
+/// Hashes already computed in this run, by path.
+pub type FileHashes = BTreeMap<PathBuf, FileHash>;
+
+impl FileHash {
+    /// Whether `metadata` describes the version of the file that was hashed.
+    pub fn matches(&self, metadata: &Metadata) -> bool {
+        self.modified.is_some()
+            && self.len == metadata.len()
+            && self.modified == metadata.modified().ok()
+    }
+}
+
+/// The version of a file when it was opened, if it did not change until
+/// `after` was taken.
+fn stable(before: &Metadata, after: &Metadata) -> Option<SystemTime> {
+    let modified = after.modified().ok()?;
+    (before.len() == after.len() && before.modified().ok() == Some(modified)).then_some(modified)
+}
+
+/// Streams a file through SHA-256: a national-scale input is a gigabyte.
+pub fn hash_file(path: &Path) -> Result<FileHash> {
+    let fail = |e| Error::io(format!("reading {}", path.display()), e);
+    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let before = file.metadata().map_err(fail)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(fail)?;
+    let after = file.metadata().map_err(fail)?;
+    Ok(FileHash {
+        sha256: hex::encode(hasher.finalize()),
+        len: after.len(),
+        modified: stable(&before, &after),
+    })
+}
+
+/// A whole file in memory, and its metadata when it did not change while it
+/// was read (to be checked against a [`FileHash`]).
+pub fn read_file(path: &Path) -> std::io::Result<(Vec<u8>, Option<Metadata>)> {
+    let mut file = std::fs::File::open(path)?;
+    let before = file.metadata()?;
+    let mut bytes = Vec::with_capacity(before.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    let after = file.metadata()?;
+    let unchanged = stable(&before, &after).is_some().then_some(after);
+    Ok((bytes, unchanged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_is_reused_only_for_the_same_version_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caf.csv");
+        std::fs::write(&path, "MOISREF;NUMALLOC\n202001;0123456\n").unwrap();
+        let hash = hash_file(&path).unwrap();
+        assert_eq!(
+            hash.sha256,
+            hex::encode(Sha256::digest(b"MOISREF;NUMALLOC\n202001;0123456\n"))
+        );
+        let (bytes, unchanged) = read_file(&path).unwrap();
+        assert_eq!(bytes.len(), 32);
+        assert!(hash.matches(&unchanged.unwrap()));
+
+        // Rewritten, same length, a later modification time.
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::write(&path, "MOISREF;NUMALLOC\n202001;0999999\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        let (_, unchanged) = read_file(&path).unwrap();
+        assert!(!hash.matches(&unchanged.unwrap()));
+    }
+}
