@@ -199,15 +199,10 @@ fn read_floor(inputs: &Path) -> Result<Duration> {
                 }
             }
             Some("xlsx") => {
-                use calamine::Reader;
-                let mut workbook = calamine::open_workbook_auto(&path)
-                    .map_err(|e| Error::input(&path, None, e.to_string()))?;
-                for name in workbook.sheet_names() {
-                    let range = workbook
-                        .worksheet_range(&name)
-                        .map_err(|e| Error::input(&path, Some(&name), e.to_string()))?;
-                    cells += range.used_cells().count();
-                }
+                cells += sheets(&path)?
+                    .iter()
+                    .map(|range| range.used_cells().count())
+                    .sum::<usize>();
             }
             _ => {}
         }
@@ -219,19 +214,14 @@ fn read_floor(inputs: &Path) -> Result<Duration> {
 /// Writes as many cells as the run's workbooks hold, with the same values,
 /// through rust_xlsxwriter's constant-memory mode.
 fn write_floor(out: &Path) -> Result<Duration> {
-    use calamine::{Data, Reader};
-    let mut sheets: Vec<Vec<(u32, u16, Data)>> = Vec::new();
+    use calamine::Data;
+    let mut cells_by_sheet: Vec<Vec<(u32, u16, Data)>> = Vec::new();
     for path in files(out)?
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "xlsx"))
     {
-        let mut workbook = calamine::open_workbook_auto(&path)
-            .map_err(|e| Error::input(&path, None, e.to_string()))?;
-        for name in workbook.sheet_names() {
-            let range = workbook
-                .worksheet_range(&name)
-                .map_err(|e| Error::input(&path, Some(&name), e.to_string()))?;
-            sheets.push(
+        for range in sheets(&path)? {
+            cells_by_sheet.push(
                 range
                     .used_cells()
                     .map(|(r, c, d)| (r as u32, c as u16, d.clone()))
@@ -244,7 +234,7 @@ fn write_floor(out: &Path) -> Result<Duration> {
     let fail = |e: rust_xlsxwriter::XlsxError| {
         Error::io("writing the floor workbook", std::io::Error::other(e))
     };
-    for cells in &sheets {
+    for cells in &cells_by_sheet {
         let sheet = workbook
             .add_worksheet_with_constant_memory()
             .map_err(fail)?;
@@ -259,6 +249,22 @@ fn write_floor(out: &Path) -> Result<Duration> {
     }
     workbook.save_to_buffer().map_err(fail)?;
     Ok(start.elapsed())
+}
+
+/// Every sheet of a workbook, read whole by calamine.
+fn sheets(path: &Path) -> Result<Vec<calamine::Range<calamine::Data>>> {
+    use calamine::Reader;
+    let mut workbook =
+        calamine::open_workbook_auto(path).map_err(|e| Error::input(path, None, e.to_string()))?;
+    workbook
+        .sheet_names()
+        .into_iter()
+        .map(|name| {
+            workbook
+                .worksheet_range(&name)
+                .map_err(|e| Error::input(path, Some(&name), e.to_string()))
+        })
+        .collect()
 }
 
 fn files(dir: &Path) -> Result<Vec<PathBuf>> {

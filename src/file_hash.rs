@@ -76,9 +76,10 @@ mod tests {
         let path = dir.path().join("caf.csv");
         std::fs::write(&path, "MOISREF;NUMALLOC\n202001;0123456\n").unwrap();
         let hash = hash_file(&path).unwrap();
+        // printf 'MOISREF;NUMALLOC\n202001;0123456\n' | sha256sum
         assert_eq!(
             hash.sha256,
-            hex::encode(Sha256::digest(b"MOISREF;NUMALLOC\n202001;0123456\n"))
+            "27fa8ac35f7fbfd785d1472b3fcf297b81d47493e90c3fd80da9b3d88f81608f"
         );
         let (bytes, unchanged) = read_file(&path).unwrap();
         assert_eq!(bytes.len(), 32);

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::spec::Source;
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
+use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::Path;
@@ -87,7 +88,8 @@ pub fn parse_rows(
                     let mut cells = String::new();
                     for (c, cell) in grid.row_cells(row) {
                         if !declared.contains(&c) {
-                            cells.push_str(&format!("{c}\u{1f}{}\u{1e}", cell.display()));
+                            // Writing to a String cannot fail.
+                            let _ = write!(cells, "{c}\u{1f}{}\u{1e}", cell.display());
                         }
                     }
                     cells.into_boxed_str()
