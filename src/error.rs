@@ -26,6 +26,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A reference table (territories, commune passage) is missing or inconsistent.
+    #[error("reference table {path}: {message}")]
+    Reference { path: PathBuf, message: String },
+
     /// An input file failed validation: missing, unreadable, missing sheet or column.
     #[error("{}: {message}", location(file, sheet.as_deref()))]
     Input {
@@ -81,7 +85,7 @@ fn location(file: &std::path::Path, sheet: Option<&str>) -> String {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Spec { .. } => exit::USAGE,
+            Error::Usage(_) | Error::Spec { .. } | Error::Reference { .. } => exit::USAGE,
             Error::Input { .. } | Error::RejectRate { .. } => exit::INPUT,
             Error::Locked { .. } => exit::LOCKED,
             Error::Io { .. } | Error::Polars { .. } | Error::Sample(_) => exit::INTERNAL,

@@ -50,13 +50,22 @@ fn print_summary(
     )?;
     writeln!(
         out,
-        "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8}",
-        "source", "file", "sheet", "header", "read", "accepted", "rejected", "skipped"
+        "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "source",
+        "file",
+        "sheet",
+        "header",
+        "read",
+        "accepted",
+        "rejected",
+        "skipped",
+        "repeats",
+        "mapped"
     )?;
     for report in tables.iter().flat_map(|t| &t.files) {
         writeln!(
             out,
-            "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8}",
+            "{:<16} {:<36} {:<18} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
             report.source,
             report.file_name(),
             report.sheet.as_deref().unwrap_or("-"),
@@ -64,18 +73,74 @@ fn print_summary(
             report.rows_read,
             report.accepted,
             report.rejected(),
-            report.skipped
+            report.skipped,
+            report.repeated(),
+            report.mapped_rows()
         )?;
+    }
+    writeln!(
+        out,
+        "(repeats: identical rows without an identifier, kept and counted as events; \
+         mapped: accepted rows whose commune code was a former one)"
+    )?;
+    let mapping: Vec<&ingest::FileReport> = tables
+        .iter()
+        .flat_map(|t| &t.files)
+        .filter(|r| !r.mapped.is_empty())
+        .collect();
+    if !mapping.is_empty() {
+        writeln!(
+            out,
+            "\nformer commune codes mapped through the passage table (code written -> current code: accepted rows):"
+        )?;
+    }
+    for report in mapping {
+        let codes: Vec<String> = report
+            .mapped
+            .iter()
+            .map(|m| format!("{} -> {}: {}", m.former, m.current, m.rows))
+            .collect();
+        writeln!(out, "  {}: {}", place(report), codes.join(", "))?;
+    }
+    for report in tables.iter().flat_map(|t| &t.files) {
+        if report.repeats.is_empty() {
+            continue;
+        }
+        writeln!(
+            out,
+            "\n{} possible double entries in {} (identical rows kept; check them with the partner):",
+            report.repeated(),
+            place(report)
+        )?;
+        for repeat in report.repeats.iter().take(show) {
+            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
+            let at = if rows.len() == 1 { "row" } else { "rows" };
+            writeln!(
+                out,
+                "  row {} repeated at {} ({} identical rows)",
+                repeat.first_row,
+                format!("{at} {}", rows.join(", ")),
+                repeat.rows.len() + 1
+            )?;
+        }
+        if report.repeats.len() > show {
+            writeln!(
+                out,
+                "  ... and {} more groups (the quality workbook lists them all)",
+                report.repeats.len() - show
+            )?;
+        }
     }
     for report in tables.iter().flat_map(|t| &t.files) {
         if report.rejects.is_empty() {
             continue;
         }
-        let place = match &report.sheet {
-            Some(sheet) => format!("{}, sheet '{sheet}'", report.file_name()),
-            None => report.file_name(),
-        };
-        writeln!(out, "\n{} rejected row(s) in {place}:", report.rejected())?;
+        writeln!(
+            out,
+            "\n{} rejected row(s) in {}:",
+            report.rejected(),
+            place(report)
+        )?;
         for reject in report.rejects.iter().take(show) {
             let column = if reject.column.is_empty() {
                 String::new()
@@ -103,6 +168,14 @@ fn print_summary(
         }
     }
     Ok(())
+}
+
+/// A file, and its sheet for workbooks, as messages name them.
+fn place(report: &ingest::FileReport) -> String {
+    match &report.sheet {
+        Some(sheet) => format!("{}, sheet '{sheet}'", report.file_name()),
+        None => report.file_name(),
+    }
 }
 
 fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {

@@ -47,7 +47,9 @@ fn days(d: NaiveDate) -> i32 {
     chrono::Datelike::num_days_from_ce(&d) - UNIX_EPOCH_DAYS_FROM_CE
 }
 
-/// Parses one declared column over `rows`, noting the first problem of each row in `problems`.
+/// Parses one declared column over `rows`, noting the first problem of each
+/// row in `problems`, and the rows whose commune was written with a former
+/// code in `former` (row index, index in [`Reference::former_codes`]).
 pub fn parse_column(
     grid: &dyn Grid,
     position: Option<usize>,
@@ -56,6 +58,7 @@ pub fn parse_column(
     rows: &[usize],
     context: &Context,
     problems: &mut BTreeMap<usize, CellProblem>,
+    former: &mut Vec<(usize, u32)>,
 ) -> Values {
     let cell = |row: usize| position.map_or(Cell::Empty, |c| grid.cell(row, c));
     let mut note = |i: usize, problem: Problem, value: String| {
@@ -101,19 +104,27 @@ pub fn parse_column(
         ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),
         ColumnType::Decimal => Values::Float(typed!(parse::parse_decimal)),
         ColumnType::Text => Values::Str(typed!(parse::parse_text)),
-        ColumnType::Commune => Values::Code {
-            codes: typed!(
-                |c| parse::parse_commune_code(c).and_then(|code| match code {
+        ColumnType::Commune => {
+            let mut row = 0;
+            let codes = typed!(|c| {
+                let at = row;
+                row += 1;
+                parse::parse_commune_code(c).and_then(|code| match code {
                     None => Ok(None),
-                    Some(code) => context
-                        .reference
-                        .commune_index(&code)
-                        .map(Some)
-                        .ok_or(Problem::Commune),
+                    Some(code) => {
+                        let located = context.reference.locate(&code).ok_or(Problem::Commune)?;
+                        if let Some(code) = located.former {
+                            former.push((at, code));
+                        }
+                        Ok(Some(located.index))
+                    }
                 })
-            ),
-            labels: context.reference.commune_codes().clone(),
-        },
+            });
+            Values::Code {
+                codes,
+                labels: context.reference.commune_codes().clone(),
+            }
+        }
         ColumnType::Category => {
             let normalized: Vec<String> = column
                 .values

@@ -47,11 +47,45 @@ pub struct FileReport {
     pub accepted: usize,
     pub skipped: usize,
     pub rejects: Vec<Reject>,
+    /// Rows without an identifier equal to an earlier row in every column:
+    /// kept (they are events, such as two sessions of the same day and
+    /// size) and listed as possible double entries.
+    pub repeats: Vec<Repeat>,
+    /// Accepted rows whose commune was written with the code of a commune
+    /// merged since, per former code, in code order.
+    pub mapped: Vec<Mapped>,
+}
+
+/// Accepted rows of a file mapped from one former commune code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub former: String,
+    pub current: String,
+    pub rows: usize,
+}
+
+/// Identical rows without an identifier, kept: a possible double entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repeat {
+    /// 1-based row of the first of them.
+    pub first_row: usize,
+    /// 1-based rows that repeat it, in order.
+    pub rows: Vec<usize>,
 }
 
 impl FileReport {
     pub fn rejected(&self) -> usize {
         self.rejects.len()
+    }
+
+    /// Rows kept that repeat an earlier row (possible double entries).
+    pub fn repeated(&self) -> usize {
+        self.repeats.iter().map(|r| r.rows.len()).sum()
+    }
+
+    /// Accepted rows mapped through the commune passage table.
+    pub fn mapped_rows(&self) -> usize {
+        self.mapped.iter().map(|m| m.rows).sum()
     }
 
     pub fn file_name(&self) -> String {
@@ -275,10 +309,27 @@ fn read_file(
     drop(bytes);
     let parsed = parsed?;
     let sheet = parsed.sheet.as_deref();
-    let (frame, mut report) =
-        rows::finish(parsed.parts, &parsed.layout, path, sheet, parsed.height)?;
+    let (frame, mut report, former_rows) = rows::finish(
+            parsed.parts,
+            &parsed.layout,
+            path,
+            sheet,
+            parsed.height,
+            source.duplicates,
+        )?;
     report.source = name.to_owned();
     report.sha256 = sha256;
+    report.mapped = former_rows
+        .into_iter()
+        .map(|(code, rows)| {
+            let (former, current) = context.reference.former(code);
+            Mapped {
+                former: former.to_owned(),
+                current: current.to_owned(),
+                rows,
+            }
+        })
+        .collect();
     report.encoding = parsed.encoding;
     tracing::debug!(
         source = name,
@@ -576,7 +627,9 @@ mod tests {
             let batching = Batching { first, rest };
             let (parts, layout, height) =
                 read_csv(source, path, &text, &context, &batching).unwrap();
-            rows::finish(parts, &layout, path, None, height).unwrap()
+            let (frame, report, _) =
+                rows::finish(parts, &layout, path, None, height, source.duplicates).unwrap();
+            (frame, report)
         };
         let (whole, report) = read(usize::MAX, usize::MAX);
         let accepted: Vec<Option<i64>> = whole

@@ -6,9 +6,10 @@
 use super::columns::{self, CellProblem, Context, Values};
 use super::grid::Grid;
 use super::header::Layout;
-use super::{FileReport, ROW_COLUMN, Reason, Reject};
+use super::{FileReport, ROW_COLUMN, Reason, Reject, Repeat};
 use crate::error::{Error, Result};
-use crate::spec::Source;
+use crate::spec::{Duplicates, Source};
+use std::collections::BTreeMap;
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
 use std::fmt::Write;
@@ -32,6 +33,12 @@ pub struct Part {
     /// The cells of undeclared columns, per data row, when the sheet has any:
     /// a duplicate has "all columns equal".
     undeclared: Option<Vec<Box<str>>>,
+    /// Whether each data row identifies a person or a household (one of its
+    /// identifier columns is filled): only such rows can be duplicates.
+    identified: Vec<bool>,
+    /// Data rows whose commune was written with a former code (index in
+    /// `rows`, index of the former code in the reference), in order.
+    former: Vec<(usize, u32)>,
     /// A `Total` row was met: what follows it are notes, not data.
     total: bool,
     /// Non-blank rows below the `Total` row.
@@ -64,6 +71,7 @@ pub fn parse_rows(
     }
     // Sparse: most rows have no problem.
     let mut problems = std::collections::BTreeMap::new();
+    let mut former = Vec::new();
     let values: Vec<Values> = source
         .columns
         .iter()
@@ -77,9 +85,20 @@ pub fn parse_rows(
                 &rows,
                 context,
                 &mut problems,
+                &mut former,
             )
         })
         .collect();
+    former.sort_unstable();
+    let mut identified = vec![false; rows.len()];
+    for v in &values {
+        if let Values::Id(ids) = v {
+            identified
+                .iter_mut()
+                .zip(ids)
+                .for_each(|(known, id)| *known |= id.is_some());
+        }
+    }
     let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
     let undeclared: Option<Vec<Box<str>>> =
         (0..grid.width()).any(|c| !declared.contains(&c)).then(|| {
@@ -119,6 +138,8 @@ pub fn parse_rows(
         columns,
         hashes,
         problems: problems.into_iter().collect(),
+        identified,
+        former,
         undeclared,
         total,
         notes,
@@ -136,17 +157,24 @@ fn split(key: u64) -> (usize, usize) {
     ((key >> 32) as usize, (key & 0xffff_ffff) as usize)
 }
 
-/// Rejects (cell problems, exact duplicates), the table of accepted rows and
-/// the file's report, from the parts of a file in order. `height` is the
-/// number of rows read, blank ones included. Each part becomes a chunk of
-/// the table's columns: nothing is appended into ever-growing vectors.
+/// Rejects (cell problems, duplicates), the table of accepted rows and the
+/// file's report, from the parts of a file in order. `height` is the number
+/// of rows read, blank ones included. Each part becomes a chunk of the
+/// table's columns: nothing is appended into ever-growing vectors.
+///
+/// A row equal to an earlier one in every column is a duplicate (rejected)
+/// when it identifies a person or a household; otherwise it is an event
+/// (two sessions of the same day and size), kept and listed as a possible
+/// double entry. `policy` may force either way. Also returns how many
+/// accepted rows were mapped from each former commune code.
 pub fn finish(
     mut parts: Vec<Part>,
     layout: &Layout,
     path: &Path,
     sheet: Option<&str>,
     height: usize,
-) -> Result<(DataFrame, FileReport)> {
+    policy: Duplicates,
+) -> Result<(DataFrame, FileReport, BTreeMap<u32, usize>)> {
     // Nothing below the first Total row is data.
     let mut notes = 0;
     if let Some(first_total) = parts.iter().position(|p| p.total) {
@@ -174,6 +202,8 @@ pub fn finish(
     };
 
     let mut rejects = Vec::new();
+    let mut repeats: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut former_rows: BTreeMap<u32, usize> = BTreeMap::new();
     let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
     let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
     for (a, part) in parts.iter().enumerate() {
@@ -200,19 +230,36 @@ pub fn finish(
             match entry {
                 Entry::Occupied(first) => {
                     let (b, j) = split(*first.get());
-                    rejects.push(Reject {
-                        row: row + 1,
-                        column: String::new(),
-                        value: String::new(),
-                        reason: Reason::Duplicate {
-                            first_row: parts[b].rows[j] + 1,
-                        },
-                    });
+                    let first_row = parts[b].rows[j] + 1;
+                    let duplicate = match policy {
+                        Duplicates::Auto => part.identified[i],
+                        Duplicates::Reject => true,
+                        Duplicates::Keep => false,
+                    };
+                    if duplicate {
+                        rejects.push(Reject {
+                            row: row + 1,
+                            column: String::new(),
+                            value: String::new(),
+                            reason: Reason::Duplicate { first_row },
+                        });
+                    } else {
+                        repeats.entry(first_row).or_default().push(row + 1);
+                        keep.push(i);
+                    }
                 }
                 Entry::Vacant(slot) => {
                     slot.insert(((a as u64) << 32) | i as u64);
                     keep.push(i);
                 }
+            }
+        }
+        // Rows mapped through the passage table, among the rows kept.
+        let mut kept = keep.iter().peekable();
+        for &(i, code) in &part.former {
+            while kept.next_if(|&&k| k < i).is_some() {}
+            if kept.peek() == Some(&&i) {
+                *former_rows.entry(code).or_default() += 1;
             }
         }
         keeps.push(keep);
@@ -264,8 +311,13 @@ pub fn finish(
         // Every row that is not data: titles, header, blank, Total and notes.
         skipped: height - data_rows,
         rejects,
+        repeats: repeats
+            .into_iter()
+            .map(|(first_row, rows)| Repeat { first_row, rows })
+            .collect(),
+        mapped: Vec::new(),
     };
-    Ok((frame, report))
+    Ok((frame, report, former_rows))
 }
 
 /// Long values are cut in listings: a reject report is not a copy of the file.

@@ -89,7 +89,9 @@ impl Problem {
             Problem::Month => "unparseable month",
             Problem::Number => "not a number",
             Problem::Bool => "not a yes/no value",
-            Problem::Commune => "unknown commune",
+            Problem::Commune => {
+                "unknown commune: correct the file, or add the code to the commune passage table (reference.commune_passage) if it belongs to a former commune"
+            }
             Problem::Category => "value not in the declared list",
             Problem::TooLong => "value longer than 32,767 characters",
             Problem::CellError => "spreadsheet error value",

@@ -129,7 +129,25 @@ pub struct Source {
     /// `auto` (detected) or the 1-based row number of the header.
     #[serde(default)]
     pub header_row: HeaderRow,
+    /// What a row equal to an earlier one in every column is.
+    #[serde(default)]
+    pub duplicates: Duplicates,
     pub columns: Vec<Column>,
+}
+
+/// What a row that repeats an earlier row in every column is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    /// A duplicate (rejected, counted once) when its identifier column is
+    /// filled; otherwise an event (a session, a payment): kept and listed as
+    /// a possible double entry.
+    #[default]
+    Auto,
+    /// Always a duplicate.
+    Reject,
+    /// Always kept, and listed as a possible double entry.
+    Keep,
 }
 
 fn auto() -> String {

@@ -70,6 +70,10 @@ pub struct CheckRow {
     pub accepted: usize,
     pub rejected: usize,
     pub skipped: usize,
+    /// Identical rows without an identifier, kept (possible double entries).
+    pub repeats: usize,
+    /// Accepted rows whose commune was mapped from a former code.
+    pub mapped: usize,
 }
 
 impl CheckRow {
@@ -96,8 +100,8 @@ impl CheckRow {
 }
 
 /// The per-file table of `suivi check`'s standard output: the lines after
-/// the `source file sheet header read accepted rejected skipped` header, up
-/// to the first blank line. Sheet names may hold spaces; file names may not.
+/// the `source file sheet header read accepted rejected skipped repeats
+/// mapped` header, up to the first line starting with `(`. Sheet names may hold spaces; file names may not.
 pub fn check_table(stdout: &str) -> Vec<CheckRow> {
     let mut lines = stdout.lines();
     lines
@@ -105,25 +109,27 @@ pub fn check_table(stdout: &str) -> Vec<CheckRow> {
         .find(|l| l.split_whitespace().next() == Some("source"))
         .unwrap_or_else(|| panic!("no check table in:\n{stdout}"));
     lines
-        .take_while(|l| !l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with('('))
         .map(|line| {
             let words: Vec<&str> = line.split_whitespace().collect();
-            assert!(words.len() >= 8, "unexpected check table line: {line:?}");
+            assert!(words.len() >= 10, "unexpected check table line: {line:?}");
             let n = words.len();
             let number = |w: &str| -> usize {
                 w.parse()
                     .unwrap_or_else(|_| panic!("not a number: {w:?} in {line:?}"))
             };
-            let sheet = words[2..n - 5].join(" ");
+            let sheet = words[2..n - 7].join(" ");
             CheckRow {
                 source: words[0].to_owned(),
                 file: words[1].to_owned(),
                 sheet: (sheet != "-").then_some(sheet),
-                header_row: number(words[n - 5]),
-                read: number(words[n - 4]),
-                accepted: number(words[n - 3]),
-                rejected: number(words[n - 2]),
-                skipped: number(words[n - 1]),
+                header_row: number(words[n - 7]),
+                read: number(words[n - 6]),
+                accepted: number(words[n - 5]),
+                rejected: number(words[n - 4]),
+                skipped: number(words[n - 3]),
+                repeats: number(words[n - 2]),
+                mapped: number(words[n - 1]),
             }
         })
         .collect()

@@ -27,6 +27,8 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
     let names = [
         sheet_name("Synthèse", &mut used),
         sheet_name("Lignes rejetées", &mut used),
+        sheet_name("Doubles saisies possibles", &mut used),
+        sheet_name("Communes recodées", &mut used),
         sheet_name("Constats", &mut used),
         sheet_name("Couverture", &mut used),
     ];
@@ -40,8 +42,10 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
     )?;
     let ws = workbook.add_worksheet_with_constant_memory()?;
     rejects(ws, context, &styles, &names[1], &rejects_preamble, None)?;
-    findings(&mut workbook, context, &styles, &names[2])?;
-    coverage(&mut workbook, context, &styles, &names[3])?;
+    double_entries(&mut workbook, context, &styles, &names[2])?;
+    mapped_communes(&mut workbook, context, &styles, &names[3])?;
+    findings(&mut workbook, context, &styles, &names[4])?;
+    coverage(&mut workbook, context, &styles, &names[5])?;
     Ok(workbook)
 }
 
@@ -153,7 +157,9 @@ fn counts(
         "Chaque ligne lue est acceptée, rejetée (motif : feuille « Lignes rejetées ») ou \
          ignorée (titres, en-tête, lignes vides, ligne de total) : lignes lues = acceptées + \
          rejetées + ignorées. Taux de rejet = rejetées / (acceptées + rejetées) ; au-delà de \
-         {} % pour un fichier, le traitement s'arrête. Données au {} ; produit par {TOOL_VERSION}.",
+         {} % pour un fichier, le traitement s'arrête. Les doubles saisies possibles (lignes \
+         identiques sans identifiant, gardées) et les communes recodées (anciens codes) sont \
+         détaillés dans leurs feuilles. Données au {} ; produit par {TOOL_VERSION}.",
         french_number(pipeline.settings.max_reject_rate * 100.0, 1),
         french_date(context.as_of)
     ))
@@ -174,17 +180,21 @@ fn counts(
         Column::new("Ignorées"),
         Column::new("Taux de rejet"),
         Column::new("Contrôle"),
+        Column::new("Doubles saisies possibles"),
+        Column::new("Communes recodées"),
     ];
     let ws = workbook.add_worksheet();
     let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
     let mut row = sheet.header_row;
-    let mut sums = [0usize; 4];
+    let mut sums = [0usize; 6];
     let line =
-        |sheet: &mut Sheet, row, figures: [usize; 4], total: bool| -> Result<(), XlsxError> {
-            let [read, accepted, rejected, skipped] = figures;
-            for (i, value) in figures.iter().enumerate() {
+        |sheet: &mut Sheet, row, figures: [usize; 6], total: bool| -> Result<(), XlsxError> {
+            let [read, accepted, rejected, skipped, repeated, mapped] = figures;
+            for (i, value) in figures[..4].iter().enumerate() {
                 sheet.count(row, 3 + i as ColNum, *value, styles, total)?;
             }
+            sheet.count(row, 9, repeated, styles, total)?;
+            sheet.count(row, 10, mapped, styles, total)?;
             let data = accepted + rejected;
             if data > 0 {
                 let format = styles.number("0.0%", total);
@@ -224,7 +234,14 @@ fn counts(
             file.sheet.as_deref().unwrap_or(""),
             &styles.line(false),
         )?;
-        let figures = [file.rows_read, file.accepted, file.rejected(), file.skipped];
+        let figures = [
+            file.rows_read,
+            file.accepted,
+            file.rejected(),
+            file.skipped,
+            file.repeated(),
+            file.mapped_rows(),
+        ];
         for (sum, value) in sums.iter_mut().zip(figures) {
             *sum += value;
         }
@@ -338,6 +355,115 @@ fn rejects(
     ws.set_freeze_panes(header_row + 1, 0)?;
     print_setup(ws, Some(header_row), &footer(context, "lignes rejetées"))?;
     Ok(())
+}
+
+/// Identical rows without an identifier: kept and counted (two sessions of
+/// the same day and size both happened), listed for the statistician to
+/// check with the partner.
+fn double_entries(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let preamble = Preamble::new(
+        context,
+        format!(
+            "Doubles saisies possibles - {} {}",
+            pipeline.settings.departement, pipeline.year
+        ),
+    )
+    .note(
+        "Lignes identiques dans toutes leurs colonnes et sans identifiant de personne (une \
+         séance, un paiement) : ce sont des événements, toutes sont gardées et comptées. Elles \
+         ne sont pas rejetées ; à vérifier avec le partenaire s'il s'agit d'une double saisie.",
+    );
+    let columns = [
+        Column::new("Source"),
+        Column::new("Fichier"),
+        Column::new("Feuille"),
+        Column::new("Première ligne"),
+        Column::wrapped("Lignes identiques", 40.0),
+        Column::new("Nombre de lignes"),
+    ];
+    let ws = workbook.add_worksheet();
+    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let mut row = sheet.header_row;
+    for file in context.files {
+        for repeat in &file.repeats {
+            row += 1;
+            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
+            sheet.text(row, 0, source_label(context, file), &styles.line_wrap(false))?;
+            sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
+            sheet.text(row, 2, file.sheet.as_deref().unwrap_or(""), &styles.line(false))?;
+            sheet.count(row, 3, repeat.first_row, styles, false)?;
+            sheet.text(row, 4, &rows.join(", "), &styles.line_wrap(false))?;
+            sheet.count(row, 5, repeat.rows.len() + 1, styles, false)?;
+        }
+    }
+    if row == sheet.header_row {
+        row += 1;
+        sheet
+            .ws
+            .write_string_with_format(row, 0, "Aucune ligne répétée.", &styles.note_line)?;
+    }
+    sheet.finish(&preamble, row, styles, &footer(context, "doubles saisies possibles"))
+}
+
+/// Rows whose commune was written with the code of a commune merged since,
+/// mapped to the current code through the passage table.
+fn mapped_communes(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let preamble = Preamble::new(
+        context,
+        format!(
+            "Communes recodées - {} {}",
+            pipeline.settings.departement, pipeline.year
+        ),
+    )
+    .note(
+        "Lignes acceptées dont la commune est écrite avec le code d'une commune fusionnée \
+         depuis : elles sont rattachées à la commune actuelle par la table de passage du \
+         référentiel, et comptées dans son territoire.",
+    );
+    let columns = [
+        Column::new("Source"),
+        Column::new("Fichier"),
+        Column::new("Feuille"),
+        Column::new("Code écrit"),
+        Column::new("Code actuel"),
+        Column::new("Lignes"),
+    ];
+    let ws = workbook.add_worksheet();
+    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let mut row = sheet.header_row;
+    for file in context.files {
+        for mapped in &file.mapped {
+            row += 1;
+            sheet.text(row, 0, source_label(context, file), &styles.line_wrap(false))?;
+            sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
+            sheet.text(row, 2, file.sheet.as_deref().unwrap_or(""), &styles.line(false))?;
+            sheet.text(row, 3, &mapped.former, &styles.line(false))?;
+            sheet.text(row, 4, &mapped.current, &styles.line(false))?;
+            sheet.count(row, 5, mapped.rows, styles, false)?;
+        }
+    }
+    if row == sheet.header_row {
+        row += 1;
+        sheet.ws.write_string_with_format(
+            row,
+            0,
+            "Aucune commune écrite avec un ancien code.",
+            &styles.note_line,
+        )?;
+    }
+    sheet.finish(&preamble, row, styles, &footer(context, "communes recodées"))
 }
 
 fn findings(

@@ -120,6 +120,8 @@ fn files(rejects: usize) -> Vec<FileReport> {
                 reason: Reason::Cell(Problem::Date),
             })
             .collect(),
+        repeats: Vec::new(),
+        mapped: Vec::new(),
     }]
 }
 
