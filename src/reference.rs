@@ -57,7 +57,11 @@ impl Reference {
                     .and_modify(|c| *c = None)
                     .or_insert(Some(code.clone()));
             }
-            if reference.territory_of.insert(code.clone(), territory).is_some() {
+            if reference
+                .territory_of
+                .insert(code.clone(), territory)
+                .is_some()
+            {
                 return Err(table.error(row, &format!("commune {code} is listed twice")));
             }
         }
@@ -99,15 +103,17 @@ impl Reference {
                     return Err(table.error(
                         row,
                         &format!(
-                        "current code {new} is not in the territory table {}",
-                        pipeline.reference.territories
-                    ),
+                            "current code {new} is not in the territory table {}",
+                            pipeline.reference.territories
+                        ),
                     ));
                 };
                 if reference.index_of.contains_key(old) {
                     return Err(table.error(
                         row,
-                        &format!("former code {old} is also a current commune of the territory table"),
+                        &format!(
+                            "former code {old} is also a current commune of the territory table"
+                        ),
                     ));
                 }
                 former.push((old.to_owned(), index));

@@ -23,6 +23,8 @@
 //!   recomputed here, except for cells masked in 2019's own publication,
 //!   which stay hidden (no figure); the rest equals the 2020-only table.
 
+mod common;
+
 use chrono::{Datelike, Months, NaiveDate};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -1659,4 +1661,232 @@ fn previous_year_values_of_the_public_table_match_a_recomputation_of_2019() {
         }
     }
     assert_no_mismatch("public 2019 and 2020 runs (valeur_n1)", &mismatches);
+}
+
+// ---------------------------------------------------------------------------
+// Deliveries as partners send them (issue 11)
+
+/// Applies `f(written code, row index)` to the commune of every row of every
+/// source that has one.
+fn rewrite_communes(data: &mut SampleData, f: &dyn Fn(&str, usize) -> String) {
+    fn each<T>(
+        rows: &mut [T],
+        field: fn(&mut T) -> &mut String,
+        f: &dyn Fn(&str, usize) -> String,
+    ) {
+        for (i, row) in rows.iter_mut().enumerate() {
+            let code = field(row);
+            *code = f(code, i);
+        }
+    }
+    each(&mut data.caf, |r| &mut r.codcom, f);
+    each(&mut data.orientations, |r| &mut r.commune, f);
+    each(&mut data.contrats_aides, |r| &mut r.commune, f);
+    each(&mut data.jeunes_ase, |r| &mut r.commune, f);
+    each(&mut data.accueil_social, |r| &mut r.commune, f);
+    each(&mut data.initiatives, |r| &mut r.commune, f);
+    each(&mut data.brsa, |r| &mut r.commune, f);
+}
+
+/// Runs `suivi check` on the Loire pipeline over `inputs`; returns its table.
+fn check_table_of(inputs: &Path, pipeline: &Path) -> Vec<common::CheckRow> {
+    let output = common::suivi(&[
+        "check",
+        common::arg(pipeline),
+        "--year",
+        &YEAR.to_string(),
+        "--inputs",
+        common::arg(inputs),
+    ]);
+    common::assert_exit(&output, 0);
+    common::check_table(&common::stdout(&output))
+}
+
+/// A delivery that writes the communes merged since with their former
+/// codes gives exactly the indicators of the same delivery written with
+/// current codes, and `check` counts every mapped row, source by source.
+#[test]
+fn former_commune_codes_give_the_same_indicators_as_current_ones() {
+    let reference = reference();
+    let (mut current, opts) = build(YEAR, false);
+    // Every source gets rows in Vézelin-sur-Loire (42268, formed in 2022 from
+    // Amions 42004, Dancé 42082 and Saint-Paul-de-Vézelin 42268), whatever the draw.
+    rewrite_communes(&mut current, &|code, i| {
+        if i % 7 == 3 {
+            "42268".to_owned()
+        } else {
+            reference.code(code)
+        }
+    });
+    let mut formers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (old, new) in &reference.passage {
+        if old != new {
+            formers.entry(new.as_str()).or_default().push(old.as_str());
+        }
+    }
+    formers.values_mut().for_each(|codes| codes.sort_unstable());
+    let mut former = current.clone();
+    rewrite_communes(&mut former, &|code, i| match formers.get(code) {
+        Some(olds) => olds[i % olds.len()].to_owned(),
+        None => code.to_owned(),
+    });
+    // Independently: rows written with a former code, per source.
+    let count = |codes: Vec<&String>| {
+        codes
+            .iter()
+            .filter(|c| !reference.territory_of.contains_key(c.as_str()))
+            .count()
+    };
+    let expected_mapped = BTreeMap::from([
+        (
+            "caf_rsa",
+            count(former.caf.iter().map(|r| &r.codcom).collect()),
+        ),
+        (
+            "orientations",
+            count(former.orientations.iter().map(|r| &r.commune).collect()),
+        ),
+        (
+            "contrats_aides",
+            count(former.contrats_aides.iter().map(|r| &r.commune).collect()),
+        ),
+        (
+            "jeunes_ase",
+            count(former.jeunes_ase.iter().map(|r| &r.commune).collect()),
+        ),
+        (
+            "accueil_social",
+            count(former.accueil_social.iter().map(|r| &r.commune).collect()),
+        ),
+        (
+            "initiatives",
+            count(former.initiatives.iter().map(|r| &r.commune).collect()),
+        ),
+        (
+            "brsa",
+            count(former.brsa.iter().map(|r| &r.commune).collect()),
+        ),
+    ]);
+    for (source, n) in &expected_mapped {
+        assert!(*n > 0, "{source}: the test delivery must use former codes");
+    }
+
+    let current_dir = tempfile::tempdir().expect("a temporary folder");
+    let former_dir = tempfile::tempdir().expect("a temporary folder");
+    sample::write(&current, &opts, current_dir.path()).expect("the files are written");
+    sample::write(&former, &opts, former_dir.path()).expect("the files are written");
+
+    let pipeline = Path::new(PIPELINE);
+    for row in check_table_of(former_dir.path(), pipeline) {
+        let expected = expected_mapped
+            .get(row.source.as_str())
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(row.mapped, expected, "rows mapped in {}", row.source);
+        assert_eq!(row.rejected, 0, "rows rejected in {}", row.source);
+    }
+    for row in check_table_of(current_dir.path(), pipeline) {
+        assert_eq!(
+            row.mapped, 0,
+            "rows mapped in {} (current codes)",
+            row.source
+        );
+    }
+
+    let with_current = run_engine(current_dir.path(), YEAR, Diffusion::Internal);
+    let with_former = run_engine(former_dir.path(), YEAR, Diffusion::Internal);
+    assert_no_mismatch(
+        "current codes, internal table",
+        &compare(
+            &expected(&current),
+            &parse_csv(&with_current),
+            Previous::None,
+        ),
+    );
+    assert!(
+        with_current == with_former,
+        "former codes give other indicators than current codes"
+    );
+}
+
+/// Rows equal in every column: sessions and payments (no identifier) are
+/// all kept and counted, and listed as possible double entries; copies of
+/// rows that identify someone are duplicates. A pipeline may force either.
+#[test]
+fn identical_sessions_are_counted_listed_and_never_rejected() {
+    let (_, data) = clean_run();
+    fn repeats<T: std::fmt::Debug>(rows: impl Iterator<Item = T>) -> usize {
+        let mut seen = BTreeSet::new();
+        rows.filter(|r| !seen.insert(format!("{r:?}"))).count()
+    }
+    let accueil = repeats(data.accueil_social.iter());
+    let sessions = repeats(
+        data.initiatives
+            .iter()
+            .filter(|r| r.identifiant_beneficiaire.is_none()),
+    );
+    let mandats = repeats(data.mandats.iter());
+    assert!(
+        accueil > 0 && sessions + mandats > 0,
+        "the sample must repeat sessions"
+    );
+
+    let (inputs, _) = generate(&[YEAR], false);
+    let pipeline = Path::new(PIPELINE);
+    let table = check_table_of(inputs.path(), pipeline);
+    let figures = |source: &str| {
+        let row = common::check_row(&table, source);
+        (row.repeats, row.rejected)
+    };
+    assert_eq!(figures("accueil_social"), (accueil, 0));
+    assert_eq!(figures("initiatives"), (sessions, 0));
+    assert_eq!(figures("mandats"), (mandats, 0));
+    assert_eq!(figures("caf_rsa"), (0, 0));
+
+    // The ACC sums count every session: the total of ACC-01, ACC-02 and
+    // ACC-03 over the year is every person of every row of Y.
+    let (csv, _) = clean_run();
+    let persons: u32 = data
+        .accueil_social
+        .iter()
+        .filter(|r| in_year(r.date, YEAR))
+        .map(|r| r.nombre_personnes)
+        .sum();
+    let published: f64 = parse_csv(csv)
+        .iter()
+        .filter(|r| {
+            ["ACC-01", "ACC-02", "ACC-03"].contains(&r.indicator.as_str())
+                && r.territory == DEPARTEMENT
+                && r.month.is_none()
+                && r.breakdown.is_none()
+        })
+        .map(|r| parse_number(&r.value).expect("the département's yearly ACC sums are published"))
+        .sum();
+    assert_eq!(published, f64::from(persons));
+
+    // Overrides: `reject` makes them duplicates, `keep` keeps identified copies.
+    let text = std::fs::read_to_string(pipeline).expect("the pipeline");
+    let overridden = text
+        .replace(
+            "[sources.accueil_social]\n",
+            "[sources.accueil_social]\nduplicates = \"reject\"\n",
+        )
+        .replace(
+            "[sources.caf_rsa]\n",
+            "[sources.caf_rsa]\nduplicates = \"keep\"\n",
+        )
+        .replace(
+            "../inputs/referentiel/",
+            &format!("{}/inputs/referentiel/", env!("CARGO_MANIFEST_DIR")),
+        );
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let copy = dir.path().join("pipeline.toml");
+    std::fs::write(&copy, overridden).expect("the pipeline copy is written");
+    let table = check_table_of(inputs.path(), &copy);
+    let figures = |source: &str| {
+        let row = common::check_row(&table, source);
+        (row.repeats, row.rejected)
+    };
+    assert_eq!(figures("accueil_social"), (0, accueil));
+    assert_eq!(figures("initiatives"), (sessions, 0));
 }

@@ -732,7 +732,10 @@ fn bad_rows_are_listed_with_their_row_and_column() {
         values,
         [
             ("unparseable date", "mardi 3 mars"),
-            ("unknown commune", "99999"),
+            (
+                "unknown commune: correct the file, or add the code to the commune passage table (reference.commune_passage) if it belongs to a former commune",
+                "99999"
+            ),
             ("exact duplicate of row 3", ""),
             ("required value missing", ""),
             ("exact duplicate of row 4", ""),
@@ -757,7 +760,7 @@ fn bad_rows_are_listed_with_their_row_and_column() {
         listed,
         [
             "  row 5, column 'Date mouvement': unparseable date ('mardi 3 mars')",
-            "  row 7, column 'Commune': unknown commune ('99999')",
+            "  row 7, column 'Commune': unknown commune ('99999'): correct the file, or add the code to the commune passage table (reference.commune_passage) if it belongs to a former commune",
             "  row 9: exact duplicate of row 3",
             "  ... and 4 more (--rejects FILE lists them all)",
         ],

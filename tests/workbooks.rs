@@ -589,19 +589,20 @@ fn check_counts(
             in_table = true;
             continue;
         }
-        if !in_table || words.len() < 7 {
-            in_table = in_table && !line.trim().is_empty();
+        if !in_table || words.len() < 9 {
+            in_table = in_table && !line.trim().is_empty() && !line.starts_with('(');
             continue;
         }
         let n = words.len();
-        let Ok(figures) = words[n - 4..]
+        // The last two columns are repeats and mapped rows.
+        let Ok(figures) = words[n - 6..n - 2]
             .iter()
             .map(|w| w.parse::<usize>())
             .collect::<Result<Vec<_>, _>>()
         else {
             continue;
         };
-        let sheet = words[2..n - 5].join(" ");
+        let sheet = words[2..n - 7].join(" ");
         let sheet = if sheet == "-" { String::new() } else { sheet };
         counts.insert(
             (words[1].to_owned(), sheet),

@@ -152,9 +152,14 @@ fn print_summary(
             } else {
                 format!(" ('{}')", reject.value)
             };
+            let hint = reject
+                .reason
+                .hint()
+                .map(|h| format!(": {h}"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "  row {}{column}: {}{value}",
+                "  row {}{column}: {}{value}{hint}",
                 reject.row,
                 reject.reason.message()
             )?;
@@ -198,7 +203,7 @@ fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {
                     &reject.row.to_string(),
                     &suivi::report::neutralise(&reject.column),
                     reject.reason.code(),
-                    &reject.reason.message(),
+                    &reject.reason.explained(),
                     &suivi::report::neutralise(&reject.value),
                 ])
                 .map_err(fail)?;

@@ -119,6 +119,22 @@ impl Reason {
             Reason::Duplicate { first_row } => format!("exact duplicate of row {first_row}"),
         }
     }
+
+    /// What to do about it, where that is not obvious.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Reason::Cell(p) => p.hint(),
+            Reason::Duplicate { .. } => None,
+        }
+    }
+
+    /// The message followed by its hint: one line for listings.
+    pub fn explained(&self) -> String {
+        match self.hint() {
+            Some(hint) => format!("{}: {hint}", self.message()),
+            None => self.message(),
+        }
+    }
 }
 
 /// A rejected row: where it is and why. Identifier values are masked.
@@ -310,13 +326,13 @@ fn read_file(
     let parsed = parsed?;
     let sheet = parsed.sheet.as_deref();
     let (frame, mut report, former_rows) = rows::finish(
-            parsed.parts,
-            &parsed.layout,
-            path,
-            sheet,
-            parsed.height,
-            source.duplicates,
-        )?;
+        parsed.parts,
+        &parsed.layout,
+        path,
+        sheet,
+        parsed.height,
+        source.duplicates,
+    )?;
     report.source = name.to_owned();
     report.sha256 = sha256;
     report.mapped = former_rows

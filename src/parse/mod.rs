@@ -82,6 +82,17 @@ impl Problem {
         }
     }
 
+    /// What to do about it, where that is not obvious.
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            Problem::Commune => Some(
+                "correct the file, or add the code to the commune passage table \
+                 (reference.commune_passage) if it belongs to a former commune",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Problem::Missing => "required value missing",
@@ -89,9 +100,7 @@ impl Problem {
             Problem::Month => "unparseable month",
             Problem::Number => "not a number",
             Problem::Bool => "not a yes/no value",
-            Problem::Commune => {
-                "unknown commune: correct the file, or add the code to the commune passage table (reference.commune_passage) if it belongs to a former commune"
-            }
+            Problem::Commune => "unknown commune",
             Problem::Category => "value not in the declared list",
             Problem::TooLong => "value longer than 32,767 characters",
             Problem::CellError => "spreadsheet error value",

@@ -77,11 +77,13 @@
 //!   `expected_rejects.csv` (`file;sheet;row;column;reason`, row numbers as a
 //!   spreadsheet shows them, header and title rows counted; CSV line
 //!   numbers): reasons `date` (`31/02/<Y>`, `pas de date`, `<Y>-13-45`),
-//!   `commune` (`42999`, `69123`) and `duplicate` (exact copy of a clean row,
-//!   right after it or later; empty column). Each has exactly one problem:
+//!   `commune` (`42999`, `69123`) and `duplicate` (exact copy of a clean row
+//!   that identifies a person or a household, right after it or later;
+//!   empty column). Each has exactly one problem:
 //!   in the CAF CSV 3 dates, 2 communes, 2 duplicates; in `Orientations`
-//!   2 dates, 1 commune, 1 duplicate; `Accueil social` and `BRSA` 1 of each;
-//!   `Initiatives` 1 date, 1 commune, 2 duplicates.
+//!   2 dates, 1 commune, 1 duplicate; `Accueil social` 1 date and 1
+//!   commune; `BRSA` 1 of each; `Initiatives` 1 date, 1 commune, 2
+//!   duplicates (of individual rows).
 
 mod model;
 mod simulate;

@@ -324,29 +324,30 @@ impl Ctx {
         ((base * self.scale).round() as usize).max(min)
     }
 
-    /// Commune code to write for a household living in commune `idx`: the
-    /// old code of a merged commune for years up to 2021.
-    fn household_code(&self, idx: usize, rng: &mut ChaCha8Rng) -> String {
-        let code = &self.refs.communes[idx].code;
+    /// Commune code written for commune `idx`, for years up to 2021: a
+    /// former code of a merged commune with probability `p`. Small merged
+    /// communes are recent mergers whose former parts files still name; a
+    /// town's former codes date from the 1970s and are rare (1 %).
+    fn written_code(&self, idx: usize, rng: &mut ChaCha8Rng, p: f64) -> String {
+        let commune = &self.refs.communes[idx];
         if self.year <= 2021 {
-            let olds = self.refs.retired_codes_of(code);
-            if !olds.is_empty() {
+            let olds = self.refs.retired_codes_of(&commune.code);
+            let p = if commune.population < 10_000 { p } else { 0.01 };
+            if !olds.is_empty() && rng.random_bool(p) {
                 return olds[rng.random_range(0..olds.len())].to_string();
             }
         }
-        code.clone()
+        commune.code.clone()
     }
 
-    /// Commune code for a partner row: old codes appear half the time.
+    /// Commune code to write for a household living in commune `idx`.
+    fn household_code(&self, idx: usize, rng: &mut ChaCha8Rng) -> String {
+        self.written_code(idx, rng, 0.7)
+    }
+
+    /// Commune code for a partner row: former codes appear half the time.
     fn partner_code(&self, idx: usize, rng: &mut ChaCha8Rng) -> String {
-        let code = &self.refs.communes[idx].code;
-        if self.year <= 2021 && rng.random_bool(0.5) {
-            let olds = self.refs.retired_codes_of(code);
-            if !olds.is_empty() {
-                return olds[rng.random_range(0..olds.len())].to_string();
-            }
-        }
-        code.clone()
+        self.written_code(idx, rng, 0.5)
     }
 
     fn draw_code(&self, rng: &mut ChaCha8Rng) -> String {
@@ -620,6 +621,16 @@ fn caf_rows(ctx: &Ctx, rng: &mut ChaCha8Rng, hh: Vec<Household>) -> CafRows {
                 sdd,
                 mtrsavers,
             });
+            // A regularisation: a second December row of a paid household.
+            if m == 12 && etatdrt == 2 && rng.random_bool(0.005) {
+                draws.push(CafDraw {
+                    household: index as u32,
+                    month: 12,
+                    etatdrt,
+                    sdd,
+                    mtrsavers: round2(mtrsavers * 0.1),
+                });
+            }
         }
     }
     draws.sort_by(|a, b| {
@@ -681,7 +692,10 @@ fn oriented_row(
             &[0.45, 0.35, 0.15, 0.05],
         ),
     };
-    let rdv = if rng.random_bool(0.90) {
+    let rdv = if rng.random_bool(0.02) {
+        // Data-quality trap: an appointment dated before the orientation.
+        Some(date - days(rng.random_range(1..=10)))
+    } else if rng.random_bool(0.90) {
         let d = if rng.random_bool(0.55) {
             rng.random_range(0..=15)
         } else {
@@ -918,8 +932,14 @@ fn contrats_aides(ctx: &mut Ctx, rng: &mut ChaCha8Rng, hh: &[Household]) -> Vec<
         out.push(contrat_row(ctx, rng, &numalloc, end, &commune));
         if rng.random_bool(0.06) {
             let end2 = day_in_year(rng, y);
+            // Half of them moved before their second contract ended.
+            let commune2 = if rng.random_bool(0.5) {
+                ctx.draw_code(rng)
+            } else {
+                commune.clone()
+            };
             if end2 != end {
-                out.push(contrat_row(ctx, rng, &numalloc, end2, &commune));
+                out.push(contrat_row(ctx, rng, &numalloc, end2, &commune2));
             }
         }
     }
@@ -967,6 +987,30 @@ fn jeunes_ase(ctx: &Ctx, rng: &mut ChaCha8Rng) -> Vec<JeuneAse> {
             personne_confiance: rng.random_bool(0.70),
         });
     }
+    // A few young people have a second row (a later situation, sometimes
+    // in another commune): counted once, a yes on either row counts.
+    let mut seconds = Vec::new();
+    for j in &out {
+        if !rng.random_bool(0.05) {
+            continue;
+        }
+        let commune = if rng.random_bool(0.5) {
+            ctx.draw_code(rng)
+        } else {
+            j.commune.clone()
+        };
+        seconds.push(JeuneAse {
+            commune,
+            referent_parcours: true,
+            logement_stable: rng.random_bool(0.70),
+            ressources: rng.random_bool(0.65),
+            // Never equal to the first row: that would be a duplicate.
+            parcours_scolaire_pro: !j.parcours_scolaire_pro,
+            personne_confiance: rng.random_bool(0.80),
+            ..j.clone()
+        });
+    }
+    out.extend(seconds);
     out.sort_by(|a, b| a.identifiant.cmp(&b.identifiant));
     out
 }
@@ -1028,6 +1072,18 @@ fn accueil_social(ctx: &Ctx, rng: &mut ChaCha8Rng) -> Vec<AccueilSocial> {
             }
         }
     }
+    // Two small sessions of the same day, place, type and size: equal rows,
+    // both real (about 4 % of rows; a few three times).
+    let mut copies = Vec::new();
+    for rec in out.iter().filter(|r| r.nombre_personnes <= 3) {
+        if rng.random_bool(0.18) {
+            copies.push(rec.clone());
+            if rng.random_bool(0.1) {
+                copies.push(rec.clone());
+            }
+        }
+    }
+    out.extend(copies);
     out.sort_by(|a, b| (a.date, &a.commune).cmp(&(b.date, &b.commune)));
     out
 }
@@ -1092,6 +1148,15 @@ fn initiatives(ctx: &Ctx, rng: &mut ChaCha8Rng) -> Vec<Initiative> {
             }
         }
     }
+    // Collective sessions repeated on the same day and place with the same
+    // size: equal rows, both real (4 to 15 a year at the Loire's scale).
+    let copies: Vec<Initiative> = out
+        .iter()
+        .filter(|r| r.nombre_personnes <= 8)
+        .filter(|_| rng.random_bool(0.06))
+        .cloned()
+        .collect();
+    out.extend(copies);
 
     // Individual aids: driving licence (with an amount) and EAJE.
     let n_permis = ctx.n(150.0, 6);
@@ -1118,11 +1183,17 @@ fn initiatives(ctx: &Ctx, rng: &mut ChaCha8Rng) -> Vec<Initiative> {
             } else {
                 weekday_between(rng, ymd(y, 1, 1), last.max(ymd(y, 1, 2)) - days(1))
             };
+            // Some people moved between their two rows.
+            let first_commune = if rng.random_bool(0.3) {
+                ctx.draw_code(rng)
+            } else {
+                commune.clone()
+            };
             if first < last {
                 out.push(Initiative {
                     date: first,
                     type_initiative: TYPES_INITIATIVE[t].to_string(),
-                    commune: commune.clone(),
+                    commune: first_commune,
                     identifiant_beneficiaire: Some(id.clone()),
                     nombre_personnes: 1,
                     montant: amount(rng),
@@ -1497,6 +1568,17 @@ fn mandats(ctx: &Ctx, rng: &mut ChaCha8Rng, lines: &[ConventionLine], zero: &str
                 );
             }
         }
+    }
+    // One payment made as two equal installments on the same day: two
+    // equal rows, both real (the total paid is unchanged).
+    let even: Vec<usize> = (0..out.len())
+        .filter(|&i| (out[i].montant * 100.0).round() as i64 % 2 == 0)
+        .collect();
+    if !even.is_empty() {
+        let i = even[rng.random_range(0..even.len())];
+        let half = ((out[i].montant * 100.0).round() / 2.0).round() / 100.0;
+        out[i].montant = half;
+        out.insert(i + 1, out[i].clone());
     }
     // Payments outside Y: December Y-1 and January Y+1 (they do not count).
     let funded: Vec<&ConventionLine> = lines

@@ -552,8 +552,19 @@ fn inject_bad<C>(
 
 /// Inserts an exact copy of a clean row, right after it or later.
 fn inject_duplicate<C: Clone>(rows: &mut Vec<Row<C>>, rng: &mut ChaCha8Rng) {
+    inject_duplicate_of(rows, rng, |_| true);
+}
+
+/// Inserts an exact copy of a clean row whose cells satisfy `eligible`.
+/// Only rows that identify a person are duplicates: an equal row without
+/// an identifier is another event, kept by the reader.
+fn inject_duplicate_of<C: Clone>(
+    rows: &mut Vec<Row<C>>,
+    rng: &mut ChaCha8Rng,
+    eligible: impl Fn(&[C]) -> bool,
+) {
     let candidates: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].tag.is_none() && !rows[i].dup_source)
+        .filter(|&i| rows[i].tag.is_none() && !rows[i].dup_source && eligible(&rows[i].cells))
         .collect();
     if candidates.is_empty() {
         return;
@@ -908,7 +919,6 @@ fn departement_sheets(data: &SampleData, messy: bool, rng: &mut ChaCha8Rng) -> V
         let rec = &data.accueil_social[rng.random_range(0..n)];
         let cells = accueil_cells(&st, rng, rec);
         inject_bad(&mut accueil, rng, cells, 2, Cell::Number(69123.0), COMMUNE);
-        inject_duplicate(&mut accueil, rng);
     }
     let persons: u32 = data.accueil_social.iter().map(|r| r.nombre_personnes).sum();
     let accueil_total = total_row(6, &[(5, Cell::Number(f64::from(persons)))]);
@@ -936,8 +946,10 @@ fn departement_sheets(data: &SampleData, messy: bool, rng: &mut ChaCha8Rng) -> V
         let rec = sessions[rng.random_range(0..sessions.len())];
         let cells = initiative_cells(&st, rng, rec);
         inject_bad(&mut initiatives, rng, cells, 2, text("69123"), COMMUNE);
-        inject_duplicate(&mut initiatives, rng);
-        inject_duplicate(&mut initiatives, rng);
+        // Copies of individual rows (with a beneficiary): duplicates.
+        let identified = |cells: &[Cell]| !matches!(cells[3], Cell::Empty);
+        inject_duplicate_of(&mut initiatives, rng, identified);
+        inject_duplicate_of(&mut initiatives, rng, identified);
     }
     let persons: u32 = data.initiatives.iter().map(|r| r.nombre_personnes).sum();
     let amount: f64 = data.initiatives.iter().filter_map(|r| r.montant).sum();

@@ -68,7 +68,9 @@ pub(super) fn reason_text(reason: &Reason) -> String {
             "month" => "mois illisible".to_owned(),
             "number" => "nombre illisible".to_owned(),
             "bool" => "valeur oui/non illisible".to_owned(),
-            "commune" => "commune inconnue du référentiel".to_owned(),
+            "commune" => "commune inconnue du référentiel : corriger le fichier, ou ajouter le \
+                          code à la table de passage s'il s'agit d'une commune fusionnée depuis"
+                .to_owned(),
             "category" => "valeur absente de la liste déclarée".to_owned(),
             "too_long" => "valeur de plus de 32 767 caractères".to_owned(),
             "cell_error" => "cellule en erreur dans le tableur".to_owned(),
@@ -394,9 +396,19 @@ fn double_entries(
         for repeat in &file.repeats {
             row += 1;
             let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
-            sheet.text(row, 0, source_label(context, file), &styles.line_wrap(false))?;
+            sheet.text(
+                row,
+                0,
+                source_label(context, file),
+                &styles.line_wrap(false),
+            )?;
             sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-            sheet.text(row, 2, file.sheet.as_deref().unwrap_or(""), &styles.line(false))?;
+            sheet.text(
+                row,
+                2,
+                file.sheet.as_deref().unwrap_or(""),
+                &styles.line(false),
+            )?;
             sheet.count(row, 3, repeat.first_row, styles, false)?;
             sheet.text(row, 4, &rows.join(", "), &styles.line_wrap(false))?;
             sheet.count(row, 5, repeat.rows.len() + 1, styles, false)?;
@@ -408,7 +420,12 @@ fn double_entries(
             .ws
             .write_string_with_format(row, 0, "Aucune ligne répétée.", &styles.note_line)?;
     }
-    sheet.finish(&preamble, row, styles, &footer(context, "doubles saisies possibles"))
+    sheet.finish(
+        &preamble,
+        row,
+        styles,
+        &footer(context, "doubles saisies possibles"),
+    )
 }
 
 /// Rows whose commune was written with the code of a commune merged since,
@@ -446,9 +463,19 @@ fn mapped_communes(
     for file in context.files {
         for mapped in &file.mapped {
             row += 1;
-            sheet.text(row, 0, source_label(context, file), &styles.line_wrap(false))?;
+            sheet.text(
+                row,
+                0,
+                source_label(context, file),
+                &styles.line_wrap(false),
+            )?;
             sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-            sheet.text(row, 2, file.sheet.as_deref().unwrap_or(""), &styles.line(false))?;
+            sheet.text(
+                row,
+                2,
+                file.sheet.as_deref().unwrap_or(""),
+                &styles.line(false),
+            )?;
             sheet.text(row, 3, &mapped.former, &styles.line(false))?;
             sheet.text(row, 4, &mapped.current, &styles.line(false))?;
             sheet.count(row, 5, mapped.rows, styles, false)?;
@@ -463,7 +490,12 @@ fn mapped_communes(
             &styles.note_line,
         )?;
     }
-    sheet.finish(&preamble, row, styles, &footer(context, "communes recodées"))
+    sheet.finish(
+        &preamble,
+        row,
+        styles,
+        &footer(context, "communes recodées"),
+    )
 }
 
 fn findings(
