@@ -117,9 +117,9 @@ fn print_summary(
             let at = if rows.len() == 1 { "row" } else { "rows" };
             writeln!(
                 out,
-                "  row {} repeated at {} ({} identical rows)",
+                "  row {} repeated at {at} {} ({} identical rows)",
                 repeat.first_row,
-                format!("{at} {}", rows.join(", ")),
+                rows.join(", "),
                 repeat.rows.len() + 1
             )?;
         }

@@ -47,9 +47,18 @@ fn days(d: NaiveDate) -> i32 {
     chrono::Datelike::num_days_from_ce(&d) - UNIX_EPOCH_DAYS_FROM_CE
 }
 
-/// Parses one declared column over `rows`, noting the first problem of each
-/// row in `problems`, and the rows whose commune was written with a former
-/// code in `former` (row index, index in [`Reference::former_codes`]).
+/// What parsing noted about the data rows, besides their values.
+#[derive(Default)]
+pub struct Notes {
+    /// The first problem of each row with one (sparse: most have none).
+    pub problems: BTreeMap<usize, CellProblem>,
+    /// Rows whose commune was written with a former code: (row index, index
+    /// of the code in the reference's former codes).
+    pub former: Vec<(usize, u32)>,
+}
+
+/// Parses one declared column over `rows`, noting problems and former
+/// commune codes in `notes`.
 pub fn parse_column(
     grid: &dyn Grid,
     position: Option<usize>,
@@ -57,9 +66,9 @@ pub fn parse_column(
     column: &ColumnSpec,
     rows: &[usize],
     context: &Context,
-    problems: &mut BTreeMap<usize, CellProblem>,
-    former: &mut Vec<(usize, u32)>,
+    notes: &mut Notes,
 ) -> Values {
+    let Notes { problems, former } = notes;
     let cell = |row: usize| position.map_or(Cell::Empty, |c| grid.cell(row, c));
     let mut note = |i: usize, problem: Problem, value: String| {
         problems.entry(i).or_insert(CellProblem {

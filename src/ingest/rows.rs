@@ -69,9 +69,7 @@ pub fn parse_rows(
             rows.push(row);
         }
     }
-    // Sparse: most rows have no problem.
-    let mut problems = std::collections::BTreeMap::new();
-    let mut former = Vec::new();
+    let mut noted = columns::Notes::default();
     let values: Vec<Values> = source
         .columns
         .iter()
@@ -84,11 +82,14 @@ pub fn parse_rows(
                 column,
                 &rows,
                 context,
-                &mut problems,
-                &mut former,
+                &mut noted,
             )
         })
         .collect();
+    let columns::Notes {
+        problems,
+        mut former,
+    } = noted;
     former.sort_unstable();
     let mut identified = vec![false; rows.len()];
     for v in &values {
