@@ -3,7 +3,7 @@
 //! the sample generator, and compared cell by cell (indicator × territory ×
 //! month × breakdown) with the `indicateurs_<Y>.csv` that `suivi run` writes.
 //!
-//! The rules implemented below are DOMAIN.md's "Indicator catalogue" (with
+//! The rules implemented below are docs/DOMAIN.md's "Indicator catalogue" (with
 //! its "General rules"), in the interpretation `pipelines/loire.toml`
 //! documents. Nothing of the crate is used but the sample generator
 //! (`suivi::sample`): the computation is plain Rust over the records, the
@@ -47,7 +47,7 @@ const PASSAGE_CSV: &str = concat!(
 const PSEUDONYM_KEY: &str = "test-key-0123456789abcdef";
 /// The département's name: the `territoire` of département-level cells.
 const DEPARTEMENT: &str = "Loire";
-/// Parameters of the pipeline (DOMAIN.md: 30 and 15 days).
+/// Parameters of the pipeline (docs/DOMAIN.md: 30 and 15 days).
 const DELAI_ORIENTATION_MAX: i64 = 30;
 const DELAI_RDV_MAX: i64 = 15;
 const COLUMNS: [&str; 13] = [
@@ -225,7 +225,7 @@ const fn departement_only(mut s: Spec) -> Spec {
     s
 }
 
-/// The catalogue of DOMAIN.md, with its targets.
+/// The catalogue of docs/DOMAIN.md, with its targets.
 const CATALOGUE: [Spec; 34] = [
     spec("RSA-01", Kind::Count),
     year_only(spec("RSA-02", Kind::Count)),
@@ -1498,7 +1498,7 @@ fn every_indicator_matches_an_independent_recomputation() {
     let mut mismatches = compare(&expected, &rows, Previous::None);
     // The comparison is not vacuous: the département's year figures of the
     // large new-entrant indicators are published, and the convention's money
-    // (FIN) is public, never masked (DOMAIN.md, "Statistical confidentiality").
+    // (FIN) is public, never masked (docs/DOMAIN.md, "Statistical confidentiality").
     for row in &rows {
         let big = ["RSA-01", "RSA-02", "RSA-03", "RSA-04", "RSA-05"]
             .contains(&row.indicator.as_str())

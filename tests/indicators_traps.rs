@@ -1,5 +1,5 @@
 //! The Loire catalogue on a hand-built year whose every answer is worked out
-//! below, with the traps of DOMAIN.md: a household moving territory, a new
+//! below, with the traps of docs/DOMAIN.md: a household moving territory, a new
 //! entrant never oriented, an orientation dated before the opening, a
 //! duplicated row, an old commune code, a territory with no rows, a share
 //! with a zero denominator, a month with no data, an orientation in January

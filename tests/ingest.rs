@@ -768,9 +768,10 @@ fn bad_rows_are_listed_with_their_row_and_column() {
     );
 }
 
-/// DOMAIN.md: "An exact duplicate of an earlier row (all columns equal) is
-/// listed as a duplicate". Two rows that differ in a column the pipeline
-/// does not declare (here `N° mandat`) are not copies of each other.
+/// docs/DOMAIN.md: a row that repeats an earlier row in every column is a
+/// duplicate (here forced by `duplicates = "reject"`). Two rows that differ
+/// in a column the pipeline does not declare (here `N° mandat`) are not
+/// copies of each other.
 #[test]
 fn rows_differing_in_an_undeclared_column_are_not_duplicates() {
     let (output, table, rejects) = check_with_rejects(&pipeline("undeclared_column.toml"), &[]);

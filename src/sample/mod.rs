@@ -7,7 +7,7 @@
 //! ChaCha8 stream per file; no hash order, no clock). The result,
 //! [`SampleData`], is the **clean truth**: the records a perfect reader
 //! accepts, from which tests recompute the indicators. [`write`] puts them
-//! into the files of `DOMAIN.md` ("Source contracts"), plus
+//! into the files of `docs/DOMAIN.md` ("Source contracts"), plus
 //! `expected_rejects.csv`.
 //!
 //! Volumes are those of the real Loire at `scale = 1` and are multiplied by
@@ -48,7 +48,7 @@
 //!
 //! # Clean mode
 //!
-//! Headers exactly as `DOMAIN.md`, header on the first line/row. CSV in
+//! Headers exactly as `docs/DOMAIN.md`, header on the first line/row. CSV in
 //! Windows-1252, `;`, CRLF, decimal comma, dates `JJ/MM/AAAA`, MOISREF
 //! `AAAAMM`. Workbooks: dates are real Excel dates (`dd/mm/yyyy`), booleans
 //! `Oui`/`Non`, communes and identifiers text (except the Pôle emploi
