@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The year the benchmark simulates and runs.
+const YEAR: i32 = 2020;
+
 pub struct BenchOptions {
     pub pipeline: PathBuf,
     pub scales: Vec<f64>,
@@ -57,7 +60,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
         let inputs = options.dir.join(format!("scale-{scale}"));
         progress(&format!("scale {scale}: generating the sample"));
         let sample_options = SampleOptions {
-            year: 2020,
+            year: YEAR,
             scale,
             seed: options.seed,
             messy: false,
@@ -84,7 +87,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             let status = std::process::Command::new(&exe)
                 .args(["-q", "run"])
                 .arg(&pipeline)
-                .args(["--year", "2020", "--inputs"])
+                .args(["--year", &YEAR.to_string(), "--inputs"])
                 .arg(&inputs)
                 .arg("--out")
                 .arg(&out)
@@ -97,7 +100,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                     "the benchmark run failed at scale {scale} ({status})"
                 )));
             }
-            let manifest = crate::manifest::read(&out)
+            let manifest = crate::manifest::read(&out, &crate::manifest::file_name(YEAR, false))
                 .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
             peaks.extend(manifest.peak_memory_mib);
             for (stage, ms) in manifest.timings_ms {
@@ -169,7 +172,7 @@ pub fn csv_pipeline(pipeline: &Path, inputs: &Path) -> Result<PathBuf> {
 }
 
 fn count_rows(out: &Path) -> usize {
-    crate::manifest::read(out)
+    crate::manifest::read(out, &crate::manifest::file_name(YEAR, false))
         .map(|m| m.inputs.iter().map(|i| i.rows_read).sum())
         .unwrap_or(0)
 }

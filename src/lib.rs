@@ -9,6 +9,7 @@ pub mod indicators;
 pub mod ingest;
 pub mod lock;
 pub mod manifest;
+pub mod output_set;
 pub mod parse;
 pub mod reference;
 pub mod report;

@@ -12,7 +12,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const MANIFEST_FILE: &str = "manifest.json";
+/// One manifest per year and diffusion: `manifest_2020.json`, `manifest_2020_interne.json`.
+pub fn file_name(year: i32, internal: bool) -> String {
+    let suffix = if internal { "_interne" } else { "" };
+    format!("manifest_{year}{suffix}.json")
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -116,15 +120,15 @@ pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<(String, File
     ))
 }
 
-/// The manifest in `out`, if there is a readable one.
-pub fn read(out: &Path) -> Option<Manifest> {
-    let text = std::fs::read_to_string(out.join(MANIFEST_FILE)).ok()?;
+/// The manifest `name` in `out`, if there is a readable one.
+pub fn read(out: &Path, name: &str) -> Option<Manifest> {
+    let text = std::fs::read_to_string(out.join(name)).ok()?;
     serde_json::from_str(&text).ok()
 }
 
 /// Whether the previous run had this fingerprint and its outputs are intact.
-pub fn is_current(out: &Path, fingerprint: &str) -> bool {
-    let Some(manifest) = read(out) else {
+pub fn is_current(out: &Path, name: &str, fingerprint: &str) -> bool {
+    let Some(manifest) = read(out, name) else {
         return false;
     };
     manifest.fingerprint == fingerprint
@@ -134,10 +138,11 @@ pub fn is_current(out: &Path, fingerprint: &str) -> bool {
             .all(|o| sha256_file(&out.join(&o.file)).is_ok_and(|h| h == o.sha256))
 }
 
-pub fn write(out: &Path, manifest: &Manifest) -> Result<PathBuf> {
+/// Writes the manifest as `dir/name`.
+pub fn write(dir: &Path, name: &str, manifest: &Manifest) -> Result<PathBuf> {
     let text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::io("serialising the manifest", e.into()))?;
-    crate::report::write_atomic(&out.join(MANIFEST_FILE), |file| {
+    crate::report::write_atomic(&dir.join(name), |file| {
         std::io::Write::write_all(file, text.as_bytes())
             .map_err(|e| Error::io("writing the manifest", e))
     })

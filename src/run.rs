@@ -178,17 +178,30 @@ pub fn run(
     on_stage: Option<&(dyn Fn(&str) + Sync)>,
 ) -> Result<RunResult> {
     let out = &options.out;
-    std::fs::create_dir_all(out)
-        .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
+    if !out.is_dir() {
+        // An unmounted share must not silently get a local copy.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            return Err(Error::Usage(format!(
+                "the output folder {} can't be created: its parent folder does not exist \
+                 (create it, or check that the share is mounted)",
+                out.display()
+            )));
+        }
+        std::fs::create_dir(out)
+            .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
+    }
     let _lock = crate::lock::acquire(out)?;
     remove_stale_temporaries(out);
+    crate::output_set::recover(out)?;
     let diffusion = if options.internal {
         "interne"
     } else {
         "publique"
     };
     let (fingerprint, known_hashes) = manifest::fingerprint(pipeline, diffusion)?;
-    if options.if_changed && manifest::is_current(out, &fingerprint) {
+    let manifest_name = manifest::file_name(pipeline.year, options.internal);
+    if options.if_changed && manifest::is_current(out, &manifest_name, &fingerprint) {
         return Ok(RunResult::Unchanged);
     }
     let started_at = chrono::Local::now().to_rfc3339();
@@ -240,19 +253,31 @@ pub fn run(
             internal: options.internal,
         },
     };
+    let tag = format!(
+        "{}{}",
+        pipeline.year,
+        if options.internal { "_interne" } else { "" }
+    );
+    let staging = crate::output_set::Staging::begin(out, &tag)?;
+    let staged = staging.dir().to_owned();
     let outputs = timings.time("write", || -> Result<Vec<PathBuf>> {
         let mut outputs = vec![
             table::write_csv(
-                &out.join(context.file_name("indicateurs", "csv")),
+                &staged.join(context.file_name("indicateurs", "csv")),
+                &rows,
+                &context.confidentiality.symbol,
+            )?,
+            table::write_excel_csv(
+                &staged.join(context.file_name("indicateurs_excel", "csv")),
                 &rows,
                 &context.confidentiality.symbol,
             )?,
             table::write_parquet(
-                &out.join(context.file_name("indicateurs", "parquet")),
+                &staged.join(context.file_name("indicateurs", "parquet")),
                 &rows,
             )?,
         ];
-        outputs.extend(workbooks::write_all(&context, out)?);
+        outputs.extend(workbooks::write_all(&context, &staged)?);
         Ok(outputs)
     })?;
     let manifest = Manifest {
@@ -278,7 +303,12 @@ pub fn run(
         timings_ms: timings.ms,
         peak_memory_mib: manifest::peak_memory_mib(),
     };
-    manifest::write(out, &manifest)?;
+    manifest::write(&staged, &manifest_name, &manifest)?;
+    let mut names: Vec<String> = manifest.outputs.iter().map(|o| o.file.clone()).collect();
+    // Last: a manifest in place says that its set is complete.
+    names.push(manifest_name);
+    let mut outputs = staging.commit(&names)?;
+    outputs.pop();
     Ok(RunResult::Done(Box::new(Outcome {
         files,
         as_of,

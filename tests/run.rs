@@ -47,7 +47,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap() != ".suivi.lock")
+        .filter(|p| p.file_name().unwrap() != ".suivi.lock" && p.is_file())
         .map(|p| {
             (
                 p.file_name().unwrap().to_string_lossy().into_owned(),
@@ -57,13 +57,14 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-const OUTPUTS: [&str; 6] = [
+const OUTPUTS: [&str; 7] = [
     "indicateurs_2020.csv",
+    "indicateurs_excel_2020.csv",
     "indicateurs_2020.parquet",
     "rapport_execution_2020.xlsx",
     "suivi_financier_2020.xlsx",
     "qualite_donnees_2020.xlsx",
-    "manifest.json",
+    "manifest_2020.json",
 ];
 
 #[test]
@@ -172,7 +173,7 @@ fn two_runs_write_identical_bytes() {
         second.keys().collect::<Vec<_>>()
     );
     for (name, bytes) in &first {
-        if name == "manifest.json" {
+        if name == "manifest_2020.json" {
             let strip = |b: &[u8]| -> serde_json::Value {
                 let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
                 let fields = v.as_object_mut().unwrap();
@@ -240,8 +241,8 @@ fn if_changed_skips_an_unchanged_run_and_reruns_a_changed_one() {
     common::assert_exit(&output, 0);
     assert!(!common::stderr(&output).contains("unchanged"));
     assert_ne!(
-        snapshot(out.path())["manifest.json"],
-        before["manifest.json"]
+        snapshot(out.path())["manifest_2020.json"],
+        before["manifest_2020.json"]
     );
 }
 
@@ -264,7 +265,8 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
         .min()
         .unwrap();
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest_2020.json")).unwrap())
+            .unwrap();
     let write = Duration::from_millis(manifest["timings_ms"]["write"].as_u64().unwrap());
     let mut length = length;
     let mut seed: u64 = std::process::id().into();
@@ -301,10 +303,12 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
         child.wait().unwrap();
         // Whatever the moment, every output is the complete previous one.
         for (name, bytes) in snapshot(out.path()) {
-            if name.starts_with(".suivi-tmp-") {
-                continue; // a stale temporary file: the next run removes it
+            if name.starts_with(".suivi-") {
+                // A stale temporary file or a commit journal: the next run
+                // removes it, completing the set.
+                continue;
             }
-            if name == "manifest.json" {
+            if name == "manifest_2020.json" {
                 continue; // rewritten with new timings by runs that finished
             }
             assert!(
@@ -318,10 +322,14 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
         "only {killed} runs were killed before they ended"
     );
     common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
-    let after = snapshot(out.path());
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".suivi-") && n != ".suivi.lock")
+        .collect();
     assert!(
-        after.keys().all(|n| !n.starts_with(".suivi-tmp-")),
-        "stale temporary files are removed"
+        left.is_empty(),
+        "stale temporary files, journals and staging folders are removed: {left:?}"
     );
 }
 
@@ -334,7 +342,8 @@ fn the_manifest_records_the_sha256_of_every_input() {
     copy_sample(inputs.path());
     common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest_2020.json")).unwrap())
+            .unwrap();
     let recorded = manifest["inputs"].as_array().unwrap();
     // 9 sources: the Département workbook is recorded once per sheet.
     assert_eq!(recorded.len(), 9);

@@ -29,10 +29,24 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let mut out = stdout.lock();
     print_summary(&mut out, &pipeline, &tables, args.show)
         .map_err(|e| Error::io("writing to stdout", e))?;
+    out.flush().map_err(|e| Error::io("writing to stdout", e))?;
     if let Some(path) = &args.rejects {
         write_rejects(path, &tables)?;
     }
-    ingest::enforce_reject_limit(&pipeline, &tables)
+    ingest::enforce_reject_limit(&pipeline, &tables)?;
+    // The dry run computes everything a run would, and writes nothing.
+    let frames = tables.into_iter().map(|t| (t.name, t.frame)).collect();
+    let computed = suivi::indicators::compute(&pipeline, frames, &reference)?;
+    writeln!(
+        out,
+        "\ncomputed {} derived tables, {} indicators, {} findings and {} coverage measures: \
+         the run would succeed",
+        pipeline.tables.len(),
+        pipeline.indicators.len(),
+        computed.findings.len(),
+        computed.coverage.len()
+    )
+    .map_err(|e| Error::io("writing to stdout", e))
 }
 
 fn print_summary(
@@ -83,6 +97,16 @@ fn print_summary(
         "(repeats: identical rows without an identifier, kept and counted as events; \
          mapped: accepted rows whose commune code was a former one)"
     )?;
+    for report in tables.iter().flat_map(|t| &t.files) {
+        for column in &report.absent_columns {
+            writeln!(
+                out,
+                "\nWARNING: column '{column}' is absent from {}: the pipeline allows it \
+                 (may_be_absent), so it is left empty and every figure that uses it is computed without it",
+                place(report)
+            )?;
+        }
+    }
     let mapping: Vec<&ingest::FileReport> = tables
         .iter()
         .flat_map(|t| &t.files)

@@ -16,6 +16,8 @@ pub struct Layout {
     pub positions: Vec<Option<usize>>,
     /// For each declared column, the header text as the file writes it.
     pub written: Vec<String>,
+    /// Declared columns that may be absent and are: their headers.
+    pub absent: Vec<String>,
 }
 
 fn names(column: &Column) -> Vec<String> {
@@ -97,6 +99,7 @@ pub fn locate(
     let mut positions = Vec::with_capacity(wanted.len());
     let mut written = Vec::with_capacity(wanted.len());
     let mut missing = Vec::new();
+    let mut absent = Vec::new();
     for (column, names) in source.columns.iter().zip(&wanted) {
         let position = headers
             .iter()
@@ -106,34 +109,66 @@ pub fn locate(
             Some(c) => written.push(grid.cell(header_row, c).display().trim().to_owned()),
             None => {
                 written.push(column.header.clone());
-                if column.required {
-                    missing.push(column.header.as_str());
-                } else {
+                if column.may_be_absent {
                     tracing::warn!(
                         file = %file.display(),
                         sheet = sheet.unwrap_or(""),
-                        "optional column '{}' not found: left empty",
+                        "column '{}' is absent (the pipeline allows it): left empty",
                         column.header
                     );
+                    absent.push(column.header.clone());
+                } else {
+                    missing.push(column);
                 }
             }
         }
         positions.push(position);
     }
     if !missing.is_empty() {
-        let found: Vec<String> = grid
+        // Headers of the row that no declared column took: the likely misspellings.
+        let taken: Vec<usize> = positions.iter().flatten().copied().collect();
+        let found: Vec<(usize, String)> = grid
             .row_cells(header_row)
             .iter()
-            .map(|(_, c)| c.display())
+            .map(|(c, cell)| (*c, cell.display().trim().to_owned()))
             .collect();
+        let described: Vec<String> = missing
+            .iter()
+            .map(|column| {
+                let closest = found
+                    .iter()
+                    .filter(|(c, _)| !taken.contains(c))
+                    .map(|(_, h)| {
+                        (
+                            strsim::normalized_levenshtein(
+                                &normalize(h),
+                                &normalize(&column.header),
+                            ),
+                            h,
+                        )
+                    })
+                    .filter(|(score, _)| *score >= 0.5)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                match closest {
+                    Some((_, header)) => format!(
+                        "'{}' (did you mean '{}'? if so, add it to the column's aliases)",
+                        column.header,
+                        shorten(header)
+                    ),
+                    None => format!("'{}'", column.header),
+                }
+            })
+            .collect();
+        let found: Vec<String> = found.iter().map(|(_, h)| shorten(h)).collect();
         let found: Vec<&str> = found.iter().map(String::as_str).collect();
         return Err(Error::input(
             file,
             sheet,
             format!(
-                "required column{} {} not found in the header (row {}); headers found: {}",
+                "declared column{} {} not found in the header (row {}); headers found: {}. \
+                 A column that files may lack is declared with `may_be_absent = true`",
                 if missing.len() > 1 { "s" } else { "" },
-                quoted_list(&missing),
+                described.join(", "),
                 header_row + 1,
                 quoted_list(&found)
             ),
@@ -143,7 +178,18 @@ pub fn locate(
         header_row,
         positions,
         written,
+        absent,
     })
+}
+
+/// A header as messages show it: a huge cell is cut.
+fn shorten(header: &str) -> String {
+    const MAX: usize = 60;
+    if header.chars().count() <= MAX {
+        header.to_owned()
+    } else {
+        format!("{}…", header.chars().take(MAX).collect::<String>())
+    }
 }
 
 fn quoted_list(items: &[&str]) -> String {

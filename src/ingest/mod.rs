@@ -54,6 +54,9 @@ pub struct FileReport {
     /// Accepted rows whose commune was written with the code of a commune
     /// merged since, per former code, in code order.
     pub mapped: Vec<Mapped>,
+    /// Declared columns the file lacks, which the pipeline allows
+    /// (`may_be_absent`): left empty.
+    pub absent_columns: Vec<String>,
 }
 
 /// Accepted rows of a file mapped from one former commune code.
@@ -252,6 +255,20 @@ fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<PathBuf>> {
             "no input file matches this name",
         ));
     }
+    // A stray copy (`finances_2020.old.xlsx`) would count every row twice.
+    if files.len() > 1 && !source.several_files {
+        let names: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+        return Err(Error::input(
+            dir.join(&pattern),
+            None,
+            format!(
+                "{} files match this name, where one is expected: {}. Keep one, or declare \
+                 `several_files = true` if the source gathers them all",
+                files.len(),
+                names.join(", ")
+            ),
+        ));
+    }
     // `x.*` matching both x.xlsx and x.xls would count every row twice.
     for pair in files.windows(2) {
         if pair[0].file_stem() == pair[1].file_stem() {
@@ -335,6 +352,7 @@ fn read_file(
     )?;
     report.source = name.to_owned();
     report.sha256 = sha256;
+    report.absent_columns = parsed.layout.absent.clone();
     report.mapped = former_rows
         .into_iter()
         .map(|(code, rows)| {

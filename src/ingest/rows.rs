@@ -317,6 +317,7 @@ pub fn finish(
             .map(|(first_row, rows)| Repeat { first_row, rows })
             .collect(),
         mapped: Vec::new(),
+        absent_columns: Vec::new(),
     };
     Ok((frame, report, former_rows))
 }

@@ -129,8 +129,27 @@ fn yes_no(value: Option<bool>) -> &'static str {
 
 /// Masked cells show `symbol` in the CSV instead of their figures.
 pub fn write_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
+    write_table(path, rows, symbol, false)
+}
+
+/// The same table for a French spreadsheet program: a UTF-8 byte order mark
+/// (without it French Excel reads the text as Windows-1252) and decimal
+/// commas (with points it reads the numbers as text).
+pub fn write_excel_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
+    write_table(path, rows, symbol, true)
+}
+
+fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<PathBuf> {
+    let number = |v: Option<f64>| {
+        let text = number(v);
+        if excel { text.replace('.', ",") } else { text }
+    };
     write_atomic(path, |file| {
         let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
+        if excel {
+            std::io::Write::write_all(file, "\u{feff}".as_bytes())
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
         let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
         writer.write_record(COLUMNS).map_err(fail)?;
         for row in rows {

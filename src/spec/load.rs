@@ -104,6 +104,12 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
                 }
                 _ => {}
             }
+            if column.required && column.may_be_absent {
+                return Err(fail(
+                    at,
+                    format!("column '{name}' can't be both `required` and `may_be_absent`"),
+                ));
+            }
             if column.width.is_some() && column.kind != ColumnType::Id {
                 return Err(fail(
                     at,

@@ -132,6 +132,10 @@ pub struct Source {
     /// What a row equal to an earlier one in every column is.
     #[serde(default)]
     pub duplicates: Duplicates,
+    /// The source gathers every file its pattern matches (duplicates are
+    /// then looked for across them); otherwise it matches exactly one.
+    #[serde(default)]
+    pub several_files: bool,
     pub columns: Vec<Column>,
 }
 
@@ -193,9 +197,13 @@ pub struct Column {
     pub aliases: Vec<String>,
     #[serde(rename = "type")]
     pub kind: ColumnType,
-    /// A row missing a required value is rejected; a file missing a required column fails.
+    /// A row missing a required value is rejected.
     #[serde(default)]
     pub required: bool,
+    /// A file may lack this column (it is then left empty, and `check` and
+    /// the quality workbook say so). Otherwise a file without it fails.
+    #[serde(default)]
+    pub may_be_absent: bool,
     /// Identifiers only: digits-only values are left-padded with zeros to this width.
     #[serde(default)]
     pub width: Option<usize>,

@@ -172,6 +172,19 @@ fn counts(
     if rejects.capped() {
         preamble = preamble.note(rejects.cap_note());
     }
+    for file in context.files {
+        for column in &file.absent_columns {
+            let place = match &file.sheet {
+                Some(sheet) => format!("{}, feuille « {sheet} »", file.file_name()),
+                None => file.file_name(),
+            };
+            preamble = preamble.note(format!(
+                "ATTENTION : la colonne « {column} » est absente de {place}. Le pipeline \
+                 l'autorise : elle est laissée vide, et les indicateurs qui l'utilisent sont \
+                 calculés sans elle."
+            ));
+        }
+    }
     let columns = [
         Column::new("Source"),
         Column::new("Fichier"),

@@ -122,6 +122,7 @@ fn files(rejects: usize) -> Vec<FileReport> {
             .collect(),
         repeats: Vec::new(),
         mapped: Vec::new(),
+        absent_columns: Vec::new(),
     }]
 }
 
