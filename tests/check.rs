@@ -99,3 +99,141 @@ fn an_out_of_range_setting_is_reported_with_its_line() {
         "{err}"
     );
 }
+
+/// The shipped 2020 sample copied into a new folder.
+fn sample_2020() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs");
+    for name in [
+        "caf_rsa_2020.csv",
+        "departement_insertion_2020.xlsx",
+        "pole_emploi_brsa_2020.xlsx",
+        "finances_2020.xlsx",
+    ] {
+        std::fs::copy(inputs.join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// A copy of the Loire pipeline, edited, whose reference tables are the shipped ones.
+fn pipeline_copy(dir: &Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(pipeline()).unwrap();
+    let referentiel = Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs/referentiel/");
+    let text = edit(text.replace("../inputs/referentiel/", common::arg(&referentiel)));
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn check_on(pipeline: &Path, inputs: &Path) -> std::process::Output {
+    common::suivi(&[
+        "check",
+        common::arg(pipeline),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs),
+    ])
+}
+
+/// Issue 15: a renamed header used to leave its column empty with a mere
+/// warning (RSA-01 computed without `SDD`).
+#[test]
+fn a_declared_column_absent_from_a_file_stops_the_run_naming_the_closest_header() {
+    let inputs = sample_2020();
+    let caf = inputs.path().join("caf_rsa_2020.csv");
+    let bytes = std::fs::read(&caf).unwrap();
+    let text = String::from_utf8_lossy(&bytes[..200]).into_owned();
+    assert!(text.contains(";SDD;"), "{text}");
+    let renamed = [
+        text.replacen(";SDD;", ";SDDX;", 1).as_bytes(),
+        &bytes[200..],
+    ]
+    .concat();
+    std::fs::write(&caf, renamed).unwrap();
+
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("caf_rsa_2020.csv"), "{err}");
+    assert!(
+        err.contains("declared column 'SDD' (did you mean 'SDDX'?"),
+        "{err}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let run = common::suivi(&[
+        "run",
+        common::arg(&pipeline()),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs.path()),
+        "--out",
+        common::arg(out.path()),
+    ]);
+    common::assert_exit(&run, 3);
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+
+    // Allowed to be absent: the run goes on, and check says so.
+    let dir = tempfile::tempdir().unwrap();
+    let tolerant = pipeline_copy(dir.path(), |t| {
+        t.replace(
+            r#"{ name = "sdd", header = "SDD", type = "bool" }"#,
+            r#"{ name = "sdd", header = "SDD", type = "bool", may_be_absent = true }"#,
+        )
+    });
+    let output = check_on(&tolerant, inputs.path());
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    assert!(
+        out.contains("WARNING: column 'SDD' is absent from caf_rsa_2020.csv"),
+        "{out}"
+    );
+}
+
+/// Issue 15: `finances_2020.old.xlsx` beside `finances_2020.xlsx` doubled the
+/// State's agreed money.
+#[test]
+fn two_files_matching_one_source_stop_the_run_naming_both() {
+    let inputs = sample_2020();
+    std::fs::copy(
+        inputs.path().join("finances_2020.xlsx"),
+        inputs.path().join("finances_2020.old.xlsx"),
+    )
+    .unwrap();
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("2 files match this name"), "{err}");
+    assert!(
+        err.contains("finances_2020.old.xlsx") && err.contains("finances_2020.xlsx'"),
+        "{err}"
+    );
+}
+
+/// Issue 15: `check` is the dry run: an error in a derived table's SQL shows
+/// there, not in that night's run.
+#[test]
+fn check_computes_every_derived_table_and_indicator() {
+    let output = check_on(
+        &pipeline(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    assert!(
+        out.contains("computed 4 derived tables, 34 indicators"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let broken = pipeline_copy(dir.path(), |t| {
+        t.replacen("FROM caf_rsa\n", "FROM caf_rsa_typo\n", 1)
+    });
+    let output = check_on(
+        &broken,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 2);
+    let err = common::stderr(&output);
+    assert!(err.contains("foyers_entrants"), "{err}");
+}

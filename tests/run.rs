@@ -357,3 +357,142 @@ fn the_manifest_records_the_sha256_of_every_input() {
         );
     }
 }
+
+/// Issue 15: every output used to be 0600 whatever the umask.
+#[cfg(unix)]
+#[test]
+fn outputs_get_the_permissions_of_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_suivi"))
+        .args(run_args(inputs.path(), out.path()))
+        .env("SUIVI_PSEUDONYM_KEY", common::PSEUDONYM_KEY);
+    let output = command.output().unwrap();
+    common::assert_exit(&output, 0);
+    for name in OUTPUTS {
+        let mode = std::fs::metadata(out.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640, "{name}: {mode:o}");
+    }
+}
+
+/// Issue 15: a set interrupted between two renames is completed (its
+/// journal lists every staged file) or rolled back (no journal) by the next
+/// run, which says so.
+#[test]
+fn an_interrupted_set_is_completed_or_rolled_back_at_the_next_start() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let complete = snapshot(out.path());
+
+    // Killed after its journal: two files staged, one already moved.
+    let staging = out.path().join(".suivi-staging-2020");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("indicateurs_2020.csv"), "new").unwrap();
+    std::fs::write(
+        out.path().join(".suivi-commit-2020"),
+        "indicateurs_2020.csv\nindicateurs_2020.parquet",
+    )
+    .unwrap();
+    // Killed before its journal: nothing of it may land.
+    let other = out.path().join(".suivi-staging-2019");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("indicateurs_2019.csv"), "half").unwrap();
+
+    let mut args = run_args(inputs.path(), out.path());
+    args.push("--if-changed");
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("completed the outputs 2020 of an interrupted run (2 files)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rolled back the outputs 2019 of an interrupted run"),
+        "{err}"
+    );
+    assert!(!out.path().join("indicateurs_2019.csv").exists());
+    // The completed file differed from its manifest: the run rewrote the set.
+    let after = snapshot(out.path());
+    assert_eq!(
+        after["indicateurs_2020.csv"],
+        complete["indicateurs_2020.csv"]
+    );
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".suivi-") && n != ".suivi.lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue 15: an unmounted share got a local tree and a success.
+#[test]
+fn an_output_folder_whose_parent_is_missing_is_exit_2() {
+    let (inputs, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let out = root.path().join("partage").join("suivi");
+    let output = common::suivi(&run_args(inputs.path(), &out));
+    common::assert_exit(&output, 2);
+    assert!(common::stderr(&output).contains("its parent folder does not exist"));
+    assert!(!root.path().join("partage").exists());
+}
+
+/// Issue 15: the indicator table for French Excel (BOM, decimal comma)
+/// beside the machine CSV (no BOM, decimal point), cell for cell the same;
+/// and one manifest per year and diffusion.
+#[test]
+fn the_excel_table_and_the_manifests_of_each_diffusion() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let machine = std::fs::read(out.path().join("indicateurs_2020.csv")).unwrap();
+    let excel = std::fs::read(out.path().join("indicateurs_excel_2020.csv")).unwrap();
+    assert!(!machine.starts_with("\u{feff}".as_bytes()));
+    assert!(excel.starts_with("\u{feff}".as_bytes()));
+    let records = |bytes: &[u8]| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let (machine, excel) = (records(&machine), records(&excel[3..]));
+    assert_eq!(machine.len(), excel.len());
+    let mut commas = 0;
+    for (m, e) in machine.iter().zip(&excel) {
+        for (col, (a, b)) in m.iter().zip(e).enumerate() {
+            if [6, 7, 8, 9, 11].contains(&col) && a.parse::<f64>().is_ok() {
+                assert_eq!(&a.replace('.', ","), b);
+                commas += usize::from(b.contains(','));
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+    }
+    assert!(commas > 0, "shares are written with a decimal comma");
+
+    let public = std::fs::read(out.path().join("manifest_2020.json")).unwrap();
+    let mut args = run_args(inputs.path(), out.path());
+    args.extend(["--diffusion", "interne"]);
+    common::assert_exit(&common::suivi(&args), 0);
+    assert_eq!(
+        std::fs::read(out.path().join("manifest_2020.json")).unwrap(),
+        public
+    );
+    let internal: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("manifest_2020_interne.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(internal["diffusion"], "interne");
+}
