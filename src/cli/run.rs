@@ -16,7 +16,7 @@ pub struct RunArgs {
     /// named `_interne` and marked restricted.
     #[arg(long, value_enum, default_value_t = Diffusion::Publique)]
     diffusion: Diffusion,
-    /// Do nothing (exit 0) when manifest.json shows the same inputs, pipeline and tool.
+    /// Do nothing (exit 0) when the manifest of this year and diffusion shows the same inputs, pipeline and tool.
     #[arg(long)]
     if_changed: bool,
 }
