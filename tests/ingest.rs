@@ -658,7 +658,7 @@ fn missing_required_column_exits_3_naming_it() {
         "{err}"
     );
     assert!(
-        err.contains("required column 'Date signature CER' not found in the header (row 4)"),
+        err.contains("declared column 'Date signature CER' not found in the header (row 4)"),
         "{err}"
     );
     // The headers found are listed as written, to spot a spelling.
@@ -755,6 +755,7 @@ fn bad_rows_are_listed_with_their_row_and_column() {
         .lines()
         .skip_while(|l| !l.starts_with("7 rejected row(s) in rejects.xlsx, sheet 'Mouvements':"))
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .collect();
     assert_eq!(
         listed,
@@ -941,4 +942,41 @@ fn stray_cell_far_down_and_far_right_does_not_crash() {
 
     let output = limited(&["inspect", arg(&dir.path().join("huge_sheet.xlsx"))]);
     assert_exit(&output, 0);
+}
+
+/// Issue 15: inspect's suggested mapping pastes as it is (a category with
+/// the values it saw), and long examples are cut with an ellipsis.
+#[test]
+fn inspect_suggests_a_mapping_that_pastes_as_it_is() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs/departement_insertion_2020.xlsx");
+    let output = suivi(&["inspect", arg(&file), "--sheet", "Accueil social"]);
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let mapping: String = out
+        .lines()
+        .skip_while(|l| *l != "columns = [")
+        .take_while(|l| *l != "]")
+        .chain(["]"])
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(mapping.contains("values = ["), "{mapping}");
+    let dir = tempfile::tempdir().unwrap();
+    let territories =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs/referentiel/territoires_loire.csv");
+    let passage =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs/referentiel/passage_communes_loire.csv");
+    let pipeline = format!(
+        "[pipeline]\nname = \"inspect\"\ndepartement = \"Loire\"\nyear = 2020\ninputs = {:?}\n\n\
+         [reference]\nterritories = {:?}\ncommune_passage = {:?}\n\n\
+         [sources.accueil]\nfile = \"departement_insertion_2020.xlsx\"\nsheet = \"Accueil social\"\n{mapping}\n",
+        file.parent().unwrap(),
+        territories,
+        passage
+    );
+    let path = dir.path().join("pipeline.toml");
+    std::fs::write(&path, pipeline).unwrap();
+    let output = suivi(&["check", arg(&path)]);
+    assert_exit(&output, 0);
+    let table = check_table(&stdout(&output));
+    assert_eq!(check_row(&table, "accueil").rejected, 0);
 }

@@ -86,10 +86,21 @@ fn describe(
         };
         let letter = column_letter(col);
         writeln!(out, "  {letter:<3} {title:<40} {kind:<9} {examples}")?;
+        // A category needs its values: the ones seen, so that the line pastes as it is.
+        let values = if kind == "category" {
+            let seen: std::collections::BTreeSet<String> = cells
+                .iter()
+                .map(|c| c.display().trim().to_owned())
+                .collect();
+            let quoted: Vec<String> = seen.iter().map(|v| toml_string(v)).collect();
+            format!(", values = [{}]", quoted.join(", "))
+        } else {
+            String::new()
+        };
         suggestion.push(format!(
-            "  {{ name = \"{}\", header = \"{}\", type = \"{kind}\" }},",
+            "  {{ name = \"{}\", header = {}, type = \"{kind}\"{values} }},",
             normalize(&title).replace(' ', "_"),
-            title.replace('"', "\\\"")
+            toml_string(&title)
         ));
     }
     writeln!(
@@ -199,10 +210,21 @@ fn infer_type(title: &str, cells: &[Cell]) -> &'static str {
     "text"
 }
 
+/// A TOML basic string: quotes and backslashes escaped.
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 fn examples(cells: &[Cell]) -> String {
+    const SHOWN: usize = 30;
     let mut seen = Vec::new();
     for c in cells {
-        let shown = c.display().trim().chars().take(30).collect::<String>();
+        let text = c.display();
+        let text = text.trim();
+        let mut shown = text.chars().take(SHOWN).collect::<String>();
+        if text.chars().count() > SHOWN {
+            shown.push('…');
+        }
         if !seen.contains(&shown) {
             seen.push(shown);
         }

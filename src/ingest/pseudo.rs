@@ -52,11 +52,12 @@ impl Pseudonymizer {
         let key = if let Ok(key) = std::env::var(KEY_ENV) {
             key.into_bytes()
         } else if let Ok(path) = std::env::var(KEY_FILE_ENV) {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| {
-                    // Configuration, like a key too short: exit 2, not an internal error.
-                    Error::Usage(format!("cannot read the key file {KEY_FILE_ENV}={path}: {e}"))
-                })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                // Configuration, like a key too short: exit 2, not an internal error.
+                Error::Usage(format!(
+                    "cannot read the key file {KEY_FILE_ENV}={path}: {e}"
+                ))
+            })?;
             text.trim().as_bytes().to_vec()
         } else {
             tracing::info!(
