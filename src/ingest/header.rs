@@ -184,12 +184,7 @@ pub fn locate(
 
 /// A header as messages show it: a huge cell is cut.
 fn shorten(header: &str) -> String {
-    const MAX: usize = 60;
-    if header.chars().count() <= MAX {
-        header.to_owned()
-    } else {
-        format!("{}…", header.chars().take(MAX).collect::<String>())
-    }
+    super::rows::shorten(header, 60)
 }
 
 fn quoted_list(items: &[&str]) -> String {

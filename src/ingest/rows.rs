@@ -324,10 +324,14 @@ pub fn finish(
 
 /// Long values are cut in listings: a reject report is not a copy of the file.
 fn truncate(value: &str) -> String {
-    const MAX: usize = 80;
-    if value.chars().count() <= MAX {
+    shorten(value, 80)
+}
+
+/// `value` cut to `max` characters, with an ellipsis when it was longer.
+pub fn shorten(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
         value.to_owned()
     } else {
-        format!("{}…", value.chars().take(MAX).collect::<String>())
+        format!("{}…", value.chars().take(max).collect::<String>())
     }
 }

@@ -381,63 +381,35 @@ fn double_entries(
     styles: &Styles,
     name: &str,
 ) -> Result<(), XlsxError> {
-    let pipeline = context.pipeline;
-    let preamble = Preamble::new(
+    let lines = context
+        .files
+        .iter()
+        .flat_map(|file| file.repeats.iter().map(move |r| (file, r)))
+        .map(|(file, repeat)| {
+            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
+            let cells = vec![
+                Listed::Count(repeat.first_row),
+                Listed::Text(rows.join(", ")),
+                Listed::Count(repeat.rows.len() + 1),
+            ];
+            (file, cells)
+        })
+        .collect();
+    file_listing(
+        workbook,
         context,
-        format!(
-            "Doubles saisies possibles - {} {}",
-            pipeline.settings.departement, pipeline.year
-        ),
-    )
-    .note(
+        styles,
+        name,
         "Lignes identiques dans toutes leurs colonnes et sans identifiant de personne (une \
          séance, un paiement) : ce sont des événements, toutes sont gardées et comptées. Elles \
          ne sont pas rejetées ; à vérifier avec le partenaire s'il s'agit d'une double saisie.",
-    );
-    let columns = [
-        Column::new("Source"),
-        Column::new("Fichier"),
-        Column::new("Feuille"),
-        Column::new("Première ligne"),
-        Column::wrapped("Lignes identiques", 40.0),
-        Column::new("Nombre de lignes"),
-    ];
-    let ws = workbook.add_worksheet();
-    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
-    let mut row = sheet.header_row;
-    for file in context.files {
-        for repeat in &file.repeats {
-            row += 1;
-            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
-            sheet.text(
-                row,
-                0,
-                source_label(context, file),
-                &styles.line_wrap(false),
-            )?;
-            sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-            sheet.text(
-                row,
-                2,
-                file.sheet.as_deref().unwrap_or(""),
-                &styles.line(false),
-            )?;
-            sheet.count(row, 3, repeat.first_row, styles, false)?;
-            sheet.text(row, 4, &rows.join(", "), &styles.line_wrap(false))?;
-            sheet.count(row, 5, repeat.rows.len() + 1, styles, false)?;
-        }
-    }
-    if row == sheet.header_row {
-        row += 1;
-        sheet
-            .ws
-            .write_string_with_format(row, 0, "Aucune ligne répétée.", &styles.note_line)?;
-    }
-    sheet.finish(
-        &preamble,
-        row,
-        styles,
-        &footer(context, "doubles saisies possibles"),
+        [
+            Column::new("Première ligne"),
+            Column::wrapped("Lignes identiques", 40.0),
+            Column::new("Nombre de lignes"),
+        ],
+        lines,
+        "Aucune ligne répétée.",
     )
 }
 
@@ -449,65 +421,106 @@ fn mapped_communes(
     styles: &Styles,
     name: &str,
 ) -> Result<(), XlsxError> {
+    let lines = context
+        .files
+        .iter()
+        .flat_map(|file| file.mapped.iter().map(move |m| (file, m)))
+        .map(|(file, mapped)| {
+            let cells = vec![
+                Listed::Text(mapped.former.clone()),
+                Listed::Text(mapped.current.clone()),
+                Listed::Count(mapped.rows),
+            ];
+            (file, cells)
+        })
+        .collect();
+    file_listing(
+        workbook,
+        context,
+        styles,
+        name,
+        "Lignes acceptées dont la commune est écrite avec le code d'une commune fusionnée \
+         depuis : elles sont rattachées à la commune actuelle par la table de passage du \
+         référentiel, et comptées dans son territoire.",
+        [
+            Column::new("Code écrit"),
+            Column::new("Code actuel"),
+            Column::new("Lignes"),
+        ],
+        lines,
+        "Aucune commune écrite avec un ancien code.",
+    )
+}
+
+/// A cell of a per-file listing.
+enum Listed {
+    Text(String),
+    Count(usize),
+}
+
+/// A sheet listing lines about files: source, file and sheet, then `columns`.
+#[allow(clippy::too_many_arguments)]
+fn file_listing(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+    note: &str,
+    columns: [Column; 3],
+    lines: Vec<(&FileReport, Vec<Listed>)>,
+    empty: &str,
+) -> Result<(), XlsxError> {
     let pipeline = context.pipeline;
     let preamble = Preamble::new(
         context,
         format!(
-            "Communes recodées - {} {}",
+            "{name} - {} {}",
             pipeline.settings.departement, pipeline.year
         ),
     )
-    .note(
-        "Lignes acceptées dont la commune est écrite avec le code d'une commune fusionnée \
-         depuis : elles sont rattachées à la commune actuelle par la table de passage du \
-         référentiel, et comptées dans son territoire.",
-    );
-    let columns = [
+    .note(note);
+    let mut all = vec![
         Column::new("Source"),
         Column::new("Fichier"),
         Column::new("Feuille"),
-        Column::new("Code écrit"),
-        Column::new("Code actuel"),
-        Column::new("Lignes"),
     ];
+    all.extend(columns);
     let ws = workbook.add_worksheet();
-    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let mut sheet = Sheet::new(ws, name, &preamble, &all, styles)?;
     let mut row = sheet.header_row;
-    for file in context.files {
-        for mapped in &file.mapped {
-            row += 1;
-            sheet.text(
-                row,
-                0,
-                source_label(context, file),
-                &styles.line_wrap(false),
-            )?;
-            sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-            sheet.text(
-                row,
-                2,
-                file.sheet.as_deref().unwrap_or(""),
-                &styles.line(false),
-            )?;
-            sheet.text(row, 3, &mapped.former, &styles.line(false))?;
-            sheet.text(row, 4, &mapped.current, &styles.line(false))?;
-            sheet.count(row, 5, mapped.rows, styles, false)?;
-        }
-    }
-    if row == sheet.header_row {
+    for (file, cells) in &lines {
         row += 1;
-        sheet.ws.write_string_with_format(
+        sheet.text(
             row,
             0,
-            "Aucune commune écrite avec un ancien code.",
-            &styles.note_line,
+            source_label(context, file),
+            &styles.line_wrap(false),
         )?;
+        sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
+        sheet.text(
+            row,
+            2,
+            file.sheet.as_deref().unwrap_or(""),
+            &styles.line(false),
+        )?;
+        for (col, cell) in (3..).zip(cells) {
+            match cell {
+                Listed::Text(text) => sheet.text(row, col, text, &styles.line_wrap(false))?,
+                Listed::Count(n) => sheet.count(row, col, *n, styles, false)?,
+            }
+        }
+    }
+    if lines.is_empty() {
+        row += 1;
+        sheet
+            .ws
+            .write_string_with_format(row, 0, empty, &styles.note_line)?;
     }
     sheet.finish(
         &preamble,
         row,
         styles,
-        &footer(context, "communes recodées"),
+        &footer(context, &name.to_lowercase()),
     )
 }
 

@@ -82,12 +82,19 @@ impl Measure {
         }
     }
 
-    /// The change from `previous` to `value` as written: points for shares.
+    /// The change from `previous` to `value` as written: points for shares,
+    /// rounded to the decimals shown, so that a change too small to show is
+    /// a plain 0 (never `-0,0 pt`).
     pub fn change(self, value: f64, previous: f64) -> f64 {
-        match self {
-            Measure::Share => (value - previous) * 100.0,
-            _ => value - previous,
-        }
+        let (raw, decimals) = match self {
+            Measure::Share => ((value - previous) * 100.0, 1),
+            Measure::Count => (value - previous, 0),
+            Measure::Euro => (value - previous, 2),
+            Measure::Days | Measure::Decimal => (value - previous, 1),
+        };
+        let factor = 10f64.powi(decimals);
+        let rounded = (raw * factor).round() / factor;
+        if rounded == 0.0 { 0.0 } else { rounded }
     }
 
     /// A target shown as a number with its direction: `≤ 30.0`, `≥ 100.0%`.
@@ -833,5 +840,21 @@ mod tests {
         assert_eq!(wrapped_lines("abcd efgh ijkl", 11.0), 2);
         assert_eq!(wrapped_lines("a\nb", 20.0), 2);
         assert_eq!(wrapped_lines(&"x".repeat(25), 11.0), 3);
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    use super::Measure;
+
+    /// Issue 15: a share down by 0.04 point showed `-0,0 pt`.
+    #[test]
+    fn a_change_too_small_to_show_is_a_positive_zero() {
+        let change = Measure::Share.change(0.5, 0.5004);
+        assert_eq!(change, 0.0);
+        assert!(change.is_sign_positive());
+        assert_eq!(Measure::Share.change(0.40, 0.5), -10.0);
+        assert_eq!(Measure::Euro.change(10.004, 10.0), 0.0);
+        assert_eq!(Measure::Count.change(12.0, 10.0), 2.0);
     }
 }
