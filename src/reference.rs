@@ -32,7 +32,7 @@ pub struct Reference {
 pub struct Located {
     /// Index of the current code in [`Reference::commune_codes`].
     pub index: u32,
-    /// Index of the former code in [`Reference::former_codes`], when the
+    /// Index of the former code in the reference's former codes, when the
     /// file wrote the code of a commune merged since.
     pub former: Option<u32>,
 }
@@ -154,12 +154,7 @@ impl Reference {
         &self.codes
     }
 
-    /// Former commune codes of the passage table, sorted.
-    pub fn former_codes(&self) -> &Arc<[String]> {
-        &self.former_codes
-    }
-
-    /// A former code (index in [`Self::former_codes`]) and its current code.
+    /// A former code (index in the reference's former codes) and its current code.
     pub fn former(&self, index: u32) -> (&str, &str) {
         let former = &self.former_codes[index as usize];
         let current = self.former_of[former].0;

@@ -980,3 +980,41 @@ fn inspect_suggests_a_mapping_that_pastes_as_it_is() {
     let table = check_table(&stdout(&output));
     assert_eq!(check_row(&table, "accueil").rejected, 0);
 }
+
+/// `duplicates = "keep"`: copies of rows that identify someone (rows 9 and
+/// 12 of rejects.xlsx) are kept and listed instead of rejected.
+#[test]
+fn the_keep_override_keeps_identified_copies_as_possible_double_entries() {
+    let text = std::fs::read_to_string(pipeline("rejects.toml")).unwrap();
+    let dir = fixture("ingest");
+    let text = text
+        .replace(
+            "sheet = \"Mouvements\"\n",
+            "sheet = \"Mouvements\"\nduplicates = \"keep\"\n",
+        )
+        .replace("inputs = \".\"", &format!("inputs = {:?}", dir))
+        .replace(
+            "\"territoires.csv\"",
+            &format!("{:?}", dir.join("territoires.csv")),
+        )
+        .replace("\"passage.csv\"", &format!("{:?}", dir.join("passage.csv")));
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("keep.toml");
+    std::fs::write(&path, text).unwrap();
+    let (output, table, rejects) = check_with_rejects(&path, &[]);
+    assert_exit(&output, 0);
+    let row = check_row(&table, "mouvements");
+    row.assert_reconciled();
+    // Of the 12 data rows, 7 were rejected, 2 of them as duplicates.
+    assert_eq!((row.accepted, row.rejected, row.repeats), (7, 5, 2));
+    assert!(
+        keys(&rejects)
+            .iter()
+            .all(|(_, _, reason)| *reason != "duplicate")
+    );
+    assert!(
+        stdout(&output).contains("row 3 repeated at row 9 (2 identical rows)"),
+        "{}",
+        stdout(&output)
+    );
+}

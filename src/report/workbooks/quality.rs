@@ -236,19 +236,7 @@ fn counts(
         };
     for file in context.files {
         row += 1;
-        sheet.text(
-            row,
-            0,
-            source_label(context, file),
-            &styles.line_wrap(false),
-        )?;
-        sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-        sheet.text(
-            row,
-            2,
-            file.sheet.as_deref().unwrap_or(""),
-            &styles.line(false),
-        )?;
+        file_cells(&mut sheet, row, context, file, styles)?;
         let figures = [
             file.rows_read,
             file.accepted,
@@ -458,6 +446,29 @@ enum Listed {
     Count(usize),
 }
 
+/// A line's first three cells: the source's label, the file and the sheet.
+fn file_cells(
+    sheet: &mut Sheet,
+    row: RowNum,
+    context: &ReportContext,
+    file: &FileReport,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    sheet.text(
+        row,
+        0,
+        source_label(context, file),
+        &styles.line_wrap(false),
+    )?;
+    sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
+    sheet.text(
+        row,
+        2,
+        file.sheet.as_deref().unwrap_or(""),
+        &styles.line(false),
+    )
+}
+
 /// A sheet listing lines about files: source, file and sheet, then `columns`.
 #[allow(clippy::too_many_arguments)]
 fn file_listing(
@@ -490,19 +501,7 @@ fn file_listing(
     let mut row = sheet.header_row;
     for (file, cells) in &lines {
         row += 1;
-        sheet.text(
-            row,
-            0,
-            source_label(context, file),
-            &styles.line_wrap(false),
-        )?;
-        sheet.text(row, 1, &file.file_name(), &styles.line(false))?;
-        sheet.text(
-            row,
-            2,
-            file.sheet.as_deref().unwrap_or(""),
-            &styles.line(false),
-        )?;
+        file_cells(&mut sheet, row, context, file, styles)?;
         for (col, cell) in (3..).zip(cells) {
             match cell {
                 Listed::Text(text) => sheet.text(row, col, text, &styles.line_wrap(false))?,
