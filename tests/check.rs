@@ -237,3 +237,85 @@ fn check_computes_every_derived_table_and_indicator() {
     let err = common::stderr(&output);
     assert!(err.contains("foyers_entrants"), "{err}");
 }
+
+/// Issue 15: a source that gathers several files finds duplicates across
+/// them by the same rule as within one file. The CAF file is split in two,
+/// the second with its columns in another order and 40 rows copied from the
+/// first: those 40 are rejected, and every figure equals the single file's.
+#[test]
+fn a_source_of_several_files_rejects_rows_copied_from_another_file() {
+    let inputs = sample_2020();
+    let whole = std::fs::read_to_string(inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    std::fs::remove_file(inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let copied = &first[100..140];
+    std::fs::write(
+        inputs.path().join("caf_rsa_2020_a.csv"),
+        format!("{header}\n{}\n", first.join("\n")),
+    )
+    .unwrap();
+    // The second file's columns in reverse order: rows are compared by column name.
+    let reversed = |line: &str| line.split(';').rev().collect::<Vec<_>>().join(";");
+    let second: Vec<String> = second.iter().chain(copied).map(|l| reversed(l)).collect();
+    std::fs::write(
+        inputs.path().join("caf_rsa_2020_b.csv"),
+        format!("{}\n{}\n", reversed(header), second.join("\n")),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gathering = pipeline_copy(dir.path(), |t| {
+        t.replacen(
+            "file = \"caf_rsa_{year}.csv\"\n",
+            "file = \"caf_rsa_{year}_*.csv\"\nseveral_files = true\n",
+            1,
+        )
+    });
+    let output = check_on(&gathering, inputs.path());
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    let table = common::check_table(&out);
+    let caf: Vec<&common::CheckRow> = table.iter().filter(|r| r.source == "caf_rsa").collect();
+    assert_eq!(caf.len(), 2, "{out}");
+    caf.iter().for_each(|r| r.assert_reconciled());
+    assert_eq!((caf[0].accepted, caf[0].rejected), (first.len(), 0));
+    assert_eq!(
+        (caf[1].accepted, caf[1].rejected),
+        (rows.len() - first.len(), copied.len())
+    );
+    assert!(
+        out.contains("exact duplicate of row 102 of caf_rsa_2020_a.csv"),
+        "{out}"
+    );
+
+    // The published figures are the single file's.
+    let run = |pipeline: &Path, inputs: &Path, out: &Path| {
+        let output = common::suivi(&[
+            "run",
+            common::arg(pipeline),
+            "--year",
+            "2020",
+            "--inputs",
+            common::arg(inputs),
+            "--out",
+            common::arg(out),
+        ]);
+        common::assert_exit(&output, 0);
+        std::fs::read_to_string(out.join("indicateurs_2020.csv")).unwrap()
+    };
+    let single = run(
+        &pipeline(),
+        sample_2020().path(),
+        &dir.path().join("single"),
+    );
+    let gathered = run(&gathering, inputs.path(), &dir.path().join("gathered"));
+    let differing: Vec<(&str, &str)> = single
+        .lines()
+        .zip(gathered.lines())
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    assert!(differing.is_empty(), "{differing:#?}");
+    assert_eq!(single.lines().count(), gathered.lines().count());
+}

@@ -139,10 +139,13 @@ fn print_summary(
         for repeat in report.repeats.iter().take(show) {
             let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
             let at = if rows.len() == 1 { "row" } else { "rows" };
+            let first = match &repeat.first_file {
+                None => repeat.first_row.to_string(),
+                Some(other) => format!("{} of {other}", repeat.first_row),
+            };
             writeln!(
                 out,
-                "  row {} repeated at {at} {} ({} identical rows)",
-                repeat.first_row,
+                "  row {first} repeated at {at} {} ({} identical rows)",
                 rows.join(", "),
                 repeat.rows.len() + 1
             )?;

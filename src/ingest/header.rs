@@ -18,6 +18,19 @@ pub struct Layout {
     pub written: Vec<String>,
     /// Declared columns that may be absent and are: their headers.
     pub absent: Vec<String>,
+    /// The other headers of the header row, normalised, by position: rows
+    /// of two files are compared on their undeclared columns by name.
+    pub undeclared: Vec<(usize, String)>,
+}
+
+impl Layout {
+    /// The name of an undeclared column, as rows are compared on it.
+    pub fn undeclared_name(&self, position: usize) -> std::borrow::Cow<'_, str> {
+        match self.undeclared.binary_search_by_key(&position, |(c, _)| *c) {
+            Ok(i) => self.undeclared[i].1.as_str().into(),
+            Err(_) => format!("#{position}").into(),
+        }
+    }
 }
 
 fn names(column: &Column) -> Vec<String> {
@@ -174,11 +187,17 @@ pub fn locate(
             ),
         ));
     }
+    let taken: Vec<usize> = positions.iter().flatten().copied().collect();
+    let undeclared = headers
+        .into_iter()
+        .filter(|(c, _)| !taken.contains(c))
+        .collect();
     Ok(Layout {
         header_row,
         positions,
         written,
         absent,
+        undeclared,
     })
 }
 

@@ -72,6 +72,8 @@ pub struct Mapped {
 pub struct Repeat {
     /// 1-based row of the first of them.
     pub first_row: usize,
+    /// The file of the first of them, when it is another file of the source.
+    pub first_file: Option<String>,
     /// 1-based rows that repeat it, in order.
     pub rows: Vec<usize>,
 }
@@ -102,9 +104,11 @@ impl FileReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     Cell(Problem),
-    /// An exact copy of an earlier data row (1-based row number).
+    /// An exact copy of an earlier data row (1-based row number), of
+    /// another file of the source when `first_file` says so.
     Duplicate {
         first_row: usize,
+        first_file: Option<String>,
     },
 }
 
@@ -119,7 +123,14 @@ impl Reason {
     pub fn message(&self) -> String {
         match self {
             Reason::Cell(p) => p.message().to_owned(),
-            Reason::Duplicate { first_row } => format!("exact duplicate of row {first_row}"),
+            Reason::Duplicate {
+                first_row,
+                first_file: None,
+            } => format!("exact duplicate of row {first_row}"),
+            Reason::Duplicate {
+                first_row,
+                first_file: Some(file),
+            } => format!("exact duplicate of row {first_row} of {file}"),
         }
     }
 
@@ -178,24 +189,44 @@ fn read_source(
     context: &Context,
 ) -> Result<Table> {
     let files = resolve_files(pipeline, source)?;
-    let parts: Vec<(DataFrame, FileReport)> = files
+    let read: Vec<(rows::FileRows, String)> = files
         .par_iter()
-        .map(|path| read_file(name, source, path, context))
+        .map(|path| read_file(source, path, context))
         .collect::<Result<_>>()?;
-    let mut parts = parts.into_iter();
-    let (mut frame, report) = parts
-        .next()
-        .expect("resolve_files returns at least one file");
-    let mut reports = vec![report];
-    for (part, report) in parts {
-        frame
-            .vstack_mut_owned(part)
-            .map_err(|e| Error::polars(format!("stacking the files of source {name}"), e))?;
+    let (read, hashes): (Vec<_>, Vec<_>) = read.into_iter().unzip();
+    // Duplicates are looked for across the files of the source too.
+    let finished = rows::finish(read, source.duplicates)?;
+    let mut frame: Option<DataFrame> = None;
+    let mut reports = Vec::with_capacity(finished.len());
+    for (file, sha256) in finished.into_iter().zip(hashes) {
+        let mut report = file.report;
+        report.source = name.to_owned();
+        report.sha256 = sha256;
+        report.mapped = file
+            .former_rows
+            .into_iter()
+            .map(|(code, rows)| {
+                let (former, current) = context.reference.former(code);
+                Mapped {
+                    former: former.to_owned(),
+                    current: current.to_owned(),
+                    rows,
+                }
+            })
+            .collect();
         reports.push(report);
+        match &mut frame {
+            None => frame = Some(file.frame),
+            Some(frame) => {
+                frame.vstack_mut_owned(file.frame).map_err(|e| {
+                    Error::polars(format!("stacking the files of source {name}"), e)
+                })?;
+            }
+        }
     }
     Ok(Table {
         name: name.to_owned(),
-        frame,
+        frame: frame.expect("resolve_files returns at least one file"),
         files: reports,
     })
 }
@@ -316,12 +347,8 @@ impl Batching {
     }
 }
 
-fn read_file(
-    name: &str,
-    source: &Source,
-    path: &Path,
-    context: &Context,
-) -> Result<(DataFrame, FileReport)> {
+/// A file's rows parsed, and its SHA-256.
+fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
     let started = std::time::Instant::now();
     let (bytes, unchanged) = read_bytes(path)?;
     let known = context
@@ -341,60 +368,30 @@ fn read_file(
     // The file can be as large as its table: not both at once.
     drop(bytes);
     let parsed = parsed?;
-    let sheet = parsed.sheet.as_deref();
-    let (frame, mut report, former_rows) = rows::finish(
-        parsed.parts,
-        &parsed.layout,
-        path,
-        sheet,
-        parsed.height,
-        source.duplicates,
-    )?;
-    report.source = name.to_owned();
-    report.sha256 = sha256;
-    report.absent_columns = parsed.layout.absent.clone();
-    report.mapped = former_rows
-        .into_iter()
-        .map(|(code, rows)| {
-            let (former, current) = context.reference.former(code);
-            Mapped {
-                former: former.to_owned(),
-                current: current.to_owned(),
-                rows,
-            }
-        })
-        .collect();
-    report.encoding = parsed.encoding;
     tracing::debug!(
-        source = name,
         file = %path.display(),
-        rows = report.rows_read,
+        rows = parsed.height,
         ms = started.elapsed().as_millis() as u64,
-        "file read"
+        "file parsed"
     );
-    Ok((frame, report))
-}
-
-/// A file's data rows, parsed, before duplicates are looked for.
-struct ParsedFile {
-    /// In file order.
-    parts: Vec<rows::Part>,
-    layout: header::Layout,
-    /// Rows read, blank ones included.
-    height: usize,
-    sheet: Option<String>,
-    encoding: Option<&'static str>,
+    Ok((parsed, sha256))
 }
 
 /// One file's bytes parsed: a CSV file, or the source's sheet of a workbook.
-fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> Result<ParsedFile> {
+fn parse_file(
+    source: &Source,
+    path: &Path,
+    bytes: &[u8],
+    context: &Context,
+) -> Result<rows::FileRows> {
     if is_csv(path) {
         let (text, encoding) = csv_text::decode(path, bytes, &source.encoding)?;
         let batching = Batching::for_source(source);
         let (parts, layout, height) = read_csv(source, path, &text, context, &batching)?;
-        Ok(ParsedFile {
+        Ok(rows::FileRows {
             parts,
             layout,
+            path: path.to_owned(),
             height,
             sheet: None,
             encoding: Some(encoding),
@@ -404,7 +401,8 @@ fn parse_file(source: &Source, path: &Path, bytes: &[u8], context: &Context) -> 
         let (grid, sheet) = open_sheet(path, bytes, source.sheet.as_deref())?;
         let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
         let rows = layout.header_row + 1..grid.height();
-        Ok(ParsedFile {
+        Ok(rows::FileRows {
+            path: path.to_owned(),
             parts: vec![rows::parse_rows(
                 grid.as_ref(),
                 &layout,
@@ -661,9 +659,18 @@ mod tests {
             let batching = Batching { first, rest };
             let (parts, layout, height) =
                 read_csv(source, path, &text, &context, &batching).unwrap();
-            let (frame, report, _) =
-                rows::finish(parts, &layout, path, None, height, source.duplicates).unwrap();
-            (frame, report)
+            let file = rows::FileRows {
+                parts,
+                layout,
+                path: path.to_owned(),
+                sheet: None,
+                height,
+                encoding: None,
+            };
+            let finished = rows::finish(vec![file], source.duplicates)
+                .unwrap()
+                .remove(0);
+            (finished.frame, finished.report)
         };
         let (whole, report) = read(usize::MAX, usize::MAX);
         let accepted: Vec<Option<i64>> = whole
@@ -687,7 +694,13 @@ mod tests {
                 (12, "CODCOM", "commune")
             ]
         );
-        assert_eq!(report.rejects[1].reason, Reason::Duplicate { first_row: 4 });
+        assert_eq!(
+            report.rejects[1].reason,
+            Reason::Duplicate {
+                first_row: 4,
+                first_file: None
+            }
+        );
         assert_eq!((report.rows_read, report.skipped), (14, 8));
         for (first, rest) in [(4, 1), (4, 2), (3, 3), (5, 4)] {
             let (frame, batched) = read(first, rest);

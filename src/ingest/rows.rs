@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
 
@@ -109,7 +109,12 @@ pub fn parse_rows(
                     for (c, cell) in grid.row_cells(row) {
                         if !declared.contains(&c) {
                             // Writing to a String cannot fail.
-                            let _ = write!(cells, "{c}\u{1f}{}\u{1e}", cell.display());
+                            let _ = write!(
+                                cells,
+                                "{}\u{1f}{}\u{1e}",
+                                layout.undeclared_name(c),
+                                cell.display()
+                            );
                         }
                     }
                     cells.into_boxed_str()
@@ -153,129 +158,241 @@ impl Part {
     }
 }
 
-/// Where a data row is: its part, its index in the part.
-fn split(key: u64) -> (usize, usize) {
-    ((key >> 32) as usize, (key & 0xffff_ffff) as usize)
+/// A file's data rows, parsed, before duplicates are looked for.
+pub struct FileRows {
+    /// In file order.
+    pub parts: Vec<Part>,
+    pub layout: Layout,
+    pub path: PathBuf,
+    pub sheet: Option<String>,
+    /// Rows read, blank ones included.
+    pub height: usize,
+    pub encoding: Option<&'static str>,
+}
+
+/// A file's accepted rows and its report.
+pub struct Finished {
+    pub frame: DataFrame,
+    pub report: FileReport,
+    /// Accepted rows mapped from each former commune code.
+    pub former_rows: BTreeMap<u32, usize>,
+}
+
+/// Where a data row is: its file, its part, its index in the part.
+#[derive(Clone, Copy)]
+struct At {
+    file: usize,
+    part: usize,
+    index: usize,
+}
+
+impl At {
+    fn key(self) -> u64 {
+        ((self.file as u64) << 48) | ((self.part as u64) << 32) | self.index as u64
+    }
+
+    fn of(key: u64) -> Self {
+        At {
+            file: (key >> 48) as usize,
+            part: ((key >> 32) & 0xffff) as usize,
+            index: (key & 0xffff_ffff) as usize,
+        }
+    }
 }
 
 /// Rejects (cell problems, duplicates), the table of accepted rows and the
-/// file's report, from the parts of a file in order. `height` is the number
-/// of rows read, blank ones included. Each part becomes a chunk of the
-/// table's columns: nothing is appended into ever-growing vectors.
+/// report of each file, from the parts of the files of one source, in
+/// order. Each part becomes a chunk of the table's columns: nothing is
+/// appended into ever-growing vectors.
 ///
-/// A row equal to an earlier one in every column is a duplicate (rejected)
-/// when it identifies a person or a household; otherwise it is an event
-/// (two sessions of the same day and size), kept and listed as a possible
-/// double entry. `policy` may force either way. Also returns how many
-/// accepted rows were mapped from each former commune code.
-pub fn finish(
-    mut parts: Vec<Part>,
-    layout: &Layout,
-    path: &Path,
-    sheet: Option<&str>,
-    height: usize,
-    policy: Duplicates,
-) -> Result<(DataFrame, FileReport, BTreeMap<u32, usize>)> {
-    // Nothing below the first Total row is data.
+/// A row equal to an earlier one (of the same file or of an earlier file of
+/// the source) in every column is a duplicate (rejected) when it identifies
+/// a person or a household; otherwise it is an event (two sessions of the
+/// same day and size), kept and listed as a possible double entry. `policy`
+/// may force either way.
+pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
+    if files.len() > 1 << 16 {
+        return Err(Error::input(
+            &files[0].path,
+            None,
+            format!("{} files for one source: at most 65,536", files.len()),
+        ));
+    }
+    for file in &mut files {
+        skip_notes(file);
+        // Keys hold 16 bits of part and 32 of row: parts are batches of 65,536 lines.
+        if file.parts.len() > 1 << 16 || file.parts.iter().any(|p| p.rows.len() > u32::MAX as usize)
+        {
+            return Err(Error::input(
+                &file.path,
+                file.sheet.as_deref(),
+                "too many rows to read",
+            ));
+        }
+    }
+    let part = |at: At| &files[at.file].parts[at.part];
+    let equal = |a: At, b: At| {
+        let (pa, pb) = (part(a), part(b));
+        // Only rows with equal hashes get here: rarely other than duplicates.
+        pa.columns
+            .iter()
+            .zip(&pb.columns)
+            .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
+            && pa.undeclared_at(a.index) == pb.undeclared_at(b.index)
+    };
+    let data_rows: usize = files
+        .iter()
+        .flat_map(|f| &f.parts)
+        .map(|p| p.rows.len())
+        .sum();
+    let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
+    let mut outcomes = Vec::with_capacity(files.len());
+    for (f, file) in files.iter().enumerate() {
+        let mut rejects = Vec::new();
+        let mut repeats: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        let mut former_rows: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(file.parts.len());
+        for (p, part) in file.parts.iter().enumerate() {
+            let mut keep = Vec::with_capacity(part.rows.len());
+            let mut problems = part.problems.iter().peekable();
+            for (i, &row) in part.rows.iter().enumerate() {
+                if let Some((_, problem)) = problems.next_if(|(at, _)| *at == i) {
+                    rejects.push(Reject {
+                        row: row + 1,
+                        column: file.layout.written[problem.column].clone(),
+                        value: truncate(&problem.value),
+                        reason: Reason::Cell(problem.problem),
+                    });
+                    continue;
+                }
+                let here = At {
+                    file: f,
+                    part: p,
+                    index: i,
+                };
+                let entry = seen.entry(
+                    part.hashes[i],
+                    |&key| equal(here, At::of(key)),
+                    |&key| {
+                        let at = At::of(key);
+                        files[at.file].parts[at.part].hashes[at.index]
+                    },
+                );
+                match entry {
+                    Entry::Occupied(first) => {
+                        let at = At::of(*first.get());
+                        let first_row = files[at.file].parts[at.part].rows[at.index] + 1;
+                        let duplicate = match policy {
+                            Duplicates::Auto => part.identified[i],
+                            Duplicates::Reject => true,
+                            Duplicates::Keep => false,
+                        };
+                        if duplicate {
+                            rejects.push(Reject {
+                                row: row + 1,
+                                column: String::new(),
+                                value: String::new(),
+                                reason: Reason::Duplicate {
+                                    first_row,
+                                    first_file: (at.file != f)
+                                        .then(|| file_name(&files[at.file].path)),
+                                },
+                            });
+                        } else {
+                            repeats
+                                .entry((at.file, first_row))
+                                .or_default()
+                                .push(row + 1);
+                            keep.push(i);
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(here.key());
+                        keep.push(i);
+                    }
+                }
+            }
+            // Rows mapped through the passage table, among the rows kept.
+            let mut kept = keep.iter().peekable();
+            for &(i, code) in &part.former {
+                while kept.next_if(|&&k| k < i).is_some() {}
+                if kept.peek() == Some(&&i) {
+                    *former_rows.entry(code).or_default() += 1;
+                }
+            }
+            keeps.push(keep);
+        }
+        let repeats: Vec<Repeat> = repeats
+            .into_iter()
+            .map(|((first, first_row), rows)| Repeat {
+                first_row,
+                first_file: (first != f).then(|| file_name(&files[first].path)),
+                rows,
+            })
+            .collect();
+        outcomes.push((rejects, repeats, former_rows, keeps));
+    }
+    drop(seen);
+    files
+        .into_iter()
+        .zip(outcomes)
+        .map(|(file, (rejects, repeats, former_rows, keeps))| {
+            let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum();
+            let accepted: usize = keeps.iter().map(Vec::len).sum();
+            let report = FileReport {
+                source: String::new(),
+                path: file.path.clone(),
+                sheet: file.sheet.clone(),
+                sha256: String::new(),
+                encoding: file.encoding,
+                header_row: file.layout.header_row + 1,
+                rows_read: file.height,
+                accepted,
+                // Every row that is not data: titles, header, blank, Total and notes.
+                skipped: file.height - data_rows,
+                rejects,
+                repeats,
+                mapped: Vec::new(),
+                absent_columns: file.layout.absent.clone(),
+            };
+            Ok(Finished {
+                frame: accepted_frame(file.parts, &keeps, &file.path)?,
+                report,
+                former_rows,
+            })
+        })
+        .collect()
+}
+
+/// Nothing below the first Total row is data: the parts after it are dropped.
+fn skip_notes(file: &mut FileRows) {
     let mut notes = 0;
-    if let Some(first_total) = parts.iter().position(|p| p.total) {
-        notes += parts[first_total].notes;
-        for p in parts.drain(first_total + 1..) {
+    if let Some(first_total) = file.parts.iter().position(|p| p.total) {
+        notes += file.parts[first_total].notes;
+        for p in file.parts.drain(first_total + 1..) {
             notes += p.rows.len() + usize::from(p.total) + p.notes;
         }
     }
     if notes > 0 {
         tracing::warn!(
-            file = %path.display(),
-            sheet = sheet.unwrap_or(""),
+            file = %file.path.display(),
+            sheet = file.sheet.as_deref().unwrap_or(""),
             "{notes} non-empty rows below the Total row skipped as notes"
         );
     }
-    let data_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
-    let equal = |(a, i): (usize, usize), (b, j): (usize, usize)| {
-        let (pa, pb) = (&parts[a], &parts[b]);
-        // Only rows with equal hashes get here: rarely other than duplicates.
-        pa.columns
-            .iter()
-            .zip(&pb.columns)
-            .all(|(x, y)| x.get(i).ok() == y.get(j).ok())
-            && pa.undeclared_at(i) == pb.undeclared_at(j)
-    };
+}
 
-    let mut rejects = Vec::new();
-    let mut repeats: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    let mut former_rows: BTreeMap<u32, usize> = BTreeMap::new();
-    let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
-    let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
-    for (a, part) in parts.iter().enumerate() {
-        let mut keep = Vec::with_capacity(part.rows.len());
-        let mut problems = part.problems.iter().peekable();
-        for (i, &row) in part.rows.iter().enumerate() {
-            if let Some((_, p)) = problems.next_if(|(at, _)| *at == i) {
-                rejects.push(Reject {
-                    row: row + 1,
-                    column: layout.written[p.column].clone(),
-                    value: truncate(&p.value),
-                    reason: Reason::Cell(p.problem),
-                });
-                continue;
-            }
-            let entry = seen.entry(
-                part.hashes[i],
-                |&key| equal((a, i), split(key)),
-                |&key| {
-                    let (b, j) = split(key);
-                    parts[b].hashes[j]
-                },
-            );
-            match entry {
-                Entry::Occupied(first) => {
-                    let (b, j) = split(*first.get());
-                    let first_row = parts[b].rows[j] + 1;
-                    let duplicate = match policy {
-                        Duplicates::Auto => part.identified[i],
-                        Duplicates::Reject => true,
-                        Duplicates::Keep => false,
-                    };
-                    if duplicate {
-                        rejects.push(Reject {
-                            row: row + 1,
-                            column: String::new(),
-                            value: String::new(),
-                            reason: Reason::Duplicate { first_row },
-                        });
-                    } else {
-                        repeats.entry(first_row).or_default().push(row + 1);
-                        keep.push(i);
-                    }
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(((a as u64) << 32) | i as u64);
-                    keep.push(i);
-                }
-            }
-        }
-        // Rows mapped through the passage table, among the rows kept.
-        let mut kept = keep.iter().peekable();
-        for &(i, code) in &part.former {
-            while kept.next_if(|&&k| k < i).is_some() {}
-            if kept.peek() == Some(&&i) {
-                *former_rows.entry(code).or_default() += 1;
-            }
-        }
-        keeps.push(keep);
-    }
-    drop(seen);
-
+/// The table of a file's rows kept: its row numbers, then its columns.
+fn accepted_frame(parts: Vec<Part>, keeps: &[Vec<usize>], path: &Path) -> Result<DataFrame> {
     let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
     let accepted: usize = keeps.iter().map(Vec::len).sum();
     let row_numbers: Vec<i64> = parts
         .iter()
-        .zip(&keeps)
+        .zip(keeps)
         .flat_map(|(p, keep)| keep.iter().map(|&i| p.rows[i] as i64 + 1))
         .collect();
     let mut columns: Vec<Column> = Vec::new();
-    for (part, keep) in parts.into_iter().zip(&keeps) {
+    for (part, keep) in parts.into_iter().zip(keeps) {
         // Most parts have no rejected row: their chunk is kept as it is.
         let chunks = if keep.len() == part.rows.len() {
             part.columns
@@ -299,27 +416,13 @@ pub fn finish(
     }
     let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
     frame_columns.extend(columns);
-    let frame = DataFrame::new(accepted, frame_columns).map_err(to_polars)?;
-    let report = FileReport {
-        source: String::new(),
-        path: path.to_owned(),
-        sheet: sheet.map(str::to_owned),
-        sha256: String::new(),
-        encoding: None,
-        header_row: layout.header_row + 1,
-        rows_read: height,
-        accepted,
-        // Every row that is not data: titles, header, blank, Total and notes.
-        skipped: height - data_rows,
-        rejects,
-        repeats: repeats
-            .into_iter()
-            .map(|(first_row, rows)| Repeat { first_row, rows })
-            .collect(),
-        mapped: Vec::new(),
-        absent_columns: Vec::new(),
-    };
-    Ok((frame, report, former_rows))
+    DataFrame::new(accepted, frame_columns).map_err(to_polars)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Long values are cut in listings: a reject report is not a copy of the file.

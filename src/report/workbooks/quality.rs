@@ -61,7 +61,14 @@ fn source_label<'a>(context: &'a ReportContext, file: &'a FileReport) -> &'a str
 /// The reason of a rejected row, in French.
 pub(super) fn reason_text(reason: &Reason) -> String {
     match reason {
-        Reason::Duplicate { first_row } => format!("doublon exact de la ligne {first_row}"),
+        Reason::Duplicate {
+            first_row,
+            first_file: None,
+        } => format!("doublon exact de la ligne {first_row}"),
+        Reason::Duplicate {
+            first_row,
+            first_file: Some(file),
+        } => format!("doublon exact de la ligne {first_row} de {file}"),
         Reason::Cell(problem) => match problem.code() {
             "missing" => "valeur obligatoire manquante".to_owned(),
             "date" => "date illisible".to_owned(),
@@ -375,8 +382,12 @@ fn double_entries(
         .flat_map(|file| file.repeats.iter().map(move |r| (file, r)))
         .map(|(file, repeat)| {
             let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
+            let first = match &repeat.first_file {
+                None => Listed::Count(repeat.first_row),
+                Some(other) => Listed::Text(format!("{} de {other}", repeat.first_row)),
+            };
             let cells = vec![
-                Listed::Count(repeat.first_row),
+                first,
                 Listed::Text(rows.join(", ")),
                 Listed::Count(repeat.rows.len() + 1),
             ];
