@@ -849,3 +849,38 @@ fn libreoffice_converts_every_workbook_and_reads_our_values() {
         assert!((read - number(&line[paid]).unwrap()).abs() < 0.005);
     }
 }
+
+/// Issue 15: the Définitions sheet showed `DATE '{annee}-12-01'` and
+/// `{fin_annee}`: conditions are shown resolved for the year, in words.
+#[test]
+fn definitions_show_conditions_resolved_for_the_year() {
+    let sheets = read(&sample_run().join(WORKBOOKS[0]));
+    let definitions = table(&sheet(&sheets, "Définitions").values, 0, "Indicateur");
+    let (id, population, calcul) = (
+        definitions.col("Indicateur"),
+        definitions.col("Population"),
+        definitions.col("Calcul"),
+    );
+    let row = |wanted: &str| {
+        definitions
+            .rows
+            .iter()
+            .find(|(_, r)| text(r.get(id)) == wanted)
+            .unwrap_or_else(|| panic!("no {wanted}"))
+            .1
+    };
+    assert_eq!(
+        text(row("RSA-02").get(population)),
+        "moisref = 01/12/2020 et etat_droit = 2"
+    );
+    assert_eq!(
+        text(row("RSA-05").get(calcul)),
+        "Part, si delai_orientation entre 0 et 30"
+    );
+    for (_, cells) in &definitions.rows {
+        for cell in *cells {
+            let cell = cell.to_string();
+            assert!(!cell.contains('{'), "a placeholder is left in {cell:?}");
+        }
+    }
+}

@@ -17,6 +17,60 @@ use std::collections::BTreeMap;
 /// Replaces `{name}` by parameters (built-in: `annee`, `annee_precedente`,
 /// `debut_annee`, `fin_annee`) and expands `DAYS_BETWEEN(a, b)`.
 pub fn render(sql: &str, pipeline: &Pipeline) -> std::result::Result<String, String> {
+    expand_days_between(&substitute(sql, pipeline)?)
+}
+
+/// A condition as the Définitions sheet shows it to statisticians: the
+/// parameters replaced by their values, dates written `31/12/2020`, and the
+/// SQL words in French (`BETWEEN 0 AND 30` reads `entre 0 et 30`). Text in
+/// quotes is left as it is.
+pub fn for_readers(sql: &str, pipeline: &Pipeline) -> String {
+    let sql = substitute(sql, pipeline).unwrap_or_else(|_| sql.to_owned());
+    let mut out = String::with_capacity(sql.len());
+    // Even pieces are outside quotes, odd ones inside.
+    for (i, piece) in sql.split('\'').enumerate() {
+        if i % 2 == 0 {
+            let words: Vec<String> = piece.split(' ').map(french_word).collect();
+            out.push_str(&words.join(" "));
+        } else if let Ok(date) = chrono::NaiveDate::parse_from_str(piece, "%Y-%m-%d") {
+            // `DATE '2020-12-01'` reads `01/12/2020`.
+            if out.to_ascii_uppercase().ends_with("DATE ") {
+                out.truncate(out.len() - "DATE ".len());
+            }
+            out.push_str(&date.format("%d/%m/%Y").to_string());
+        } else {
+            out.push('\'');
+            out.push_str(piece);
+            out.push('\'');
+        }
+    }
+    out.replace("est non vide", "est renseigné")
+}
+
+/// One SQL word outside quotes, in French when it has a common reading;
+/// the brackets and comma around it are kept.
+fn french_word(word: &str) -> String {
+    let core = word.trim_start_matches('(').trim_end_matches([')', ',']);
+    let french = match core.to_ascii_uppercase().as_str() {
+        "AND" => "et",
+        "OR" => "ou",
+        "NOT" => "non",
+        "BETWEEN" => "entre",
+        "IS" => "est",
+        "NULL" => "vide",
+        "IN" => "parmi",
+        "TRUE" => "vrai",
+        "FALSE" => "faux",
+        "<=" => "≤",
+        ">=" => "≥",
+        "<>" | "!=" => "≠",
+        _ => return word.to_owned(),
+    };
+    word.replacen(core, french, 1)
+}
+
+/// `{name}` replaced by the run's parameters.
+fn substitute(sql: &str, pipeline: &Pipeline) -> std::result::Result<String, String> {
     let year = pipeline.year;
     let mut values: BTreeMap<&str, String> = BTreeMap::new();
     values.insert("annee", year.to_string());
@@ -46,7 +100,7 @@ pub fn render(sql: &str, pipeline: &Pipeline) -> std::result::Result<String, Str
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
-    expand_days_between(&out)
+    Ok(out)
 }
 
 /// `DAYS_BETWEEN(a, b)` → whole days from date `a` to date `b` (same day = 0).
@@ -136,5 +190,36 @@ mod tests {
             "SELECT (CAST(COALESCE(b.d, c.d) AS INT) - CAST(a.d AS INT)) AS x"
         );
         assert!(expand_days_between("DAYS_BETWEEN(a)").is_err());
+    }
+
+    #[test]
+    fn conditions_read_in_french_with_their_values() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let pipeline =
+            crate::spec::load(&dir.join("pipelines/loire.toml"), Some(2020), None).unwrap();
+        let cases = [
+            (
+                "moisref = DATE '{annee}-12-01' AND etat_droit = 2",
+                "moisref = 01/12/2020 et etat_droit = 2",
+            ),
+            (
+                "modalite = 'Global' AND date_entree_global <= {fin_annee} AND \
+                 (date_sortie IS NULL OR date_sortie >= {debut_annee})",
+                "modalite = 'Global' et date_entree_global ≤ 31/12/2020 et \
+                 (date_sortie est vide ou date_sortie ≥ 01/01/2020)",
+            ),
+            (
+                "delai BETWEEN 0 AND {delai_orientation_max} AND x IS NOT NULL",
+                "delai entre 0 et 30 et x est renseigné",
+            ),
+            // Quoted text is never translated, even when it looks like SQL.
+            (
+                "lieu = 'AND' OR lieu IN ('a', 'b')",
+                "lieu = 'AND' ou lieu parmi ('a', 'b')",
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(for_readers(sql, &pipeline), expected, "{sql}");
+        }
     }
 }

@@ -592,8 +592,10 @@ fn definitions_sheet(
     )
     .note(
         "Générées à partir du fichier de pipeline. Table : la source ou la table dérivée sur \
-         laquelle l'indicateur est calculé ; population : la condition (SQL) qui choisit ses \
-         lignes. Paramètres et tables dérivées sous le tableau.",
+         laquelle l'indicateur est calculé ; population : la condition qui choisit ses lignes \
+         (paramètres remplacés par leur valeur pour l'année) ; calcul : ce qui est compté, et \
+         la condition du numérateur s'il y en a une. Paramètres et tables dérivées sous le \
+         tableau.",
     );
     let columns = [
         Column::new("Indicateur"),
@@ -618,8 +620,21 @@ fn definitions_sheet(
         sheet.text(row, 1, &indicator.label, &wrap)?;
         sheet.text(row, 2, &indicator.definition, &wrap)?;
         sheet.text(row, 3, &indicator.table, &text)?;
-        sheet.text(row, 4, indicator.population.as_deref().unwrap_or(""), &wrap)?;
-        sheet.text(row, 5, kind_label(indicator.kind), &wrap)?;
+        let readable = |sql: &Option<String>| {
+            sql.as_deref()
+                .map(|sql| crate::indicators::sql::for_readers(sql, pipeline))
+        };
+        sheet.text(
+            row,
+            4,
+            &readable(&indicator.population).unwrap_or_default(),
+            &wrap,
+        )?;
+        let calcul = match readable(&indicator.condition) {
+            Some(condition) => format!("{}, si {condition}", kind_label(indicator.kind)),
+            None => kind_label(indicator.kind).to_owned(),
+        };
+        sheet.text(row, 5, &calcul, &wrap)?;
         sheet.text(row, 6, &indicator.unit, &text)?;
         sheet.text(row, 7, &target_text(indicator), &text)?;
         sheet.text(
