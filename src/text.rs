@@ -1,7 +1,24 @@
 //! Text normalisation shared by header matching, category values and commune names.
 
+use icu_collator::options::CollatorOptions;
+use icu_collator::{Collator, CollatorBorrowed};
+use std::cmp::Ordering;
+use std::sync::LazyLock;
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+
+/// Orders two labels as a French reader sorts them ("Écrivains" among the
+/// E, not after the Z), bytes breaking ties so that the order is total.
+pub fn french_cmp(a: &str, b: &str) -> Ordering {
+    // Compiled into the binary: the French data cannot be missing.
+    static FRENCH: LazyLock<Option<CollatorBorrowed<'static>>> = LazyLock::new(|| {
+        Collator::try_new(icu_locale::locale!("fr").into(), CollatorOptions::default()).ok()
+    });
+    match FRENCH.as_ref() {
+        Some(collator) => collator.compare(a, b).then_with(|| a.cmp(b)),
+        None => a.cmp(b),
+    }
+}
 
 /// Lowercases, removes accents and punctuation (`°` and `º` included), and
 /// collapses runs of spaces: `N° Allocataire ` and `Nº allocataire` both give
@@ -28,7 +45,31 @@ pub fn normalize(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{french_cmp, normalize};
+
+    #[test]
+    fn labels_sort_as_in_french() {
+        let mut actions = vec![
+            "Épiceries solidaires",
+            "Écrivains publics numériques",
+            "Mobilité solidaire",
+            "accueil social",
+            "Aide au permis",
+            "Ateliers numériques",
+        ];
+        actions.sort_by(|a, b| french_cmp(a, b));
+        assert_eq!(
+            actions,
+            [
+                "accueil social",
+                "Aide au permis",
+                "Ateliers numériques",
+                "Écrivains publics numériques",
+                "Épiceries solidaires",
+                "Mobilité solidaire",
+            ]
+        );
+    }
 
     #[test]
     fn header_variants_match() {

@@ -446,11 +446,69 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
     let sheets = read(&dir.join(WORKBOOKS[1]));
     let detail = sheet(&sheets, "Par action");
     let by_action = table(&detail.values, 0, "Financement");
-    let (agreed_col, paid_col, rate_col, remaining_col) = (
+    let (agreed_col, paid_col, rate_col, remaining_col, risk_col) = (
         by_action.col("Montant conventionné"),
         by_action.col("Montant payé"),
         by_action.col("Taux d'exécution"),
         by_action.col("Reste à payer"),
+        by_action.col("Risque de réfaction"),
+    );
+    // The filtered table holds the actions only; the totals follow a blank row.
+    let (last_action, _) = *by_action.rows.last().expect("actions");
+    let all: Vec<&[Data]> = detail.values.rows().collect();
+    let start = detail.values.start().unwrap().0 as usize;
+    assert!(
+        all[last_action + 1 - start]
+            .iter()
+            .all(|c| *c == Data::Empty)
+    );
+    let total_rows: Vec<(usize, &[Data])> = all[last_action + 2 - start..]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (last_action + 2 + i, *r))
+        .take_while(|(_, r)| r.iter().any(|c| *c != Data::Empty))
+        .collect();
+    assert!(
+        by_action
+            .rows
+            .iter()
+            .all(|(_, r)| !text(r.get(1)).starts_with("Total"))
+    );
+    // Sorting the table must not move the totals: the filter ends with the actions.
+    let filter = autofilter(&dir.join(WORKBOOKS[1]), 2);
+    assert_eq!(
+        filter,
+        format!("A{}:G{}", by_action.header_row + 1, last_action + 1)
+    );
+    // An action paid without an agreed amount is flagged and named.
+    let key = |r: &[Data]| (text(r.first()), text(r.get(1)));
+    let outside: Vec<(String, String)> = by_action
+        .rows
+        .iter()
+        .filter(|(_, r)| number(&r[agreed_col]) == Some(0.0) && number(&r[paid_col]) > Some(0.0))
+        .map(|(_, r)| key(r))
+        .collect();
+    assert_eq!(
+        outside,
+        [(
+            "Crédits de l'État".to_owned(),
+            "Maison kangourou itinérante".to_owned()
+        )]
+    );
+    for (_, line) in &by_action.rows {
+        let flagged = text(line.get(risk_col)) == "Hors convention";
+        assert_eq!(flagged, outside.contains(&key(line)), "{:?}", key(line));
+    }
+    let notes: String = all[..by_action.header_row - start]
+        .iter()
+        .map(|r| text(r.first()).replace(['\u{a0}', '\u{202f}'], " "))
+        .collect();
+    assert!(
+        notes.contains(
+            "Payé hors convention (action sans montant conventionné) : Crédits de l'État, \
+             Maison kangourou itinérante (6 705,71 €)."
+        ),
+        "{notes}"
     );
     let funder_of = |name: &str| {
         paid.keys()
@@ -460,7 +518,7 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
     };
     let mut detail_sums: HashMap<String, (f64, f64)> = HashMap::new();
     let mut totals = 0;
-    for (row, line) in &by_action.rows {
+    for (row, line) in by_action.rows.iter().chain(&total_rows) {
         let label = text(line.get(1));
         let figure = |col: usize| number(&line[col]).unwrap_or_else(|| panic!("{label}: {col}"));
         if !label.starts_with("Total") {
@@ -532,6 +590,22 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
             .get_value((row as u32, lines.col("Montant payé") as u32))
             .is_some_and(|f| f.contains("Par action"))
     );
+}
+
+/// The `ref` of a worksheet's autofilter, read from the workbook's XML.
+fn autofilter(path: &Path, sheet: usize) -> String {
+    let file = std::fs::File::open(path).expect("the workbook");
+    let mut archive = zip::ZipArchive::new(file).expect("a zip");
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut archive
+            .by_name(&format!("xl/worksheets/sheet{sheet}.xml"))
+            .expect("the sheet"),
+        &mut xml,
+    )
+    .expect("UTF-8");
+    let start = xml.find("<autoFilter ref=\"").expect("an autofilter") + 17;
+    xml[start..start + xml[start..].find('"').unwrap()].to_owned()
 }
 
 #[test]

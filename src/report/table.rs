@@ -44,8 +44,9 @@ impl Row {
     }
 }
 
-/// Rows in catalogue order, then département before territories (sorted),
-/// year before months, total before breakdown values.
+/// Rows in catalogue order, then département before territories, year
+/// before months, total before breakdown values; territories and values in
+/// French order.
 pub fn rows(
     pipeline: &Pipeline,
     computed: &Computed,
@@ -56,8 +57,14 @@ pub fn rows(
     for result in &computed.indicators {
         let indicator = &pipeline.indicators[result.index];
         let mut figures: Vec<_> = result.figures.iter().collect();
+        let french = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => crate::text::french_cmp(a, b),
+            _ => a.cmp(b),
+        };
         figures.sort_by(|a, b| {
-            (&a.territory, a.month, &a.breakdown).cmp(&(&b.territory, b.month, &b.breakdown))
+            french(&a.territory, &b.territory)
+                .then(a.month.cmp(&b.month))
+                .then_with(|| french(&a.breakdown, &b.breakdown))
         });
         for figure in figures {
             let territory = figure

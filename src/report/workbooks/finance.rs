@@ -10,7 +10,7 @@ use super::styles::{
 };
 use crate::report::ReportContext;
 use crate::spec::Kind;
-use rust_xlsxwriter::utility::{quote_sheet_name, row_col_to_cell};
+use rust_xlsxwriter::utility::{cell_range_absolute, quote_sheet_name, row_col_to_cell};
 use rust_xlsxwriter::{
     ColNum, ConditionalFormatFormula, Format, Formula, RowNum, Workbook, Worksheet, XlsxError,
 };
@@ -30,7 +30,15 @@ impl Action<'_> {
     fn rate(&self) -> Option<f64> {
         rate(self.agreed, self.paid)
     }
+
+    /// Money paid on an action the convention gives nothing to.
+    fn outside_convention(&self) -> bool {
+        self.agreed <= 0.0 && self.paid > 0.0
+    }
 }
+
+/// The risk column of an action paid without an agreed amount.
+const OUTSIDE: &str = "Hors convention";
 
 /// A funder: one ratio indicator of the pipeline (FIN-01, FIN-02).
 struct Funder<'a> {
@@ -91,6 +99,24 @@ fn funders<'a>(context: &ReportContext<'a>) -> Vec<Funder<'a>> {
         .collect()
 }
 
+/// The actions paid outside the convention, named, or that there are none.
+fn outside_note(funders: &[Funder]) -> String {
+    let outside: Vec<String> = funders
+        .iter()
+        .flat_map(|f| f.actions.iter().map(move |a| (f, a)))
+        .filter(|(_, a)| a.outside_convention())
+        .map(|(f, a)| format!("{}, {} ({})", f.name, a.name, french_euros(a.paid)))
+        .collect();
+    if outside.is_empty() {
+        "Aucun paiement hors convention.".to_owned()
+    } else {
+        format!(
+            "Payé hors convention (action sans montant conventionné) : {}.",
+            outside.join(" ; ")
+        )
+    }
+}
+
 /// Where a total lands and what it holds.
 struct Total {
     row: RowNum,
@@ -124,8 +150,9 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
             .note(format!(
                 "Montant payé : mandats datés de {year}. Taux d'exécution = montant payé / \
                  montant conventionné (pas de taux sans montant conventionné). Reste à payer = \
-                 conventionné - payé. Risque de réfaction : taux d'exécution inférieur à {} %. \
-                 Données au {}. Montants publics, non soumis au secret statistique.",
+                 conventionné - payé. Risque de réfaction : taux d'exécution inférieur à {} % ; \
+                 « {OUTSIDE} » : paiement sur une action sans montant conventionné. Données au \
+                 {}. Montants publics, non soumis au secret statistique.",
                 (REFACTION_RISK_THRESHOLD * 100.0).round(),
                 french_date(context.as_of)
             ))
@@ -139,6 +166,7 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
                     .collect::<Vec<_>>()
                     .join(" ; "),
             )
+            .note(outside_note(&funders))
     };
     let summary_preamble = notes(Preamble::new(
         context,
@@ -295,6 +323,12 @@ fn flag_risks(
         ))
         .set_format(&styles.bad);
     ws.add_conditional_format(first_row, risk_col, last_row, risk_col, &flag)?;
+    let outside = rust_xlsxwriter::ConditionalFormatCell::new()
+        .set_rule(rust_xlsxwriter::ConditionalFormatCellRule::EqualTo(
+            format!("\"{OUTSIDE}\"").as_str(),
+        ))
+        .set_format(&styles.bad);
+    ws.add_conditional_format(first_row, risk_col, last_row, risk_col, &outside)?;
     Ok(())
 }
 
@@ -310,6 +344,9 @@ fn columns(first: &str) -> Vec<Column> {
     ]
 }
 
+/// The actions of every funder, one filtered table that can be sorted
+/// freely; below it, after a blank row, a total per funder (`SUMIF` over the
+/// table, so sorting never breaks them) and the overall total.
 fn detail(
     ws: &mut Worksheet,
     context: &ReportContext,
@@ -320,15 +357,13 @@ fn detail(
 ) -> Result<(Vec<Total>, Total), XlsxError> {
     let mut sheet = Sheet::new(ws, name, preamble, &columns("Financement"), styles)?;
     let mut row = sheet.header_row;
-    let mut totals = Vec::new();
     let text = styles.line(false);
+    let amount = amount_format(styles, false);
     for funder in funders {
-        let first = row + 1;
         for action in &funder.actions {
             row += 1;
             sheet.text(row, 0, &funder.name, &styles.line_wrap(false))?;
             sheet.text(row, 1, action.name, &styles.line_wrap(false))?;
-            let amount = amount_format(styles, false);
             sheet.number(row, COL_AGREED, action.agreed, &amount, Measure::Euro)?;
             sheet.number(row, COL_PAID, action.paid, &amount, Measure::Euro)?;
             match action.rate() {
@@ -343,9 +378,20 @@ fn detail(
             }
             let remaining = cents(action.agreed - action.paid);
             sheet.number(row, COL_REMAINING, remaining, &amount, Measure::Euro)?;
-            risk(&mut sheet, row, COL_RISK, action.rate(), styles, false)?;
+            if action.outside_convention() {
+                let format = text.clone().set_align(rust_xlsxwriter::FormatAlign::Center);
+                sheet.text(row, COL_RISK, OUTSIDE, &format)?;
+            } else {
+                risk(&mut sheet, row, COL_RISK, action.rate(), styles, false)?;
+            }
         }
-        let last = row;
+    }
+    let (first, last) = (sheet.header_row + 1, row);
+    // Absolute references: the formulas stay right whatever the sort.
+    let range = |col: ColNum| cell_range_absolute(first, col, last.max(first), col);
+    row += 1;
+    let mut totals = Vec::new();
+    for funder in funders {
         row += 1;
         let agreed = cents(funder.actions.iter().map(|a| a.agreed).sum());
         let paid = cents(funder.actions.iter().map(|a| a.paid).sum());
@@ -356,13 +402,8 @@ fn detail(
             &format!("Total {}", funder.name),
             &styles.line_wrap(true),
         )?;
-        let sum = |col| {
-            format!(
-                "SUM({}:{})",
-                row_col_to_cell(first, col),
-                row_col_to_cell(last, col)
-            )
-        };
+        let funder_cell = row_col_to_cell(row, 0);
+        let sum = |col| format!("SUMIF({},{funder_cell},{})", range(0), range(col));
         formula_line(&mut sheet, row, sum, agreed, paid, styles, true)?;
         totals.push(Total { row, agreed, paid });
     }
@@ -375,15 +416,9 @@ fn detail(
     let sum = |col| cells_sum(&rows, col, None);
     formula_line(&mut sheet, row, sum, agreed, paid, styles, true)?;
     let overall = Total { row, agreed, paid };
-    flag_risks(
-        sheet.ws,
-        sheet.header_row + 1,
-        row,
-        COL_RATE,
-        COL_RISK,
-        styles,
-    )?;
-    sheet.finish(preamble, row, styles, &footer(context, "suivi financier"))?;
+    flag_risks(sheet.ws, first, row, COL_RATE, COL_RISK, styles)?;
+    // The filter covers the actions only: sorting them leaves the totals be.
+    sheet.finish(preamble, last, styles, &footer(context, "suivi financier"))?;
     Ok((totals, overall))
 }
 

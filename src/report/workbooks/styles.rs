@@ -423,7 +423,16 @@ impl Column {
 /// How many lines `text` takes in a column `width` characters wide, wrapped
 /// at spaces. A width counts digits; text letters are narrower on average.
 pub fn wrapped_lines(text: &str, width: f64) -> usize {
-    let capacity = ((width - 1.0) * 1.2).max(1.0) as usize;
+    lines_at(text, ((width - 1.0) * 1.2).max(1.0) as usize)
+}
+
+/// The same for a bold header: its letters are as wide as digits.
+fn header_lines(text: &str, width: f64) -> usize {
+    lines_at(text, (width - 1.0).max(1.0) as usize)
+}
+
+/// How many lines `text` takes, `capacity` characters a line, wrapped at spaces.
+fn lines_at(text: &str, capacity: usize) -> usize {
     text.split('\n')
         .map(|paragraph| {
             let mut lines = 1;
@@ -661,7 +670,12 @@ impl<'w> Sheet<'w> {
         // Applications don't size rows of wrapped text written by a library: do it here.
         let mut lines: std::collections::BTreeMap<RowNum, usize> = Default::default();
         for (row, col, text) in &self.wrapped {
-            let n = wrapped_lines(text, widths[*col as usize]);
+            let width = widths[*col as usize];
+            let n = if self.header_rows.contains(row) {
+                header_lines(text, width)
+            } else {
+                wrapped_lines(text, width)
+            };
             let entry = lines.entry(*row).or_insert(1);
             *entry = (*entry).max(n);
         }
@@ -831,6 +845,16 @@ mod tests {
         assert_eq!(Measure::of("personnes", Kind::Mean), Measure::Decimal);
         assert_eq!(Measure::Share.change(0.5, 0.25), 25.0);
         assert_eq!(Measure::Count.display_len(1234567.0), 9);
+    }
+
+    /// Issue 15: "Montant conventionné" was cut to one line in its header.
+    #[test]
+    fn bold_headers_wrap_where_plain_text_would_not() {
+        // The width its column gets: 16 characters counted, as `Sheet::header` does.
+        let width = 16.0 * 1.1 + 2.0;
+        assert_eq!(wrapped_lines("Montant conventionné", width), 1);
+        assert_eq!(header_lines("Montant conventionné", width), 2);
+        assert_eq!(header_lines("Montant payé", width), 1);
     }
 
     #[test]
