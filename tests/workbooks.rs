@@ -480,6 +480,26 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
         filter,
         format!("A{}:G{}", by_action.header_row + 1, last_action + 1)
     );
+    // Actions in French order: "Écrivains..." among the E, not after the Z.
+    let initials: Vec<(String, char)> = by_action
+        .rows
+        .iter()
+        .map(|(_, r)| {
+            let first = text(r.get(1)).chars().next().unwrap_or(' ');
+            let first = match first {
+                'É' | 'È' | 'Ê' => 'E',
+                'À' | 'Â' => 'A',
+                c => c.to_ascii_uppercase(),
+            };
+            (text(r.first()), first)
+        })
+        .collect();
+    assert!(initials.iter().any(|(_, c)| *c == 'E'));
+    for pair in initials.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert!(pair[0].1 <= pair[1].1, "{initials:?}");
+        }
+    }
     // An action paid without an agreed amount is flagged and named.
     let key = |r: &[Data]| (text(r.first()), text(r.get(1)));
     let outside: Vec<(String, String)> = by_action
