@@ -3,11 +3,12 @@
 //! cell (calamine, the CSV reader) and writing every output cell
 //! (rust_xlsxwriter), measured in the same process and session.
 
-use crate::error::{Error, Result};
-use crate::sample::{self, SampleOptions};
+use crate::failure::Result;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use suivi_core::Error;
+use suivi_sample::SampleOptions;
 
 /// The year the benchmark simulates and runs.
 const YEAR: i32 = 2020;
@@ -67,10 +68,14 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
         };
         let all_csv = scale >= options.csv_from_scale;
         let pipeline = if all_csv {
-            sample::write_csv(&sample_options, &inputs)?;
-            csv_pipeline(&options.pipeline, &inputs)?
+            suivi_sample::write_csv(&sample_options, &inputs)?;
+            suivi_sample::csv_pipeline(&options.pipeline, &inputs)?
         } else {
-            sample::write(&sample::build(&sample_options), &sample_options, &inputs)?;
+            suivi_sample::write(
+                &suivi_sample::build(&sample_options),
+                &sample_options,
+                &inputs,
+            )?;
             options.pipeline.clone()
         };
         let out = inputs.join("out");
@@ -98,10 +103,12 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             if !status.success() {
                 return Err(Error::Usage(format!(
                     "the benchmark run failed at scale {scale} ({status})"
-                )));
+                ))
+                .into());
             }
-            let manifest = crate::manifest::read(&out, &crate::manifest::file_name(YEAR, false))
-                .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
+            let manifest =
+                suivi_core::manifest::read(&out, &suivi_core::manifest::file_name(YEAR, false))
+                    .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
             peaks.extend(manifest.peak_memory_mib);
             for (stage, ms) in manifest.timings_ms {
                 stages
@@ -127,59 +134,15 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
     Ok(figures)
 }
 
-/// A copy of the pipeline, written beside the inputs, that reads every sheet
-/// source from its own CSV file (named by [`sample::sheet_csv_file`]).
-pub fn csv_pipeline(pipeline: &Path, inputs: &Path) -> Result<PathBuf> {
-    let fail = |message: String| Error::Spec {
-        path: pipeline.to_owned(),
-        line: None,
-        message,
-    };
-    let text = std::fs::read_to_string(pipeline)
-        .map_err(|e| Error::io(format!("reading {}", pipeline.display()), e))?;
-    let mut table: toml::Table = text.parse().map_err(|e| fail(format!("{e}")))?;
-    let folder = pipeline
-        .parent()
-        .unwrap_or(Path::new("."))
-        .canonicalize()
-        .map_err(|e| Error::io(format!("resolving {}", pipeline.display()), e))?;
-    // The copy lives elsewhere: reference paths become absolute.
-    if let Some(toml::Value::Table(reference)) = table.get_mut("reference") {
-        for (_, value) in reference.iter_mut() {
-            if let toml::Value::String(path) = value {
-                *path = folder.join(path.as_str()).to_string_lossy().into_owned();
-            }
-        }
-    }
-    if let Some(toml::Value::Table(sources)) = table.get_mut("sources") {
-        for (_, source) in sources.iter_mut() {
-            let Some(source) = source.as_table_mut() else {
-                continue;
-            };
-            let Some(toml::Value::String(sheet)) = source.remove("sheet") else {
-                continue;
-            };
-            let file = source.get("file").and_then(|f| f.as_str()).unwrap_or("");
-            let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem);
-            let csv = sample::sheet_csv_file(stem, &sheet);
-            source.insert("file".into(), toml::Value::String(csv));
-        }
-    }
-    let path = inputs.join("pipeline_csv.toml");
-    let text = toml::to_string(&table).map_err(|e| fail(format!("{e}")))?;
-    std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    Ok(path)
-}
-
 fn count_rows(out: &Path) -> usize {
-    crate::manifest::read(out, &crate::manifest::file_name(YEAR, false))
+    suivi_core::manifest::read(out, &suivi_core::manifest::file_name(YEAR, false))
         .map(|m| m.inputs.iter().map(|i| i.rows_read).sum())
         .unwrap_or(0)
 }
 
 /// Reads every cell of every input: the CSV decoded and split, every sheet
 /// of every workbook through calamine.
-fn read_floor(inputs: &Path) -> Result<Duration> {
+fn read_floor(inputs: &Path) -> suivi_core::Result<Duration> {
     let start = Instant::now();
     let mut cells = 0usize;
     for path in files(inputs)? {
@@ -216,7 +179,7 @@ fn read_floor(inputs: &Path) -> Result<Duration> {
 
 /// Writes as many cells as the run's workbooks hold, with the same values,
 /// through rust_xlsxwriter's constant-memory mode.
-fn write_floor(out: &Path) -> Result<Duration> {
+fn write_floor(out: &Path) -> suivi_core::Result<Duration> {
     use calamine::Data;
     let mut cells_by_sheet: Vec<Vec<(u32, u16, Data)>> = Vec::new();
     for path in files(out)?
@@ -255,7 +218,7 @@ fn write_floor(out: &Path) -> Result<Duration> {
 }
 
 /// Every sheet of a workbook, read whole by calamine.
-fn sheets(path: &Path) -> Result<Vec<calamine::Range<calamine::Data>>> {
+fn sheets(path: &Path) -> suivi_core::Result<Vec<calamine::Range<calamine::Data>>> {
     use calamine::Reader;
     let mut workbook =
         calamine::open_workbook_auto(path).map_err(|e| Error::input(path, None, e.to_string()))?;
@@ -270,7 +233,7 @@ fn sheets(path: &Path) -> Result<Vec<calamine::Range<calamine::Data>>> {
         .collect()
 }
 
-fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+fn files(dir: &Path) -> suivi_core::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -2,9 +2,11 @@
 //! errors to the documented exit codes. All the work is in the library.
 
 use clap::Parser;
-use suivi::error::exit;
+use suivi_core::error::exit;
 
+mod bench;
 mod cli;
+mod failure;
 
 /// Large CSV files are parsed in batches whose buffers come and go; glibc's
 /// malloc hands them back to the kernel and gets fresh zeroed pages for each
@@ -40,7 +42,9 @@ fn main() {
     let code = match cli::dispatch(args.command, progress) {
         Ok(()) => exit::SUCCESS,
         // `suivi inspect file | head`: the reader left, nothing went wrong.
-        Err(suivi::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(failure::Failure::Core(suivi_core::Error::Io { source, .. }))
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
             exit::SUCCESS
         }
         Err(e) => {

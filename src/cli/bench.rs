@@ -1,8 +1,8 @@
 //! `suivi bench`: the benchmark (build with `--release`).
 
+use crate::bench::{self, BenchOptions};
+use crate::failure::Result;
 use std::path::PathBuf;
-use suivi::Result;
-use suivi::bench::{self, BenchOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -43,7 +43,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             temporary = tempfile::Builder::new()
                 .prefix("suivi-bench-")
                 .tempdir()
-                .map_err(|e| suivi::Error::io("creating a temporary folder", e))?;
+                .map_err(|e| suivi_core::Error::io("creating a temporary folder", e))?;
             temporary.path().to_owned()
         }
     };

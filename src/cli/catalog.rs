@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use suivi::{Error, Result};
+use suivi_core::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct CatalogArgs {
@@ -35,7 +35,7 @@ const HEADER: [&str; 8] = [
 ];
 
 pub fn run(args: CatalogArgs) -> Result<()> {
-    let pipeline = suivi::spec::load(&args.pipeline, None, None)?;
+    let pipeline = suivi_core::pipeline::load(&args.pipeline, None, None)?;
     let rows: Vec<[String; 8]> = pipeline
         .indicators
         .iter()
@@ -95,7 +95,7 @@ pub fn run(args: CatalogArgs) -> Result<()> {
         }
     }
     match &args.out {
-        Some(path) => suivi::report::write_atomic(path, |f| {
+        Some(path) => suivi_core::report::write_atomic(path, |f| {
             f.write_all(&buffer)
                 .map_err(|e| Error::io(format!("writing {}", path.display()), e))
         })

@@ -4,9 +4,9 @@
 use super::PipelineArgs;
 use std::io::Write;
 use std::path::PathBuf;
-use suivi::ingest::{self, Table, pseudo::Pseudonymizer};
-use suivi::reference::Reference;
-use suivi::{Error, Result};
+use suivi_core::ingest::{self, Table, pseudo::Pseudonymizer};
+use suivi_core::reference::Reference;
+use suivi_core::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
@@ -36,7 +36,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     ingest::enforce_reject_limit(&pipeline, &tables)?;
     // The dry run computes everything a run would, and writes nothing.
     let frames = tables.into_iter().map(|t| (t.name, t.frame)).collect();
-    let computed = suivi::indicators::compute(&pipeline, frames, &reference)?;
+    let computed = suivi_core::indicators::compute(&pipeline, frames, &reference)?;
     writeln!(
         out,
         "\ncomputed {} derived tables, {} indicators, {} findings and {} coverage measures: \
@@ -51,7 +51,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
 
 fn print_summary(
     out: &mut impl Write,
-    pipeline: &suivi::spec::Pipeline,
+    pipeline: &suivi_core::pipeline::Pipeline,
     tables: &[Table],
     show: usize,
 ) -> std::io::Result<()> {
@@ -228,10 +228,10 @@ fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {
                     report.file_name().as_str(),
                     report.sheet.as_deref().unwrap_or(""),
                     &reject.row.to_string(),
-                    &suivi::report::neutralise(&reject.column),
+                    &suivi_core::report::neutralise(&reject.column),
                     reject.reason.code(),
                     &reject.reason.explained(),
-                    &suivi::report::neutralise(&reject.value),
+                    &suivi_core::report::neutralise(&reject.value),
                 ])
                 .map_err(fail)?;
         }

@@ -3,10 +3,10 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use suivi::ingest::{self, grid::Grid};
-use suivi::parse::{self, Cell};
-use suivi::text::normalize;
-use suivi::{Error, Result};
+use suivi_core::ingest::{self, grid::Grid};
+use suivi_core::parse::{self, Cell};
+use suivi_core::text::normalize;
+use suivi_core::{Error, Result};
 
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {

@@ -63,13 +63,13 @@ pub enum Command {
 
 /// `progress`: whether a progress display may be drawn (stderr is a terminal,
 /// logs are plain text and not quiet).
-pub fn dispatch(command: Command, progress: bool) -> suivi::Result<()> {
+pub fn dispatch(command: Command, progress: bool) -> crate::failure::Result<()> {
     match command {
-        Command::Run(args) => run::run(args, progress),
+        Command::Run(args) => Ok(run::run(args, progress)?),
         Command::Bench(args) => bench::run(args),
-        Command::Catalog(args) => catalog::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Inspect(args) => inspect::run(args),
+        Command::Catalog(args) => Ok(catalog::run(args)?),
+        Command::Check(args) => Ok(check::run(args)?),
+        Command::Inspect(args) => Ok(inspect::run(args)?),
         Command::Sample(args) => sample::run(args),
     }
 }
@@ -117,14 +117,14 @@ pub struct PipelineArgs {
 }
 
 impl PipelineArgs {
-    pub fn load(&self) -> suivi::Result<suivi::spec::Pipeline> {
+    pub fn load(&self) -> suivi_core::Result<suivi_core::pipeline::Pipeline> {
         if let Some(year) = self.year
             && !(1900..=2199).contains(&year)
         {
-            return Err(suivi::Error::Usage(format!(
+            return Err(suivi_core::Error::Usage(format!(
                 "--year {year} is not a plausible year"
             )));
         }
-        suivi::spec::load(&self.pipeline, self.year, self.inputs.as_deref())
+        suivi_core::pipeline::load(&self.pipeline, self.year, self.inputs.as_deref())
     }
 }

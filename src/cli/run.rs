@@ -2,7 +2,7 @@
 
 use super::PipelineArgs;
 use std::path::PathBuf;
-use suivi::Result;
+use suivi_core::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -29,7 +29,7 @@ enum Diffusion {
 
 pub fn run(args: RunArgs, progress: bool) -> Result<()> {
     let pipeline = args.pipeline.load()?;
-    let options = suivi::run::RunOptions {
+    let options = suivi_core::run::RunOptions {
         out: args.out.clone(),
         internal: args.diffusion == Diffusion::Interne,
         if_changed: args.if_changed,
@@ -44,19 +44,19 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
             bar.set_message(stage.replace('_', " "));
         }
     };
-    let result = suivi::run::run(&pipeline, &options, Some(&on_stage));
+    let result = suivi_core::run::run(&pipeline, &options, Some(&on_stage));
     if let Some(bar) = &spinner {
         bar.finish_and_clear();
     }
     let outcome = match result? {
-        suivi::run::RunResult::Unchanged => {
+        suivi_core::run::RunResult::Unchanged => {
             tracing::info!(
                 year = pipeline.year,
                 "inputs, pipeline and tool unchanged since the last run: nothing rewritten"
             );
             return Ok(());
         }
-        suivi::run::RunResult::Done(outcome) => outcome,
+        suivi_core::run::RunResult::Done(outcome) => outcome,
     };
     let rejected: usize = outcome.files.iter().map(|f| f.rejected()).sum();
     let read: usize = outcome.files.iter().map(|f| f.rows_read).sum();

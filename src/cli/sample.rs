@@ -1,8 +1,8 @@
 //! `suivi sample`: synthetic partner files for demos, tests and benchmarks.
 
+use crate::failure::Result;
 use std::path::PathBuf;
-use suivi::Result;
-use suivi::sample::{self, SampleOptions};
+use suivi_sample::SampleOptions;
 
 #[derive(clap::Args, Debug)]
 pub struct SampleArgs {
@@ -29,10 +29,11 @@ pub struct SampleArgs {
 
 pub fn run(args: SampleArgs) -> Result<()> {
     if !(args.scale > 0.0 && args.scale <= 1000.0) {
-        return Err(suivi::Error::Usage(format!(
+        return Err(suivi_core::Error::Usage(format!(
             "--scale {} must be above 0 and at most 1000",
             args.scale
-        )));
+        ))
+        .into());
     }
     let options = SampleOptions {
         year: args.year,
@@ -41,9 +42,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
         messy: args.messy,
     };
     let written = if args.csv {
-        sample::write_csv(&options, &args.out)?
+        suivi_sample::write_csv(&options, &args.out)?
     } else {
-        sample::write(&sample::build(&options), &options, &args.out)?
+        suivi_sample::write(&suivi_sample::build(&options), &options, &args.out)?
     };
     for path in written {
         println!("{}", path.display());

@@ -1,0 +1,119 @@
+//! The library's one error type. Each variant says what a user can act on
+//! (which file, sheet, row, column) and maps to a documented exit code.
+
+use std::path::PathBuf;
+
+/// Exit codes of the `suivi` binary, documented in the README and `--help`.
+pub mod exit {
+    pub const SUCCESS: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const INPUT: i32 = 3;
+    pub const LOCKED: i32 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bad command-line value that clap cannot catch by itself.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The pipeline file is unreadable, not valid TOML, or inconsistent.
+    #[error("pipeline file {path}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Pipeline {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
+    /// A reference table (territories, commune passage) is missing or inconsistent.
+    #[error("reference table {path}: {message}")]
+    Reference { path: PathBuf, message: String },
+
+    /// An input file failed validation: missing, unreadable, missing sheet or column.
+    #[error("{}: {message}", location(file, sheet.as_deref()))]
+    Input {
+        file: PathBuf,
+        sheet: Option<String>,
+        message: String,
+    },
+
+    /// Too many rows of a source were rejected for its figures to be trusted.
+    #[error(
+        "{}: {rejected} of {data_rows} data rows rejected ({:.1} %), above the pipeline's limit of {:.1} %",
+        location(file, sheet.as_deref()),
+        100.0 * *rejected as f64 / (*data_rows).max(1) as f64,
+        100.0 * limit
+    )]
+    RejectRate {
+        file: PathBuf,
+        sheet: Option<String>,
+        rejected: usize,
+        data_rows: usize,
+        limit: f64,
+    },
+
+    /// Another run holds the output folder's lock.
+    #[error("another run is writing to this folder ({holder}); lock file {path}")]
+    Locked { path: PathBuf, holder: String },
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{context}: {source}")]
+    Polars {
+        context: String,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+}
+
+fn location(file: &std::path::Path, sheet: Option<&str>) -> String {
+    match sheet {
+        Some(s) => format!("{}, sheet '{s}'", file.display()),
+        None => file.display().to_string(),
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Pipeline { .. } | Error::Reference { .. } => exit::USAGE,
+            Error::Input { .. } | Error::RejectRate { .. } => exit::INPUT,
+            Error::Locked { .. } => exit::LOCKED,
+            Error::Io { .. } | Error::Polars { .. } => exit::INTERNAL,
+        }
+    }
+
+    pub fn input(
+        file: impl Into<PathBuf>,
+        sheet: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            file: file.into(),
+            sheet: sheet.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn polars(context: impl Into<String>, source: polars::error::PolarsError) -> Self {
+        Error::Polars {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

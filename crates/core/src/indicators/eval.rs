@@ -1,0 +1,416 @@
+//! One indicator evaluated from the rows of its table at every level:
+//! territory × month, territory × year, département × month, département ×
+//! year, each also per breakdown value. Every level is aggregated from the
+//! rows, never from another level.
+
+use super::sql::{Tables, render};
+use crate::error::{Error, Result};
+use crate::pipeline::{Indicator, Kind, Pipeline};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use polars::sql::sql_expr;
+use std::collections::{BTreeSet, HashMap};
+
+/// One figure of one indicator at one level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// None for the département.
+    pub territory: Option<String>,
+    /// 1 to 12; None for the year.
+    pub month: Option<u32>,
+    /// The breakdown value; None for the indicator's total.
+    pub breakdown: Option<String>,
+    pub value: Option<f64>,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    /// How many units (people, households, values) are behind the figure.
+    pub units: f64,
+}
+
+type Level = (Option<String>, Option<u32>, Option<String>);
+
+const T: &str = "_territoire";
+const M: &str = "_mois";
+const V: &str = "_ventilation";
+
+pub fn evaluate(
+    indicator: &Indicator,
+    pipeline: &Pipeline,
+    tables: &Tables,
+    territories: &DataFrame,
+    all_territories: &[String],
+) -> Result<Vec<Figure>> {
+    let id = indicator.id();
+    let spec_error = |what: &str, e: String| {
+        pipeline.error_at(indicator.id.span(), format!("indicator {id}, {what}: {e}"))
+    };
+    let expr = |what: &str, sql: &str| -> Result<Expr> {
+        let rendered = render(sql, pipeline).map_err(|e| spec_error(what, e))?;
+        sql_expr(&rendered).map_err(|e| spec_error(what, e.to_string()))
+    };
+    let polars_error = |e: PolarsError| spec_error("evaluation", e.to_string());
+
+    let mut lf = tables.get(&indicator.table).expect("validated table name");
+    if let Some(population) = &indicator.population {
+        lf = lf.filter(expr("population", population)?);
+    }
+    let year = pipeline.year;
+    let start = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid year");
+    let end = NaiveDate::from_ymd_opt(year, 12, 31).expect("valid year");
+    let dated = indicator.date.is_some();
+    let null_of = |dtype: DataType| lit(Null {}).cast(dtype);
+    let date = match &indicator.date {
+        Some(d) => expr("date", d)?.cast(DataType::Date),
+        None => null_of(DataType::Date),
+    };
+    let commune = if indicator.by_territory() {
+        col(indicator.commune.as_str()).cast(DataType::String)
+    } else {
+        null_of(DataType::String)
+    };
+    let key = match &indicator.key {
+        Some(k) => col(k.as_str()),
+        None => null_of(DataType::Int64),
+    };
+    let measure = match &indicator.measure {
+        Some(m) => expr("measure", m)?.cast(DataType::Float64),
+        None => null_of(DataType::Float64),
+    };
+    let condition = match &indicator.condition {
+        Some(c) => expr("condition", c)?.fill_null(lit(false)),
+        None => lit(false),
+    };
+    let denominator = match &indicator.denominator {
+        Some(d) => expr("denominator", d)?.cast(DataType::Float64),
+        None => null_of(DataType::Float64),
+    };
+    let breakdown = match &indicator.breakdown {
+        Some(b) => expr("breakdown", b)?.cast(DataType::String),
+        None => null_of(DataType::String),
+    };
+    let in_year = if dated {
+        col("_date")
+            .gt_eq(lit(start))
+            .and(col("_date").lt_eq(lit(end)))
+            .fill_null(lit(false))
+    } else {
+        lit(true)
+    };
+    let mut lf = lf
+        .select([
+            date.alias("_date"),
+            commune.alias("_commune"),
+            key.alias("_key"),
+            measure.alias("_val"),
+            condition.alias("_cond"),
+            denominator.alias("_den"),
+            breakdown.alias(V),
+        ])
+        .with_column(in_year.alias("_in_year"));
+    if indicator.kind != Kind::Ratio {
+        lf = lf.filter(col("_in_year"));
+    }
+    let month = when(col("_in_year").and(col("_date").is_not_null()))
+        .then(col("_date").dt().month().cast(DataType::Int32))
+        .otherwise(null_of(DataType::Int32));
+    lf = lf.with_column(month.alias(M)).join(
+        territories.clone().lazy(),
+        [col("_commune")],
+        [col("code_commune")],
+        JoinArgs::new(JoinType::Left),
+    );
+
+    // A unit (household, person) is placed in the territory, and for unit
+    // counts the month, of its earliest row; it meets a share's condition if
+    // one of its rows does.
+    if indicator.key.is_some() {
+        let sorted = lf.clone().filter(col("_key").is_not_null()).sort_by_exprs(
+            [col("_key"), col("_date"), col("_commune")],
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        );
+        let units = sorted.group_by_stable([col("_key")]).agg([
+            col(T).first().alias("_unit_territoire"),
+            col(M).first().alias("_unit_mois"),
+            col("_cond").any(true).alias("_unit_cond"),
+            col(V).first().alias("_unit_ventilation"),
+        ]);
+        lf = match indicator.kind {
+            Kind::Distinct | Kind::Share => units.select([
+                col("_key"),
+                col("_unit_territoire").alias(T),
+                col("_unit_mois").alias(M),
+                col("_unit_cond").alias("_cond"),
+                col("_unit_ventilation").alias(V),
+                lit(true).alias("_in_year"),
+                null_of(DataType::Float64).alias("_val"),
+                null_of(DataType::Float64).alias("_den"),
+            ]),
+            _ => lf
+                .join(
+                    units.select([col("_key"), col("_unit_territoire")]),
+                    [col("_key")],
+                    [col("_key")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .with_column(coalesce(&[col("_unit_territoire"), col(T)]).alias(T)),
+        };
+    }
+    let rows = lf
+        .select([
+            col("_key"),
+            col(T),
+            col(M),
+            col(V),
+            col("_val"),
+            col("_cond"),
+            col("_den"),
+            col("_in_year"),
+        ])
+        .collect()
+        .map_err(polars_error)?;
+
+    let mut figures: HashMap<Level, Figure> = HashMap::new();
+    let territory_levels: &[bool] = if indicator.by_territory() {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let month_levels: &[bool] = if dated { &[true, false] } else { &[false] };
+    let breakdown_levels: &[bool] = if indicator.breakdown.is_some() {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let mut levels = Vec::new();
+    for &by_t in territory_levels {
+        for &by_m in month_levels {
+            for &by_v in breakdown_levels {
+                levels.push((by_t, by_m, by_v));
+            }
+        }
+    }
+    // One query for every level: a query has a fixed cost that, on small
+    // tables, outweighs the work.
+    let plans = levels
+        .iter()
+        .map(|&(by_t, by_m, by_v)| aggregate(&rows, indicator, by_t, by_m, by_v).logical_plan)
+        .collect();
+    let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
+        .map_err(polars_error)?;
+    for (&(by_t, by_m, by_v), frame) in levels.iter().zip(&frames) {
+        for figure in read_figures(frame, by_t, by_m, by_v).map_err(polars_error)? {
+            figures.insert(
+                (
+                    figure.territory.clone(),
+                    figure.month,
+                    figure.breakdown.clone(),
+                ),
+                figure,
+            );
+        }
+    }
+    Ok(complete(indicator, figures, all_territories))
+}
+
+/// The query of one level's figures: rows grouped by the chosen keys.
+fn aggregate(
+    rows: &DataFrame,
+    indicator: &Indicator,
+    by_t: bool,
+    by_m: bool,
+    by_v: bool,
+) -> LazyFrame {
+    let mut lf = rows.clone().lazy();
+    let mut keys = Vec::new();
+    if by_t {
+        lf = lf.filter(col(T).is_not_null());
+        keys.push(col(T));
+    }
+    if by_m {
+        lf = lf.filter(col(M).is_not_null());
+        keys.push(col(M));
+    }
+    if by_v {
+        keys.push(col(V).fill_null(lit("non renseigné")));
+    }
+    // Each aggregation appears once: polars 0.55's common-subexpression
+    // elimination fails on a select repeating `len()` ("height of column
+    // __POLARS_CSER... does not match"). Derived columns come after.
+    let f = |e: Expr| e.cast(DataType::Float64);
+    let aggs = match indicator.kind {
+        Kind::Count | Kind::Distinct => vec![f(len()).alias("value")],
+        Kind::Sum if indicator.key.is_some() => vec![
+            col("_val").sum().alias("value"),
+            f(col("_key").drop_nulls().n_unique()).alias("units"),
+        ],
+        Kind::Sum => vec![col("_val").sum().alias("value"), f(len()).alias("units")],
+        Kind::Mean => vec![
+            col("_val").mean().alias("value"),
+            col("_val").sum().alias("num"),
+            f(col("_val").count()).alias("den"),
+        ],
+        Kind::Median => vec![
+            col("_val").median().alias("value"),
+            f(col("_val").count()).alias("den"),
+        ],
+        Kind::Share => vec![f(col("_cond")).sum().alias("num"), f(len()).alias("den")],
+        // The denominator is the year's, whatever the month: see `complete`.
+        Kind::Ratio => vec![
+            when(col("_in_year"))
+                .then(col("_val"))
+                .otherwise(lit(0.0))
+                .sum()
+                .alias("num"),
+            col("_den").sum().alias("den"),
+            f(len()).alias("units"),
+        ],
+    };
+    let lf = if keys.is_empty() {
+        lf.select(aggs)
+    } else {
+        lf.group_by(keys).agg(aggs)
+    };
+    let null_f = || lit(Null {}).cast(DataType::Float64);
+    let derived = match indicator.kind {
+        Kind::Count | Kind::Distinct => vec![
+            null_f().alias("num"),
+            null_f().alias("den"),
+            col("value").alias("units"),
+        ],
+        Kind::Sum => vec![null_f().alias("num"), null_f().alias("den")],
+        Kind::Mean => vec![col("den").alias("units")],
+        Kind::Median => vec![null_f().alias("num"), col("den").alias("units")],
+        Kind::Share => vec![
+            (col("num") / col("den")).alias("value"),
+            col("den").alias("units"),
+        ],
+        Kind::Ratio => vec![null_f().alias("value")],
+    };
+    lf.with_columns(derived)
+}
+
+fn read_figures(
+    frame: &DataFrame,
+    by_t: bool,
+    by_m: bool,
+    by_v: bool,
+) -> PolarsResult<Vec<Figure>> {
+    let f64s = |name: &str| -> PolarsResult<Vec<Option<f64>>> {
+        Ok(frame
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect())
+    };
+    let strings = |name: &str| -> PolarsResult<Vec<Option<String>>> {
+        Ok(frame
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|s| s.map(str::to_owned))
+            .collect())
+    };
+    let (value, num, den, units) = (f64s("value")?, f64s("num")?, f64s("den")?, f64s("units")?);
+    let territory = if by_t {
+        strings(T)?
+    } else {
+        vec![None; frame.height()]
+    };
+    let breakdown = if by_v {
+        strings(V)?
+    } else {
+        vec![None; frame.height()]
+    };
+    let month: Vec<Option<u32>> = if by_m {
+        frame
+            .column(M)?
+            .i32()?
+            .iter()
+            .map(|m| m.map(|m| m as u32))
+            .collect()
+    } else {
+        vec![None; frame.height()]
+    };
+    Ok((0..frame.height())
+        .map(|i| Figure {
+            territory: territory[i].clone(),
+            month: month[i],
+            breakdown: breakdown[i].clone(),
+            // 0/0 can come out as NaN on an empty frame, whatever `when` says.
+            value: value[i].filter(|v| v.is_finite()),
+            numerator: num[i],
+            denominator: den[i],
+            units: units[i].unwrap_or(0.0),
+        })
+        .collect())
+}
+
+/// Every territory, month and breakdown value gets a figure, computed or
+/// empty (0 for counts and sums; no value for shares, means and medians).
+fn complete(
+    indicator: &Indicator,
+    mut figures: HashMap<Level, Figure>,
+    all_territories: &[String],
+) -> Vec<Figure> {
+    let mut territories: Vec<Option<String>> = vec![None];
+    if indicator.by_territory() {
+        territories.extend(all_territories.iter().cloned().map(Some));
+    }
+    let mut months: Vec<Option<u32>> = vec![None];
+    if indicator.date.is_some() {
+        months.extend((1..=12).map(Some));
+    }
+    let mut breakdowns: Vec<Option<String>> = vec![None];
+    if indicator.breakdown.is_some() {
+        let seen: BTreeSet<String> = figures.keys().filter_map(|(_, _, b)| b.clone()).collect();
+        breakdowns.extend(seen.into_iter().map(Some));
+    }
+    let mut out = Vec::with_capacity(territories.len() * months.len() * breakdowns.len());
+    for territory in &territories {
+        for breakdown in &breakdowns {
+            // A ratio's denominator is the year's agreed amount, in every month.
+            let year_denominator = figures
+                .get(&(territory.clone(), None, breakdown.clone()))
+                .and_then(|f| f.denominator);
+            for &month in &months {
+                let level = (territory.clone(), month, breakdown.clone());
+                let mut figure = figures
+                    .remove(&level)
+                    .unwrap_or_else(|| empty_figure(indicator.kind, &level));
+                if indicator.kind == Kind::Ratio {
+                    let numerator = figure.numerator.unwrap_or(0.0);
+                    let denominator = year_denominator.unwrap_or(0.0);
+                    figure.numerator = Some(numerator);
+                    figure.denominator = Some(denominator);
+                    figure.value = (denominator != 0.0).then(|| numerator / denominator);
+                }
+                out.push(figure);
+            }
+        }
+    }
+    out
+}
+
+fn empty_figure(kind: Kind, (territory, month, breakdown): &Level) -> Figure {
+    let zero = matches!(kind, Kind::Count | Kind::Distinct | Kind::Sum).then_some(0.0);
+    let counts = matches!(kind, Kind::Share | Kind::Mean | Kind::Median).then_some(0.0);
+    Figure {
+        territory: territory.clone(),
+        month: *month,
+        breakdown: breakdown.clone(),
+        value: zero,
+        numerator: if kind == Kind::Share { counts } else { None },
+        denominator: counts,
+        units: 0.0,
+    }
+}
+
+/// The territory reference as a table for joins.
+pub fn territory_table(reference: &crate::reference::Reference) -> Result<DataFrame> {
+    let (codes, names): (Vec<&str>, Vec<&str>) = reference.communes().into_iter().unzip();
+    df!("code_commune" => codes, T => names)
+        .map_err(|e| Error::polars("building the territory table", e))
+}

@@ -1,0 +1,440 @@
+//! From a grid's rows to a table: which rows are data, their typed values,
+//! then duplicates, rejects and the DataFrame. A large CSV file is parsed as
+//! several [`Part`]s (one per batch of lines, in parallel), each of which
+//! becomes a chunk of the table's columns.
+
+use super::columns::{self, CellProblem, Context, Values};
+use super::grid::Grid;
+use super::header::Layout;
+use super::{FileReport, ROW_COLUMN, Reason, Reject, Repeat};
+use crate::error::{Error, Result};
+use crate::pipeline::{Duplicates, Source};
+use hashbrown::hash_table::{Entry, HashTable};
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::hash::BuildHasher;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
+
+/// The data rows of consecutive lines, parsed.
+pub struct Part {
+    /// 0-based row of each data row in the sheet or file.
+    rows: Vec<usize>,
+    /// One per declared column, every data row (rejected ones too): the
+    /// part's chunk of the table. Typed values are held once, in polars.
+    columns: Vec<Column>,
+    /// Each data row's hash over all its values, to find duplicates.
+    hashes: Vec<u64>,
+    /// The first problem of each rejected data row (index in `rows`), in order.
+    problems: Vec<(usize, CellProblem)>,
+    /// The cells of undeclared columns, per data row, when the sheet has any:
+    /// a duplicate has "all columns equal".
+    undeclared: Option<Vec<Box<str>>>,
+    /// Whether each data row identifies a person or a household (one of its
+    /// identifier columns is filled): only such rows can be duplicates.
+    identified: Vec<bool>,
+    /// Data rows whose commune was written with a former code (index in
+    /// `rows`, index of the former code in the reference), in order.
+    former: Vec<(usize, u32)>,
+    /// A `Total` row was met: what follows it are notes, not data.
+    total: bool,
+    /// Non-blank rows below the `Total` row.
+    notes: usize,
+}
+
+/// Classifies the rows of `range` (data, blank, `Total` and notes below it)
+/// and parses the data rows' declared columns.
+pub fn parse_rows(
+    grid: &dyn Grid,
+    layout: &Layout,
+    source: &Source,
+    range: Range<usize>,
+    context: &Context,
+    path: &Path,
+) -> Result<Part> {
+    let mut rows = Vec::with_capacity(range.len());
+    let (mut total, mut notes) = (false, 0);
+    for row in range {
+        if grid.row_is_blank(row) {
+            continue;
+        }
+        if total {
+            notes += 1;
+        } else if grid.is_total_row(row) {
+            total = true;
+        } else {
+            rows.push(row);
+        }
+    }
+    let mut noted = columns::Notes::default();
+    let values: Vec<Values> = source
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            columns::parse_column(
+                grid,
+                layout.positions[i],
+                i,
+                column,
+                &rows,
+                context,
+                &mut noted,
+            )
+        })
+        .collect();
+    let columns::Notes {
+        problems,
+        mut former,
+    } = noted;
+    former.sort_unstable();
+    let mut identified = vec![false; rows.len()];
+    for v in &values {
+        if let Values::Id(ids) = v {
+            identified
+                .iter_mut()
+                .zip(ids)
+                .for_each(|(known, id)| *known |= id.is_some());
+        }
+    }
+    let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
+    let undeclared: Option<Vec<Box<str>>> =
+        (0..grid.width()).any(|c| !declared.contains(&c)).then(|| {
+            rows.iter()
+                .map(|&row| {
+                    let mut cells = String::new();
+                    for (c, cell) in grid.row_cells(row) {
+                        if !declared.contains(&c) {
+                            // Writing to a String cannot fail.
+                            let _ = write!(
+                                cells,
+                                "{}\u{1f}{}\u{1e}",
+                                layout.undeclared_name(c),
+                                cell.display()
+                            );
+                        }
+                    }
+                    cells.into_boxed_str()
+                })
+                .collect()
+        });
+    let mut hashes = vec![HASH_SEED; rows.len()];
+    values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
+    if let Some(cells) = &undeclared {
+        let state = foldhash::fast::FixedState::default();
+        // A row without undeclared cells hashes as in a part without undeclared columns.
+        for (h, cells) in hashes.iter_mut().zip(cells.iter()) {
+            if !cells.is_empty() {
+                *h = columns::mix(*h, state.hash_one(cells));
+            }
+        }
+    }
+    let columns = source
+        .columns
+        .iter()
+        .zip(values)
+        .map(|(column, v)| v.into_column(column.name.get_ref()))
+        .collect::<PolarsResult<_>>()
+        .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
+    Ok(Part {
+        rows,
+        columns,
+        hashes,
+        problems: problems.into_iter().collect(),
+        identified,
+        former,
+        undeclared,
+        total,
+        notes,
+    })
+}
+
+impl Part {
+    fn undeclared_at(&self, i: usize) -> &str {
+        self.undeclared.as_ref().map_or("", |cells| &cells[i])
+    }
+}
+
+/// A file's data rows, parsed, before duplicates are looked for.
+pub struct FileRows {
+    /// In file order.
+    pub parts: Vec<Part>,
+    pub layout: Layout,
+    pub path: PathBuf,
+    pub sheet: Option<String>,
+    /// Rows read, blank ones included.
+    pub height: usize,
+    pub encoding: Option<&'static str>,
+}
+
+/// A file's accepted rows and its report.
+pub struct Finished {
+    pub frame: DataFrame,
+    pub report: FileReport,
+    /// Accepted rows mapped from each former commune code.
+    pub former_rows: BTreeMap<u32, usize>,
+}
+
+/// Where a data row is: its file, its part, its index in the part.
+#[derive(Clone, Copy)]
+struct At {
+    file: usize,
+    part: usize,
+    index: usize,
+}
+
+impl At {
+    fn key(self) -> u64 {
+        ((self.file as u64) << 48) | ((self.part as u64) << 32) | self.index as u64
+    }
+
+    fn of(key: u64) -> Self {
+        At {
+            file: (key >> 48) as usize,
+            part: ((key >> 32) & 0xffff) as usize,
+            index: (key & 0xffff_ffff) as usize,
+        }
+    }
+}
+
+/// Rejects (cell problems, duplicates), the table of accepted rows and the
+/// report of each file, from the parts of the files of one source, in
+/// order. Each part becomes a chunk of the table's columns: nothing is
+/// appended into ever-growing vectors.
+///
+/// A row equal to an earlier one (of the same file or of an earlier file of
+/// the source) in every column is a duplicate (rejected) when it identifies
+/// a person or a household; otherwise it is an event (two sessions of the
+/// same day and size), kept and listed as a possible double entry. `policy`
+/// may force either way.
+pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
+    if files.len() > 1 << 16 {
+        return Err(Error::input(
+            &files[0].path,
+            None,
+            format!("{} files for one source: at most 65,536", files.len()),
+        ));
+    }
+    for file in &mut files {
+        skip_notes(file);
+        // Keys hold 16 bits of part and 32 of row: parts are batches of 65,536 lines.
+        if file.parts.len() > 1 << 16 || file.parts.iter().any(|p| p.rows.len() > u32::MAX as usize)
+        {
+            return Err(Error::input(
+                &file.path,
+                file.sheet.as_deref(),
+                "too many rows to read",
+            ));
+        }
+    }
+    let part = |at: At| &files[at.file].parts[at.part];
+    let equal = |a: At, b: At| {
+        let (pa, pb) = (part(a), part(b));
+        // Only rows with equal hashes get here: rarely other than duplicates.
+        pa.columns
+            .iter()
+            .zip(&pb.columns)
+            .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
+            && pa.undeclared_at(a.index) == pb.undeclared_at(b.index)
+    };
+    let data_rows: usize = files
+        .iter()
+        .flat_map(|f| &f.parts)
+        .map(|p| p.rows.len())
+        .sum();
+    let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
+    let mut outcomes = Vec::with_capacity(files.len());
+    for (f, file) in files.iter().enumerate() {
+        let mut rejects = Vec::new();
+        let mut repeats: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        let mut former_rows: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(file.parts.len());
+        for (p, part) in file.parts.iter().enumerate() {
+            let mut keep = Vec::with_capacity(part.rows.len());
+            let mut problems = part.problems.iter().peekable();
+            for (i, &row) in part.rows.iter().enumerate() {
+                if let Some((_, problem)) = problems.next_if(|(at, _)| *at == i) {
+                    rejects.push(Reject {
+                        row: row + 1,
+                        column: file.layout.written[problem.column].clone(),
+                        value: truncate(&problem.value),
+                        reason: Reason::Cell(problem.problem),
+                    });
+                    continue;
+                }
+                let here = At {
+                    file: f,
+                    part: p,
+                    index: i,
+                };
+                let entry = seen.entry(
+                    part.hashes[i],
+                    |&key| equal(here, At::of(key)),
+                    |&key| {
+                        let at = At::of(key);
+                        files[at.file].parts[at.part].hashes[at.index]
+                    },
+                );
+                match entry {
+                    Entry::Occupied(first) => {
+                        let at = At::of(*first.get());
+                        let first_row = files[at.file].parts[at.part].rows[at.index] + 1;
+                        let duplicate = match policy {
+                            Duplicates::Auto => part.identified[i],
+                            Duplicates::Reject => true,
+                            Duplicates::Keep => false,
+                        };
+                        if duplicate {
+                            rejects.push(Reject {
+                                row: row + 1,
+                                column: String::new(),
+                                value: String::new(),
+                                reason: Reason::Duplicate {
+                                    first_row,
+                                    first_file: (at.file != f)
+                                        .then(|| file_name(&files[at.file].path)),
+                                },
+                            });
+                        } else {
+                            repeats
+                                .entry((at.file, first_row))
+                                .or_default()
+                                .push(row + 1);
+                            keep.push(i);
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(here.key());
+                        keep.push(i);
+                    }
+                }
+            }
+            // Rows mapped through the passage table, among the rows kept.
+            let mut kept = keep.iter().peekable();
+            for &(i, code) in &part.former {
+                while kept.next_if(|&&k| k < i).is_some() {}
+                if kept.peek() == Some(&&i) {
+                    *former_rows.entry(code).or_default() += 1;
+                }
+            }
+            keeps.push(keep);
+        }
+        let repeats: Vec<Repeat> = repeats
+            .into_iter()
+            .map(|((first, first_row), rows)| Repeat {
+                first_row,
+                first_file: (first != f).then(|| file_name(&files[first].path)),
+                rows,
+            })
+            .collect();
+        outcomes.push((rejects, repeats, former_rows, keeps));
+    }
+    drop(seen);
+    files
+        .into_iter()
+        .zip(outcomes)
+        .map(|(file, (rejects, repeats, former_rows, keeps))| {
+            let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum();
+            let accepted: usize = keeps.iter().map(Vec::len).sum();
+            let report = FileReport {
+                source: String::new(),
+                path: file.path.clone(),
+                sheet: file.sheet.clone(),
+                sha256: String::new(),
+                encoding: file.encoding,
+                header_row: file.layout.header_row + 1,
+                rows_read: file.height,
+                accepted,
+                // Every row that is not data: titles, header, blank, Total and notes.
+                skipped: file.height - data_rows,
+                rejects,
+                repeats,
+                mapped: Vec::new(),
+                absent_columns: file.layout.absent.clone(),
+            };
+            Ok(Finished {
+                frame: accepted_frame(file.parts, &keeps, &file.path)?,
+                report,
+                former_rows,
+            })
+        })
+        .collect()
+}
+
+/// Nothing below the first Total row is data: the parts after it are dropped.
+fn skip_notes(file: &mut FileRows) {
+    let mut notes = 0;
+    if let Some(first_total) = file.parts.iter().position(|p| p.total) {
+        notes += file.parts[first_total].notes;
+        for p in file.parts.drain(first_total + 1..) {
+            notes += p.rows.len() + usize::from(p.total) + p.notes;
+        }
+    }
+    if notes > 0 {
+        tracing::warn!(
+            file = %file.path.display(),
+            sheet = file.sheet.as_deref().unwrap_or(""),
+            "{notes} non-empty rows below the Total row skipped as notes"
+        );
+    }
+}
+
+/// The table of a file's rows kept: its row numbers, then its columns.
+fn accepted_frame(parts: Vec<Part>, keeps: &[Vec<usize>], path: &Path) -> Result<DataFrame> {
+    let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
+    let accepted: usize = keeps.iter().map(Vec::len).sum();
+    let row_numbers: Vec<i64> = parts
+        .iter()
+        .zip(keeps)
+        .flat_map(|(p, keep)| keep.iter().map(|&i| p.rows[i] as i64 + 1))
+        .collect();
+    let mut columns: Vec<Column> = Vec::new();
+    for (part, keep) in parts.into_iter().zip(keeps) {
+        // Most parts have no rejected row: their chunk is kept as it is.
+        let chunks = if keep.len() == part.rows.len() {
+            part.columns
+        } else {
+            let mut kept = vec![false; part.rows.len()];
+            keep.iter().for_each(|&i| kept[i] = true);
+            let mask = BooleanChunked::from_slice(PlSmallStr::EMPTY, &kept);
+            part.columns
+                .iter()
+                .map(|c| c.filter(&mask))
+                .collect::<PolarsResult<_>>()
+                .map_err(to_polars)?
+        };
+        if columns.is_empty() {
+            columns = chunks;
+        } else {
+            for (column, chunk) in columns.iter_mut().zip(&chunks) {
+                column.append(chunk).map_err(to_polars)?;
+            }
+        }
+    }
+    let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
+    frame_columns.extend(columns);
+    DataFrame::new(accepted, frame_columns).map_err(to_polars)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Long values are cut in listings: a reject report is not a copy of the file.
+fn truncate(value: &str) -> String {
+    shorten(value, 80)
+}
+
+/// `value` cut to `max` characters, with an ellipsis when it was longer.
+pub fn shorten(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(max).collect::<String>())
+    }
+}

@@ -1,0 +1,26 @@
+//! `suivi`: partner spreadsheets in, indicator workbooks of a département's
+//! poverty convention out. The binary is a thin layer over this library.
+
+pub mod confidentiality;
+pub mod error;
+pub mod file_hash;
+pub mod indicators;
+pub mod ingest;
+pub mod lock;
+pub mod manifest;
+pub mod output_set;
+pub mod parse;
+pub mod pipeline;
+pub mod reference;
+pub mod report;
+pub mod run;
+pub mod text;
+
+pub use error::{Error, Result};
+
+/// The repository's root, where the unit tests find the Loire pipeline and
+/// the test fixtures.
+#[cfg(test)]
+pub(crate) fn repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

@@ -1,0 +1,279 @@
+//! The pipeline file: a serde model of the TOML, validated once into a
+//! [`Pipeline`] that the rest of the crate trusts.
+
+mod indicator;
+mod load;
+
+pub use indicator::{
+    Coverage, DerivedTable, Direction, Finding, Indicator, Kind, Parameter, Secrecy, Target,
+};
+pub use load::load;
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// A validated pipeline, with the command line's overrides applied.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where the pipeline file is; relative paths in it are resolved from its folder.
+    pub path: PathBuf,
+    pub settings: Settings,
+    /// The year of the run (`--year` or `pipeline.year`).
+    pub year: i32,
+    /// The folder holding the input files (`--inputs` or `pipeline.inputs`).
+    pub inputs: PathBuf,
+    pub reference: ReferenceFiles,
+    /// Sources in the order of their names (deterministic).
+    pub sources: BTreeMap<String, Source>,
+    /// Named values used in SQL as `{name}`, besides the built-in year ones.
+    pub parameters: BTreeMap<String, Parameter>,
+    /// Derived tables, in declaration order (each may use the earlier ones).
+    pub tables: Vec<DerivedTable>,
+    pub findings: Vec<Finding>,
+    pub coverage: Vec<Coverage>,
+    pub indicators: Vec<Indicator>,
+    /// The file's text, to give line numbers in errors found later (SQL).
+    text: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// A title for the outputs, e.g. `Convention pauvreté - Loire`.
+    pub name: String,
+    /// The département's name, used for the total line (e.g. `Loire`).
+    pub departement: String,
+    pub year: i32,
+    /// Input folder, relative to the pipeline file.
+    #[serde(default = "default_inputs")]
+    pub inputs: String,
+    /// Share of data rows (0 to 1) a source may reject before the run fails.
+    #[serde(default = "default_reject_rate", deserialize_with = "share")]
+    pub max_reject_rate: f64,
+    /// Primary confidentiality threshold: counts from 1 to threshold - 1 are masked.
+    #[serde(default = "default_threshold", deserialize_with = "positive")]
+    pub confidentiality_threshold: u32,
+    /// What a masked cell shows in published outputs.
+    #[serde(default = "default_mask_symbol")]
+    pub mask_symbol: String,
+    /// Author written in the workbooks' document properties.
+    #[serde(default)]
+    pub author: Option<String>,
+}
+
+fn default_inputs() -> String {
+    "inputs".into()
+}
+fn default_reject_rate() -> f64 {
+    0.05
+}
+/// A fraction from 0 to 1, checked while reading so the error has its line.
+fn share<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a share from 0 to 1 (0.05 is 5 %), found {value}"
+        )))
+    }
+}
+
+fn positive<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "expected a threshold of at least 1",
+        )),
+        n => Ok(n),
+    }
+}
+
+fn default_mask_symbol() -> String {
+    "s".into()
+}
+fn default_threshold() -> u32 {
+    5
+}
+
+/// Where the reference tables (the département's own) are, relative to the
+/// pipeline file; [`crate::reference::Reference`] holds them loaded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceFiles {
+    /// CSV with columns `code_commune` and `territoire`.
+    pub territories: String,
+    /// CSV with columns `code_ancien` and `code_actuel` (optional).
+    #[serde(default)]
+    pub commune_passage: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// French label for reports, e.g. `CAF - foyers RSA`.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// File name pattern in the input folder: `{year}` is replaced by the
+    /// run's year; `*` and `?` match anything (e.g. `pole_emploi_brsa_{year}.*`).
+    pub file: Spanned<String>,
+    /// Sheet name for spreadsheets; the first visible sheet when absent.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// `auto` (detected), `utf-8` or `windows-1252`; CSV only.
+    #[serde(default = "auto")]
+    pub encoding: String,
+    /// `auto` (sniffed) or a single character; CSV only.
+    #[serde(default = "auto")]
+    pub delimiter: String,
+    /// `auto` (detected) or the 1-based row number of the header.
+    #[serde(default)]
+    pub header_row: HeaderRow,
+    /// What a row equal to an earlier one in every column is.
+    #[serde(default)]
+    pub duplicates: Duplicates,
+    /// The source gathers every file its pattern matches (duplicates are
+    /// then looked for across them); otherwise it matches exactly one.
+    #[serde(default)]
+    pub several_files: bool,
+    pub columns: Vec<Column>,
+}
+
+/// What a row that repeats an earlier row in every column is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    /// A duplicate (rejected, counted once) when its identifier column is
+    /// filled; otherwise an event (a session, a payment): kept and listed as
+    /// a possible double entry.
+    #[default]
+    Auto,
+    /// Always a duplicate.
+    Reject,
+    /// Always kept, and listed as a possible double entry.
+    Keep,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HeaderRow {
+    #[default]
+    Auto,
+    /// 1-based, as a spreadsheet program shows it.
+    Row(u32),
+}
+
+impl<'de> Deserialize<'de> for HeaderRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Row(u32),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Row(0) => Err(serde::de::Error::custom("header_row counts from 1")),
+            Raw::Row(n) => Ok(HeaderRow::Row(n)),
+            Raw::Word(w) if w == "auto" => Ok(HeaderRow::Auto),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected \"auto\" or a row number, found \"{w}\""
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// Logical name used in SQL: lowercase letters, digits and `_`.
+    pub name: Spanned<String>,
+    /// The header as the partner writes it.
+    pub header: String,
+    /// Other spellings of the header.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+    /// A row missing a required value is rejected.
+    #[serde(default)]
+    pub required: bool,
+    /// A file may lack this column (it is then left empty, and `check` and
+    /// the quality workbook say so). Otherwise a file without it fails.
+    #[serde(default)]
+    pub may_be_absent: bool,
+    /// Identifiers only: digits-only values are left-padded with zeros to this width.
+    #[serde(default)]
+    pub width: Option<usize>,
+    /// Categories only: the allowed values, as they appear in outputs.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnType {
+    /// A personal identifier: pseudonymised at ingest, never output.
+    Id,
+    Date,
+    /// A month (`AAAAMM`, `MM/AAAA`), stored as the first day of the month.
+    Month,
+    Integer,
+    Decimal,
+    /// Oui/Non, O/N, 1/0, X/empty, Vrai/Faux, True/False; empty means no.
+    Bool,
+    Text,
+    /// An INSEE commune code, mapped from old codes, checked against the reference.
+    Commune,
+    /// One of the declared `values`, matched ignoring case and accents.
+    Category,
+}
+
+impl Pipeline {
+    /// A reference file's path, resolved against the pipeline file's folder.
+    pub fn reference_path(&self, relative: &str) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(relative)
+    }
+
+    /// An error in the pipeline file at a span of it.
+    pub fn error_at(&self, span: std::ops::Range<usize>, message: String) -> crate::Error {
+        crate::Error::Pipeline {
+            path: self.path.clone(),
+            line: Some(load::line_of(&self.text, span.start)),
+            message,
+        }
+    }
+
+    /// The source's file pattern with the year substituted.
+    pub fn file_pattern(&self, source: &Source) -> String {
+        source
+            .file
+            .get_ref()
+            .replace("{year}", &self.year.to_string())
+    }
+}
+
+/// The raw file as written, before validation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    pipeline: Settings,
+    reference: ReferenceFiles,
+    sources: BTreeMap<String, Source>,
+    #[serde(default)]
+    parameters: BTreeMap<String, Parameter>,
+    #[serde(default)]
+    tables: Vec<DerivedTable>,
+    #[serde(default)]
+    findings: Vec<Finding>,
+    #[serde(default)]
+    coverage: Vec<Coverage>,
+    #[serde(default)]
+    indicators: Vec<Indicator>,
+}

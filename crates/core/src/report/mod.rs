@@ -1,0 +1,111 @@
+//! Everything the run writes: the long indicator table (CSV, Parquet), later
+//! the workbooks. Each file is written whole to a temporary file in the
+//! destination folder, then renamed into place.
+
+pub mod table;
+pub mod workbooks;
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Temporary files being written start with this; a run removes stale ones.
+pub const TEMP_PREFIX: &str = ".suivi-tmp-";
+
+/// Writes `path` atomically: a crash leaves the previous file or none, never half a file.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
+) -> Result<PathBuf> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    // The mode of any new file, under the process's umask (tempfile's own
+    // default, 0600, would keep colleagues out of a shared folder).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut temp = builder
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))?;
+    write(temp.as_file_mut())?;
+    temp.as_file_mut()
+        .flush()
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    temp.persist(path)
+        .map_err(|e| Error::io(format!("renaming into {}", path.display()), e.error))?;
+    Ok(path.to_owned())
+}
+
+/// Text that a spreadsheet would take for a formula gets a leading quote;
+/// numbers written as text (`-12.5`) are left alone.
+pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if text.trim().parse::<f64>().is_err() => {
+            format!("'{text}").into()
+        }
+        _ => text.into(),
+    }
+}
+
+/// How figures are protected in this run's outputs.
+#[derive(Debug, Clone)]
+pub struct Confidentiality {
+    /// Counts from 1 to threshold - 1 are masked (primary rule).
+    pub threshold: u32,
+    /// What a masked cell shows.
+    pub symbol: String,
+    /// Internal mode: unmasked figures, every file and sheet marked restricted.
+    pub internal: bool,
+}
+
+/// Everything the writers need, computed once by the run.
+pub struct ReportContext<'a> {
+    pub pipeline: &'a crate::pipeline::Pipeline,
+    /// The long table, masked (unless internal), in catalogue order.
+    pub rows: &'a [table::Row],
+    pub files: &'a [crate::ingest::FileReport],
+    pub findings: &'a [crate::indicators::FindingResult],
+    pub coverage: &'a [crate::indicators::CoverageResult],
+    /// The latest date in the inputs: the as-of date shown and the workbooks' creation time.
+    pub as_of: chrono::NaiveDate,
+    pub has_previous: bool,
+    pub confidentiality: Confidentiality,
+}
+
+impl ReportContext<'_> {
+    /// `rapport_execution` → `rapport_execution_2020.xlsx`, or
+    /// `rapport_execution_2020_interne.xlsx` in internal mode.
+    pub fn file_name(&self, stem: &str, extension: &str) -> String {
+        let suffix = if self.confidentiality.internal {
+            "_interne"
+        } else {
+            ""
+        };
+        format!("{stem}_{}{suffix}.{extension}", self.pipeline.year)
+    }
+}
+
+/// The tool's version, shown in the sources sheet and the manifest.
+pub const TOOL_VERSION: &str = concat!("suivi ", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        assert_eq!(
+            neutralise("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("+33 6 12"), "'+33 6 12");
+        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("-12.5"), "-12.5");
+        assert_eq!(neutralise("Saint-Étienne"), "Saint-Étienne");
+    }
+}

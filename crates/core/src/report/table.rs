@@ -1,0 +1,223 @@
+//! The long indicator table: one row per indicator × territory × period ×
+//! breakdown value, written as `indicateurs_<Y>.csv` and `.parquet`.
+
+use super::{neutralise, write_atomic};
+use crate::error::{Error, Result};
+use crate::indicators::{self, Computed};
+use crate::pipeline::Pipeline;
+use polars::prelude::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub indicator: String,
+    pub action: String,
+    pub label: String,
+    /// The territory's name, or the département's for the total.
+    pub territory: String,
+    pub is_total: bool,
+    pub month: Option<u32>,
+    pub breakdown: Option<String>,
+    pub value: Option<f64>,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub target: Option<f64>,
+    pub met: Option<bool>,
+    pub previous: Option<f64>,
+    pub masked: bool,
+    /// Units behind the figure, for the confidentiality stage; never written.
+    pub units: f64,
+}
+
+/// A cell's identity across years: indicator, territory, month, breakdown.
+pub type CellKey = (String, String, Option<u32>, Option<String>);
+
+impl Row {
+    pub fn key(&self) -> CellKey {
+        (
+            self.indicator.clone(),
+            self.territory.clone(),
+            self.month,
+            self.breakdown.clone(),
+        )
+    }
+}
+
+/// Rows in catalogue order, then département before territories, year
+/// before months, total before breakdown values; territories and values in
+/// French order.
+pub fn rows(
+    pipeline: &Pipeline,
+    computed: &Computed,
+    previous: Option<&HashMap<CellKey, Option<f64>>>,
+) -> Vec<Row> {
+    let departement = &pipeline.settings.departement;
+    let mut rows = Vec::new();
+    for result in &computed.indicators {
+        let indicator = &pipeline.indicators[result.index];
+        let mut figures: Vec<_> = result.figures.iter().collect();
+        let french = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => crate::text::french_cmp(a, b),
+            _ => a.cmp(b),
+        };
+        figures.sort_by(|a, b| {
+            french(&a.territory, &b.territory)
+                .then(a.month.cmp(&b.month))
+                .then_with(|| french(&a.breakdown, &b.breakdown))
+        });
+        for figure in figures {
+            let territory = figure
+                .territory
+                .clone()
+                .unwrap_or_else(|| departement.clone());
+            let mut row = Row {
+                indicator: indicator.id().to_owned(),
+                action: indicator.action.clone(),
+                label: indicator.label.clone(),
+                territory,
+                is_total: figure.territory.is_none(),
+                month: figure.month,
+                breakdown: figure.breakdown.clone(),
+                value: figure.value,
+                numerator: figure.numerator,
+                denominator: figure.denominator,
+                target: indicator.target.map(|t| t.value),
+                met: indicators::attainment(indicator, figure.value),
+                previous: None,
+                masked: false,
+                units: figure.units,
+            };
+            row.previous = previous.and_then(|p| p.get(&row.key()).copied().flatten());
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+pub const COLUMNS: [&str; 13] = [
+    "indicateur",
+    "action",
+    "libelle",
+    "territoire",
+    "mois",
+    "ventilation",
+    "valeur",
+    "numerateur",
+    "denominateur",
+    "cible",
+    "atteinte",
+    "valeur_n1",
+    "masque",
+];
+
+/// A number for a CSV reader: decimal point, no exponent, at most 9
+/// decimals (sums of amounts carry binary noise such as `0.6400000001`).
+fn number(value: Option<f64>) -> String {
+    let Some(v) = value else {
+        return String::new();
+    };
+    let text = format!("{v:.9}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn yes_no(value: Option<bool>) -> &'static str {
+    match value {
+        Some(true) => "oui",
+        Some(false) => "non",
+        None => "",
+    }
+}
+
+/// Masked cells show `symbol` in the CSV instead of their figures.
+pub fn write_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
+    write_table(path, rows, symbol, false)
+}
+
+/// The same table for a French spreadsheet program: a UTF-8 byte order mark
+/// (without it French Excel reads the text as Windows-1252) and decimal
+/// commas (with points it reads the numbers as text).
+pub fn write_excel_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
+    write_table(path, rows, symbol, true)
+}
+
+fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<PathBuf> {
+    let number = |v: Option<f64>| {
+        let text = number(v);
+        if excel { text.replace('.', ",") } else { text }
+    };
+    write_atomic(path, |file| {
+        let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
+        if excel {
+            std::io::Write::write_all(file, "\u{feff}".as_bytes())
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
+        writer.write_record(COLUMNS).map_err(fail)?;
+        for row in rows {
+            let figure = |v: Option<f64>| {
+                if row.masked && v.is_some() {
+                    symbol.to_owned()
+                } else {
+                    number(v)
+                }
+            };
+            writer
+                .write_record([
+                    neutralise(&row.indicator).as_ref(),
+                    &neutralise(&row.action),
+                    &neutralise(&row.label),
+                    &neutralise(&row.territory),
+                    &row.month.map(|m| m.to_string()).unwrap_or_default(),
+                    &neutralise(row.breakdown.as_deref().unwrap_or("")),
+                    &figure(row.value),
+                    &figure(row.numerator),
+                    &figure(row.denominator),
+                    &number(row.target),
+                    if row.masked { "" } else { yes_no(row.met) },
+                    &number(row.previous),
+                    if row.masked { "oui" } else { "non" },
+                ])
+                .map_err(fail)?;
+        }
+        writer
+            .flush()
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    })
+}
+
+/// Masked cells carry null figures and `masque = oui`.
+pub fn write_parquet(path: &Path, rows: &[Row]) -> Result<PathBuf> {
+    let figure = |f: fn(&Row) -> Option<f64>| -> Vec<Option<f64>> {
+        rows.iter()
+            .map(|r| if r.masked { None } else { f(r) })
+            .collect()
+    };
+    let mut frame = df!(
+        "indicateur" => rows.iter().map(|r| r.indicator.as_str()).collect::<Vec<_>>(),
+        "action" => rows.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        "libelle" => rows.iter().map(|r| r.label.as_str()).collect::<Vec<_>>(),
+        "territoire" => rows.iter().map(|r| r.territory.as_str()).collect::<Vec<_>>(),
+        "mois" => rows.iter().map(|r| r.month.map(|m| m as i32)).collect::<Vec<_>>(),
+        "ventilation" => rows.iter().map(|r| r.breakdown.as_deref()).collect::<Vec<_>>(),
+        "valeur" => figure(|r| r.value),
+        "numerateur" => figure(|r| r.numerator),
+        "denominateur" => figure(|r| r.denominator),
+        "cible" => rows.iter().map(|r| r.target).collect::<Vec<_>>(),
+        "atteinte" => rows.iter().map(|r| if r.masked { None } else { r.met.map(|m| yes_no(Some(m))) }).collect::<Vec<_>>(),
+        "valeur_n1" => rows.iter().map(|r| r.previous).collect::<Vec<_>>(),
+        "masque" => rows.iter().map(|r| if r.masked { "oui" } else { "non" }).collect::<Vec<_>>(),
+    )
+    .map_err(|e| Error::polars("building the indicator table", e))?;
+    write_atomic(path, |file| {
+        ParquetWriter::new(file)
+            .finish(&mut frame)
+            .map(|_| ())
+            .map_err(|e| Error::polars(format!("writing {}", path.display()), e))
+    })
+}

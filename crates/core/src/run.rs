@@ -1,0 +1,342 @@
+//! One run end to end: lock the output folder, read, compute (the year and,
+//! when its files are there, the previous one), protect, write every output
+//! atomically, then the manifest.
+
+use crate::confidentiality;
+use crate::error::{Error, Result};
+use crate::file_hash::FileHashes;
+use crate::indicators::{self, Computed};
+use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
+use crate::manifest::{self, Manifest};
+use crate::pipeline::Pipeline;
+use crate::reference::Reference;
+use crate::report::table::{self, CellKey};
+use crate::report::{Confidentiality, ReportContext, workbooks};
+use chrono::NaiveDate;
+use polars::prelude::{DataFrame, DataType};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What the command line decides about a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Internal mode: unmasked figures for the département's own statisticians.
+    pub internal: bool,
+    /// Skip the run when the manifest shows the same inputs, pipeline and tool.
+    pub if_changed: bool,
+}
+
+pub enum RunResult {
+    /// `--if-changed` found nothing new: nothing was rewritten.
+    Unchanged,
+    Done(Box<Outcome>),
+}
+
+pub struct Outcome {
+    pub files: Vec<FileReport>,
+    /// The latest date in the inputs (capped at the end of the next year):
+    /// what the outputs show as their as-of date and creation time, so that
+    /// identical inputs give identical bytes.
+    pub as_of: NaiveDate,
+    pub computed: Computed,
+    pub rows: Vec<table::Row>,
+    pub outputs: Vec<PathBuf>,
+    /// Whether the previous year's figures could be computed.
+    pub has_previous: bool,
+}
+
+/// One year read and computed.
+pub struct Year {
+    pub files: Vec<FileReport>,
+    pub computed: Computed,
+    pub as_of: NaiveDate,
+}
+
+/// Reads and computes one year, noting the time of each stage in `timings`.
+pub fn compute_year(
+    pipeline: &Pipeline,
+    reference: &Reference,
+    pseudonymizer: &Pseudonymizer,
+    known_hashes: &FileHashes,
+    timings: &mut Timings,
+) -> Result<Year> {
+    let tables = timings.time("read", || {
+        ingest::read_sources(pipeline, reference, pseudonymizer, known_hashes)
+    })?;
+    ingest::enforce_reject_limit(pipeline, &tables)?;
+    let mut files = Vec::new();
+    let mut frames = BTreeMap::new();
+    for table in tables {
+        files.extend(table.files);
+        frames.insert(table.name, table.frame);
+    }
+    let as_of = latest_date(pipeline.year, &frames);
+    let computed = timings.time("compute", || {
+        indicators::compute(pipeline, frames, reference)
+    })?;
+    Ok(Year {
+        files,
+        computed,
+        as_of,
+    })
+}
+
+/// Milliseconds per stage, and who wants to hear when a stage starts.
+#[derive(Default)]
+pub struct Timings<'a> {
+    pub ms: BTreeMap<String, u64>,
+    on_stage: Option<&'a (dyn Fn(&str) + Sync)>,
+}
+
+impl Timings<'_> {
+    pub fn time<T>(&mut self, stage: &str, f: impl FnOnce() -> T) -> T {
+        if let Some(on_stage) = self.on_stage {
+            on_stage(stage);
+        }
+        let start = Instant::now();
+        let result = f();
+        *self.ms.entry(stage.to_owned()).or_default() += start.elapsed().as_millis() as u64;
+        result
+    }
+}
+
+fn latest_date(year: i32, frames: &BTreeMap<String, DataFrame>) -> NaiveDate {
+    let cap = NaiveDate::from_ymd_opt(year + 1, 12, 31).expect("valid date");
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    frames
+        .values()
+        .flat_map(|f| f.columns())
+        .filter(|c| c.dtype() == &DataType::Date)
+        .filter_map(|c| {
+            c.as_materialized_series()
+                .date()
+                .ok()?
+                .physical()
+                .iter()
+                .flatten()
+                .max()
+        })
+        .filter_map(|days| epoch.checked_add_signed(chrono::Duration::days(days as i64)))
+        .filter(|d| *d <= cap)
+        .max()
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 12, 31).expect("valid date"))
+}
+
+fn previous_year(
+    pipeline: &Pipeline,
+    reference: &Reference,
+    pseudonymizer: &Pseudonymizer,
+    known_hashes: &FileHashes,
+    internal: bool,
+) -> Option<HashMap<CellKey, Option<f64>>> {
+    let mut previous = pipeline.clone();
+    previous.year -= 1;
+    if !ingest::all_sources_present(&previous) {
+        tracing::info!(
+            year = previous.year,
+            "no complete set of input files for the previous year: no N-1 comparison"
+        );
+        return None;
+    }
+    let year = compute_year(
+        &previous,
+        reference,
+        pseudonymizer,
+        known_hashes,
+        &mut Timings::default(),
+    );
+    match year {
+        Ok(year) => {
+            let mut rows = table::rows(&previous, &year.computed, None);
+            // A cell masked in last year's publication stays hidden as N-1.
+            if !internal {
+                confidentiality::protect(&previous, &mut rows);
+            }
+            Some(
+                rows.into_iter()
+                    .map(|r| (r.key(), if r.masked { None } else { r.value }))
+                    .collect(),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(
+                year = previous.year,
+                "the previous year's files can't be used, no N-1 comparison: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Runs the pipeline; `on_stage` hears the name of each stage as it starts
+/// (a progress display on a terminal).
+pub fn run(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    on_stage: Option<&(dyn Fn(&str) + Sync)>,
+) -> Result<RunResult> {
+    let out = &options.out;
+    if !out.is_dir() {
+        // An unmounted share must not silently get a local copy.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            return Err(Error::Usage(format!(
+                "the output folder {} can't be created: its parent folder does not exist \
+                 (create it, or check that the share is mounted)",
+                out.display()
+            )));
+        }
+        std::fs::create_dir(out)
+            .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
+    }
+    let _lock = crate::lock::acquire(out)?;
+    remove_stale_temporaries(out);
+    crate::output_set::recover(out)?;
+    let diffusion = if options.internal {
+        "interne"
+    } else {
+        "publique"
+    };
+    let (fingerprint, known_hashes) = manifest::fingerprint(pipeline, diffusion)?;
+    let manifest_name = manifest::file_name(pipeline.year, options.internal);
+    if options.if_changed && manifest::is_current(out, &manifest_name, &fingerprint) {
+        return Ok(RunResult::Unchanged);
+    }
+    let started_at = chrono::Local::now().to_rfc3339();
+    let mut timings = Timings {
+        ms: BTreeMap::new(),
+        on_stage,
+    };
+
+    let reference = Reference::load(pipeline)?;
+    let pseudonymizer = Pseudonymizer::from_env()?;
+    let Year {
+        files,
+        computed,
+        as_of,
+    } = compute_year(
+        pipeline,
+        &reference,
+        &pseudonymizer,
+        &known_hashes,
+        &mut timings,
+    )?;
+    let previous = timings.time("previous_year", || {
+        previous_year(
+            pipeline,
+            &reference,
+            &pseudonymizer,
+            &known_hashes,
+            options.internal,
+        )
+    });
+    let mut rows = table::rows(pipeline, &computed, previous.as_ref());
+    if !options.internal {
+        timings.time("confidentiality", || {
+            confidentiality::protect(pipeline, &mut rows)
+        });
+    }
+
+    let context = ReportContext {
+        pipeline,
+        rows: &rows,
+        files: &files,
+        findings: &computed.findings,
+        coverage: &computed.coverage,
+        as_of,
+        has_previous: previous.is_some(),
+        confidentiality: Confidentiality {
+            threshold: pipeline.settings.confidentiality_threshold,
+            symbol: pipeline.settings.mask_symbol.clone(),
+            internal: options.internal,
+        },
+    };
+    let tag = format!(
+        "{}{}",
+        pipeline.year,
+        if options.internal { "_interne" } else { "" }
+    );
+    let staging = crate::output_set::Staging::begin(out, &tag)?;
+    let staged = staging.dir().to_owned();
+    let outputs = timings.time("write", || -> Result<Vec<PathBuf>> {
+        let mut outputs = vec![
+            table::write_csv(
+                &staged.join(context.file_name("indicateurs", "csv")),
+                &rows,
+                &context.confidentiality.symbol,
+            )?,
+            table::write_excel_csv(
+                &staged.join(context.file_name("indicateurs_excel", "csv")),
+                &rows,
+                &context.confidentiality.symbol,
+            )?,
+            table::write_parquet(
+                &staged.join(context.file_name("indicateurs", "parquet")),
+                &rows,
+            )?,
+        ];
+        outputs.extend(workbooks::write_all(&context, &staged)?);
+        Ok(outputs)
+    })?;
+    let manifest = Manifest {
+        tool: crate::report::TOOL_VERSION.to_owned(),
+        pipeline: pipeline.path.display().to_string(),
+        year: pipeline.year,
+        diffusion: diffusion.to_owned(),
+        fingerprint,
+        inputs: files.iter().map(manifest::Input::from_report).collect(),
+        outputs: outputs
+            .iter()
+            .map(|p| {
+                Ok(manifest::Output {
+                    file: p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    sha256: manifest::sha256_file(p)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        started_at,
+        timings_ms: timings.ms,
+        peak_memory_mib: manifest::peak_memory_mib(),
+    };
+    manifest::write(&staged, &manifest_name, &manifest)?;
+    let mut names: Vec<String> = manifest.outputs.iter().map(|o| o.file.clone()).collect();
+    // Last: a manifest in place says that its set is complete.
+    names.push(manifest_name);
+    let mut outputs = staging.commit(&names)?;
+    outputs.pop();
+    Ok(RunResult::Done(Box::new(Outcome {
+        files,
+        as_of,
+        has_previous: previous.is_some(),
+        computed,
+        rows,
+        outputs,
+    })))
+}
+
+/// Temporary files a killed run left behind (we hold the lock: no run is writing them).
+fn remove_stale_temporaries(out: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(crate::report::TEMP_PREFIX)
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(
+                    "removed {}, left by an interrupted run",
+                    entry.path().display()
+                ),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! `suivi check` on generated partner files: the clean sample is accepted
+//! whole, the messy one loses exactly the bad rows the generator injected.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn pipeline() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/loire.toml")
+}
+
+/// (file, sheet, row, column, reason) lines of a `;` CSV with that header prefix.
+fn reject_keys(path: &Path) -> BTreeSet<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().take(5).map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn committed_samples_are_accepted_whole() {
+    for year in ["2019", "2020"] {
+        let output = common::suivi(&["check", common::arg(&pipeline()), "--year", year]);
+        common::assert_exit(&output, 0);
+        let table = common::check_table(&common::stdout(&output));
+        assert_eq!(table.len(), 9, "nine sources in {year}");
+        for row in &table {
+            row.assert_reconciled();
+            assert_eq!(row.rejected, 0, "{year}: rejects in {row:?}");
+        }
+    }
+}
+
+#[test]
+fn messy_exports_lose_exactly_the_injected_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("messy");
+    let sample = common::suivi(&[
+        "sample",
+        "--year",
+        "2019",
+        "--scale",
+        "0.1",
+        "--seed",
+        "7",
+        "--messy",
+        "--out",
+        common::arg(&inputs),
+    ]);
+    common::assert_exit(&sample, 0);
+    let rejects = dir.path().join("rejects.csv");
+    let output = common::suivi(&[
+        "check",
+        common::arg(&pipeline()),
+        "--year",
+        "2019",
+        "--inputs",
+        common::arg(&inputs),
+        "--rejects",
+        common::arg(&rejects),
+    ]);
+    common::assert_exit(&output, 0);
+    for row in common::check_table(&common::stdout(&output)) {
+        row.assert_reconciled();
+    }
+    let expected = reject_keys(&inputs.join("expected_rejects.csv"));
+    assert!(
+        expected.len() >= 15,
+        "the generator injects bad rows: {expected:?}"
+    );
+    assert_eq!(reject_keys(&rejects), expected);
+}
+
+#[test]
+fn an_out_of_range_setting_is_reported_with_its_line() {
+    let text = std::fs::read_to_string(pipeline()).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("max_reject_rate"))
+        .unwrap()
+        + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("max_reject_rate = 0.10", "max_reject_rate = 10"),
+    )
+    .unwrap();
+    let output = common::suivi(&["check", common::arg(&bad)]);
+    common::assert_exit(&output, 2);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains(&format!("line {line}:")) && err.contains("from 0 to 1"),
+        "{err}"
+    );
+}
+
+/// The shipped 2020 sample copied into a new folder.
+fn sample_2020() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs");
+    for name in [
+        "caf_rsa_2020.csv",
+        "departement_insertion_2020.xlsx",
+        "pole_emploi_brsa_2020.xlsx",
+        "finances_2020.xlsx",
+    ] {
+        std::fs::copy(inputs.join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// A copy of the Loire pipeline, edited, whose reference tables are the shipped ones.
+fn pipeline_copy(dir: &Path, edit: impl Fn(String) -> String) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(pipeline()).unwrap();
+    let referentiel = Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs/referentiel/");
+    let text = edit(text.replace("../inputs/referentiel/", common::arg(&referentiel)));
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn check_on(pipeline: &Path, inputs: &Path) -> std::process::Output {
+    common::suivi(&[
+        "check",
+        common::arg(pipeline),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs),
+    ])
+}
+
+/// Issue 15: a renamed header used to leave its column empty with a mere
+/// warning (RSA-01 computed without `SDD`).
+#[test]
+fn a_declared_column_absent_from_a_file_stops_the_run_naming_the_closest_header() {
+    let inputs = sample_2020();
+    let caf = inputs.path().join("caf_rsa_2020.csv");
+    let bytes = std::fs::read(&caf).unwrap();
+    let text = String::from_utf8_lossy(&bytes[..200]).into_owned();
+    assert!(text.contains(";SDD;"), "{text}");
+    let renamed = [
+        text.replacen(";SDD;", ";SDDX;", 1).as_bytes(),
+        &bytes[200..],
+    ]
+    .concat();
+    std::fs::write(&caf, renamed).unwrap();
+
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("caf_rsa_2020.csv"), "{err}");
+    assert!(
+        err.contains("declared column 'SDD' (did you mean 'SDDX'?"),
+        "{err}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let run = common::suivi(&[
+        "run",
+        common::arg(&pipeline()),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs.path()),
+        "--out",
+        common::arg(out.path()),
+    ]);
+    common::assert_exit(&run, 3);
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+
+    // Allowed to be absent: the run goes on, and check says so.
+    let dir = tempfile::tempdir().unwrap();
+    let tolerant = pipeline_copy(dir.path(), |t| {
+        t.replace(
+            r#"{ name = "sdd", header = "SDD", type = "bool" }"#,
+            r#"{ name = "sdd", header = "SDD", type = "bool", may_be_absent = true }"#,
+        )
+    });
+    let output = check_on(&tolerant, inputs.path());
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    assert!(
+        out.contains("WARNING: column 'SDD' is absent from caf_rsa_2020.csv"),
+        "{out}"
+    );
+}
+
+/// Issue 15: `finances_2020.old.xlsx` beside `finances_2020.xlsx` doubled the
+/// State's agreed money.
+#[test]
+fn two_files_matching_one_source_stop_the_run_naming_both() {
+    let inputs = sample_2020();
+    std::fs::copy(
+        inputs.path().join("finances_2020.xlsx"),
+        inputs.path().join("finances_2020.old.xlsx"),
+    )
+    .unwrap();
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("2 files match this name"), "{err}");
+    assert!(
+        err.contains("finances_2020.old.xlsx") && err.contains("finances_2020.xlsx'"),
+        "{err}"
+    );
+}
+
+/// Issue 15: `check` is the dry run: an error in a derived table's SQL shows
+/// there, not in that night's run.
+#[test]
+fn check_computes_every_derived_table_and_indicator() {
+    let output = check_on(
+        &pipeline(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    assert!(
+        out.contains("computed 4 derived tables, 34 indicators"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let broken = pipeline_copy(dir.path(), |t| {
+        t.replacen("FROM caf_rsa\n", "FROM caf_rsa_typo\n", 1)
+    });
+    let output = check_on(
+        &broken,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 2);
+    let err = common::stderr(&output);
+    assert!(err.contains("foyers_entrants"), "{err}");
+}
+
+/// Issue 15: a source that gathers several files finds duplicates across
+/// them by the same rule as within one file. The CAF file is split in two,
+/// the second with its columns in another order and 40 rows copied from the
+/// first: those 40 are rejected, and every figure equals the single file's.
+#[test]
+fn a_source_of_several_files_rejects_rows_copied_from_another_file() {
+    let inputs = sample_2020();
+    let whole = std::fs::read_to_string(inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    std::fs::remove_file(inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let (first, second) = rows.split_at(rows.len() / 2);
+    let copied = &first[100..140];
+    std::fs::write(
+        inputs.path().join("caf_rsa_2020_a.csv"),
+        format!("{header}\n{}\n", first.join("\n")),
+    )
+    .unwrap();
+    // The second file's columns in reverse order: rows are compared by column name.
+    let reversed = |line: &str| line.split(';').rev().collect::<Vec<_>>().join(";");
+    let second: Vec<String> = second.iter().chain(copied).map(|l| reversed(l)).collect();
+    std::fs::write(
+        inputs.path().join("caf_rsa_2020_b.csv"),
+        format!("{}\n{}\n", reversed(header), second.join("\n")),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gathering = pipeline_copy(dir.path(), |t| {
+        t.replacen(
+            "file = \"caf_rsa_{year}.csv\"\n",
+            "file = \"caf_rsa_{year}_*.csv\"\nseveral_files = true\n",
+            1,
+        )
+    });
+    let output = check_on(&gathering, inputs.path());
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    let table = common::check_table(&out);
+    let caf: Vec<&common::CheckRow> = table.iter().filter(|r| r.source == "caf_rsa").collect();
+    assert_eq!(caf.len(), 2, "{out}");
+    caf.iter().for_each(|r| r.assert_reconciled());
+    assert_eq!((caf[0].accepted, caf[0].rejected), (first.len(), 0));
+    assert_eq!(
+        (caf[1].accepted, caf[1].rejected),
+        (rows.len() - first.len(), copied.len())
+    );
+    assert!(
+        out.contains("exact duplicate of row 102 of caf_rsa_2020_a.csv"),
+        "{out}"
+    );
+
+    // The published figures are the single file's.
+    let run = |pipeline: &Path, inputs: &Path, out: &Path| {
+        let output = common::suivi(&[
+            "run",
+            common::arg(pipeline),
+            "--year",
+            "2020",
+            "--inputs",
+            common::arg(inputs),
+            "--out",
+            common::arg(out),
+        ]);
+        common::assert_exit(&output, 0);
+        std::fs::read_to_string(out.join("indicateurs_2020.csv")).unwrap()
+    };
+    let single = run(
+        &pipeline(),
+        sample_2020().path(),
+        &dir.path().join("single"),
+    );
+    let gathered = run(&gathering, inputs.path(), &dir.path().join("gathered"));
+    let differing: Vec<(&str, &str)> = single
+        .lines()
+        .zip(gathered.lines())
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    assert!(differing.is_empty(), "{differing:#?}");
+    assert_eq!(single.lines().count(), gathered.lines().count());
+}

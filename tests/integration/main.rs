@@ -1,0 +1,13 @@
+//! Every integration test in one binary, so that polars is linked once.
+//! Most run the real `suivi` binary on committed or generated inputs and
+//! compare what it writes with figures computed independently.
+
+mod check;
+mod common;
+mod confidentiality;
+mod csv_inputs;
+mod indicators_recompute;
+mod indicators_traps;
+mod ingest;
+mod run;
+mod workbooks;

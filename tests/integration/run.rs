@@ -1,0 +1,498 @@
+//! `suivi run` as an operator's nightly job sees it: exit codes, atomic
+//! outputs under SIGKILL, the lock, `--if-changed`, identical bytes.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn pipeline() -> PathBuf {
+    root().join("pipelines/loire.toml")
+}
+
+/// A copy of the committed 2020 sample (2019 left out: faster runs).
+fn copy_sample(dir: &Path) {
+    for name in [
+        "caf_rsa_2020.csv",
+        "departement_insertion_2020.xlsx",
+        "pole_emploi_brsa_2020.xlsx",
+        "finances_2020.xlsx",
+    ] {
+        std::fs::copy(root().join("inputs").join(name), dir.join(name)).unwrap();
+    }
+}
+
+fn run_args<'a>(inputs: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    let pipeline = Box::leak(Box::new(pipeline()));
+    vec![
+        "run",
+        common::arg(pipeline),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs),
+        "--out",
+        common::arg(out),
+    ]
+}
+
+/// Every file of a folder with its bytes, the lock file aside.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != ".suivi.lock" && p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+const OUTPUTS: [&str; 7] = [
+    "indicateurs_2020.csv",
+    "indicateurs_excel_2020.csv",
+    "indicateurs_2020.parquet",
+    "rapport_execution_2020.xlsx",
+    "suivi_financier_2020.xlsx",
+    "qualite_donnees_2020.xlsx",
+    "manifest_2020.json",
+];
+
+#[test]
+fn exit_code_0_writes_every_output() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let files = snapshot(out.path());
+    for name in OUTPUTS {
+        assert!(
+            files.get(name).is_some_and(|b| !b.is_empty()),
+            "{name} missing"
+        );
+    }
+}
+
+#[test]
+fn exit_code_2_for_a_bad_command_line_or_pipeline_file() {
+    common::assert_exit(&common::suivi(&["run"]), 2);
+    common::assert_exit(
+        &common::suivi(&["run", common::arg(&pipeline()), "--year", "deux-mille"]),
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(pipeline())
+            .unwrap()
+            .replace("kind = \"share\"", "kind = \"part\""),
+    )
+    .unwrap();
+    let output = common::suivi(&["run", common::arg(&bad), "--out", common::arg(dir.path())]);
+    common::assert_exit(&output, 2);
+    assert!(
+        common::stderr(&output).contains("line "),
+        "{}",
+        common::stderr(&output)
+    );
+}
+
+#[test]
+fn exit_code_3_for_inputs_that_fail_validation() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    std::fs::remove_file(inputs.path().join("finances_2020.xlsx")).unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 3);
+    assert!(
+        common::stderr(&output).contains("finances_2020"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+}
+
+#[test]
+fn exit_code_1_when_an_output_cannot_be_written() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    let blocker = inputs.path().join("not-a-folder");
+    std::fs::write(&blocker, "a file where the output folder should be").unwrap();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), &blocker)), 1);
+}
+
+#[test]
+fn exit_code_4_while_another_process_holds_the_lock() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    // This test process is the other run: it takes the OS lock as suivi would.
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out.path().join(".suivi.lock"))
+        .unwrap();
+    std::fs::write(
+        out.path().join(".suivi.lock"),
+        "pid 4242 since 2020-01-01 00:00:00",
+    )
+    .unwrap();
+    lock.try_lock().unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 4);
+    assert!(
+        common::stderr(&output).contains("pid 4242"),
+        "the message names the holder: {}",
+        common::stderr(&output)
+    );
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+    // Released (or its holder killed): the next run goes through.
+    drop(lock);
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+}
+
+#[test]
+fn two_runs_write_identical_bytes() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), a.path())), 0);
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), b.path())), 0);
+    let (first, second) = (snapshot(a.path()), snapshot(b.path()));
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &first {
+        if name == "manifest_2020.json" {
+            let strip = |b: &[u8]| -> serde_json::Value {
+                let mut v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                let fields = v.as_object_mut().unwrap();
+                // Measurements of the run, not results.
+                for measure in ["timings_ms", "started_at", "peak_memory_mib"] {
+                    assert!(fields.remove(measure).is_some(), "no {measure}");
+                }
+                v
+            };
+            assert_eq!(
+                strip(bytes),
+                strip(&second[name]),
+                "manifest apart from its timings and peak memory"
+            );
+        } else {
+            assert!(
+                bytes == &second[name],
+                "{name} differs between two identical runs"
+            );
+        }
+    }
+}
+
+#[test]
+fn if_changed_skips_an_unchanged_run_and_reruns_a_changed_one() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let mut args = run_args(inputs.path(), out.path());
+    args.push("--if-changed");
+    common::assert_exit(&common::suivi(&args), 0);
+    let before = snapshot(out.path());
+    let modified = std::fs::metadata(out.path().join("indicateurs_2020.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    assert!(
+        common::stderr(&output).contains("unchanged"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert_eq!(
+        std::fs::metadata(out.path().join("indicateurs_2020.csv"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        modified
+    );
+    assert_eq!(snapshot(out.path()), before, "nothing rewritten");
+
+    // The CAF resends its file with one more line (a duplicate, rejected): the run must happen.
+    let caf = inputs.path().join("caf_rsa_2020.csv");
+    let mut text = std::fs::read(&caf).unwrap();
+    let last_line_start = text[..text.len() - 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    let last_line = text[last_line_start..].to_vec();
+    text.extend_from_slice(&last_line);
+    std::fs::write(&caf, text).unwrap();
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    assert!(!common::stderr(&output).contains("unchanged"));
+    assert_ne!(
+        snapshot(out.path())["manifest_2020.json"],
+        before["manifest_2020.json"]
+    );
+}
+
+#[test]
+fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let reference = snapshot(out.path());
+    // Time runs and their write stage (from the manifest), then kill runs
+    // at pseudo-random moments, most of them inside the write stage. The
+    // shortest of three runs: on a busy machine one run can be slow, and
+    // kills timed after it would come too late.
+    let length = (0..3)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+            start.elapsed()
+        })
+        .min()
+        .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest_2020.json")).unwrap())
+            .unwrap();
+    let write = Duration::from_millis(manifest["timings_ms"]["write"].as_u64().unwrap());
+    let mut length = length;
+    let mut seed: u64 = std::process::id().into();
+    let mut killed = 0;
+    // Sixteen kills, in at most 32 runs: a run that ends before its kill
+    // shows runs are now shorter, and later kills are timed earlier.
+    for i in 0..32u32 {
+        if killed == 16 {
+            break;
+        }
+        let write_start = length.saturating_sub(write + Duration::from_millis(50));
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        // Three kills in four land in the write stage, the others anywhere after the start.
+        let at = if i % 4 == 3 {
+            length.mul_f64(0.2 + 0.8 * fraction)
+        } else {
+            write_start + (length - write_start).mul_f64(fraction)
+        };
+        let mut child = common::suivi_command(&run_args(inputs.path(), out.path()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        } else {
+            length = length.min(at.mul_f64(0.95));
+        }
+        child.wait().unwrap();
+        // Whatever the moment, every output is the complete previous one.
+        for (name, bytes) in snapshot(out.path()) {
+            if name.starts_with(".suivi-") {
+                // A stale temporary file or a commit journal: the next run
+                // removes it, completing the set.
+                continue;
+            }
+            if name == "manifest_2020.json" {
+                continue; // rewritten with new timings by runs that finished
+            }
+            assert!(
+                bytes == reference[&name],
+                "{name} is not the complete output after a kill at {at:?}"
+            );
+        }
+    }
+    assert!(
+        killed >= 6,
+        "only {killed} runs were killed before they ended"
+    );
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".suivi-") && n != ".suivi.lock")
+        .collect();
+    assert!(
+        left.is_empty(),
+        "stale temporary files, journals and staging folders are removed: {left:?}"
+    );
+}
+
+/// The manifest's input hashes are those of the files read, whether the
+/// reader reused the fingerprint's hash or computed its own.
+#[test]
+fn the_manifest_records_the_sha256_of_every_input() {
+    use sha2::{Digest, Sha256};
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("manifest_2020.json")).unwrap())
+            .unwrap();
+    let recorded = manifest["inputs"].as_array().unwrap();
+    // 9 sources: the Département workbook is recorded once per sheet.
+    assert_eq!(recorded.len(), 9);
+    for input in recorded {
+        let file = input["file"].as_str().unwrap();
+        let bytes = std::fs::read(inputs.path().join(file)).unwrap();
+        assert_eq!(
+            input["sha256"].as_str().unwrap(),
+            hex::encode(Sha256::digest(&bytes)),
+            "{file}"
+        );
+    }
+}
+
+/// Issue 15: every output used to be 0600 whatever the umask.
+#[cfg(unix)]
+#[test]
+fn outputs_get_the_permissions_of_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_suivi"))
+        .args(run_args(inputs.path(), out.path()))
+        .env("SUIVI_PSEUDONYM_KEY", common::PSEUDONYM_KEY);
+    let output = command.output().unwrap();
+    common::assert_exit(&output, 0);
+    for name in OUTPUTS {
+        let mode = std::fs::metadata(out.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640, "{name}: {mode:o}");
+    }
+}
+
+/// Issue 15: a set interrupted between two renames is completed (its
+/// journal lists every staged file) or rolled back (no journal) by the next
+/// run, which says so.
+#[test]
+fn an_interrupted_set_is_completed_or_rolled_back_at_the_next_start() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let complete = snapshot(out.path());
+
+    // Killed after its journal: two files staged, one already moved.
+    let staging = out.path().join(".suivi-staging-2020");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("indicateurs_2020.csv"), "new").unwrap();
+    std::fs::write(
+        out.path().join(".suivi-commit-2020"),
+        "indicateurs_2020.csv\nindicateurs_2020.parquet",
+    )
+    .unwrap();
+    // Killed before its journal: nothing of it may land.
+    let other = out.path().join(".suivi-staging-2019");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("indicateurs_2019.csv"), "half").unwrap();
+
+    let mut args = run_args(inputs.path(), out.path());
+    args.push("--if-changed");
+    let output = common::suivi(&args);
+    common::assert_exit(&output, 0);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("completed the outputs 2020 of an interrupted run (2 files)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rolled back the outputs 2019 of an interrupted run"),
+        "{err}"
+    );
+    assert!(!out.path().join("indicateurs_2019.csv").exists());
+    // The completed file differed from its manifest: the run rewrote the set.
+    let after = snapshot(out.path());
+    assert_eq!(
+        after["indicateurs_2020.csv"],
+        complete["indicateurs_2020.csv"]
+    );
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".suivi-") && n != ".suivi.lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue 15: an unmounted share got a local tree and a success.
+#[test]
+fn an_output_folder_whose_parent_is_missing_is_exit_2() {
+    let (inputs, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let out = root.path().join("partage").join("suivi");
+    let output = common::suivi(&run_args(inputs.path(), &out));
+    common::assert_exit(&output, 2);
+    assert!(common::stderr(&output).contains("its parent folder does not exist"));
+    assert!(!root.path().join("partage").exists());
+}
+
+/// Issue 15: the indicator table for French Excel (BOM, decimal comma)
+/// beside the machine CSV (no BOM, decimal point), cell for cell the same;
+/// and one manifest per year and diffusion.
+#[test]
+fn the_excel_table_and_the_manifests_of_each_diffusion() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let machine = std::fs::read(out.path().join("indicateurs_2020.csv")).unwrap();
+    let excel = std::fs::read(out.path().join("indicateurs_excel_2020.csv")).unwrap();
+    assert!(!machine.starts_with("\u{feff}".as_bytes()));
+    assert!(excel.starts_with("\u{feff}".as_bytes()));
+    let records = |bytes: &[u8]| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let (machine, excel) = (records(&machine), records(&excel[3..]));
+    assert_eq!(machine.len(), excel.len());
+    let mut commas = 0;
+    for (m, e) in machine.iter().zip(&excel) {
+        for (col, (a, b)) in m.iter().zip(e).enumerate() {
+            if [6, 7, 8, 9, 11].contains(&col) && a.parse::<f64>().is_ok() {
+                assert_eq!(&a.replace('.', ","), b);
+                commas += usize::from(b.contains(','));
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+    }
+    assert!(commas > 0, "shares are written with a decimal comma");
+
+    let public = std::fs::read(out.path().join("manifest_2020.json")).unwrap();
+    let mut args = run_args(inputs.path(), out.path());
+    args.extend(["--diffusion", "interne"]);
+    common::assert_exit(&common::suivi(&args), 0);
+    assert_eq!(
+        std::fs::read(out.path().join("manifest_2020.json")).unwrap(),
+        public
+    );
+    let internal: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("manifest_2020_interne.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(internal["diffusion"], "interne");
+}
