@@ -8,7 +8,7 @@ use crate::common;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use suivi_core::report::table::Row;
+use suivi_core::indicators::rows::Row;
 
 const THRESHOLD: f64 = 5.0;
 

@@ -22,12 +22,9 @@
 //! The result: no masked cell can be computed from the published cells
 //! through these relations.
 
+use crate::indicators::rows::{Place, Row};
 use crate::pipeline::{Kind, Pipeline, Secrecy};
-use crate::report::table::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// A cell of a quantity: territory (None: département), month, breakdown.
-type CellKey = (Option<String>, Option<u32>, Option<String>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Quantity {
@@ -37,7 +34,7 @@ enum Quantity {
 }
 
 /// A series' cells with the bits of their values: equal signatures, one quantity.
-type Signature = Vec<(CellKey, u64)>;
+type Signature = Vec<(Place, u64)>;
 
 /// A variable of the linear system: a quantity class and a cell.
 type Var = usize;
@@ -154,7 +151,7 @@ fn quantity_of(row: &Row, q: Quantity) -> f64 {
 
 fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
     // Each series: an indicator's quantity over its cells.
-    let mut series: BTreeMap<(usize, Quantity), BTreeMap<CellKey, usize>> = BTreeMap::new();
+    let mut series: BTreeMap<(usize, Quantity), BTreeMap<Place, usize>> = BTreeMap::new();
     let position: HashMap<&str, usize> = pipeline
         .indicators
         .iter()
@@ -169,11 +166,7 @@ fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
         if indicator.secrecy == Secrecy::Public {
             continue;
         }
-        let key: CellKey = (
-            (!row.is_total).then(|| row.territory.clone()),
-            row.month,
-            row.breakdown.clone(),
-        );
+        let key = row.place();
         for &q in quantities(indicator.kind) {
             series.entry((index, q)).or_default().insert(key.clone(), r);
         }
@@ -196,7 +189,7 @@ fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
         relations_of: Vec::new(),
     };
     for (class, (signature, members)) in classes.iter().enumerate() {
-        let mut var_of: BTreeMap<&CellKey, Var> = BTreeMap::new();
+        let mut var_of: BTreeMap<&Place, Var> = BTreeMap::new();
         for (key, bits) in signature {
             let var = system.values.len();
             system.values.push(f64::from_bits(*bits));
@@ -222,8 +215,8 @@ fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
 /// Territories → département, months → year, breakdown values → total; only
 /// the relations that hold in the figures (a relation that doesn't hold
 /// reveals nothing).
-fn add_relations(system: &mut System, var_of: &BTreeMap<&CellKey, Var>) {
-    let mut lines: BTreeMap<(u8, CellKey), Vec<Var>> = BTreeMap::new();
+fn add_relations(system: &mut System, var_of: &BTreeMap<&Place, Var>) {
+    let mut lines: BTreeMap<(u8, Place), Vec<Var>> = BTreeMap::new();
     for ((t, m, b), &var) in var_of {
         let m = *m;
         if t.is_some() {

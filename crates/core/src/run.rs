@@ -5,12 +5,13 @@
 use crate::confidentiality;
 use crate::error::{Error, Result};
 use crate::file_hash::FileHashes;
+use crate::indicators::rows::{self, CellKey};
 use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::manifest::{self, Manifest};
 use crate::pipeline::Pipeline;
 use crate::reference::Reference;
-use crate::report::table::{self, CellKey};
+use crate::report::indicator_table;
 use crate::report::{Confidentiality, ReportContext, workbooks};
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
@@ -41,7 +42,7 @@ pub struct Outcome {
     /// identical inputs give identical bytes.
     pub as_of: NaiveDate,
     pub computed: Computed,
-    pub rows: Vec<table::Row>,
+    pub rows: Vec<rows::Row>,
     pub outputs: Vec<PathBuf>,
     /// Whether the previous year's figures could be computed.
     pub has_previous: bool,
@@ -149,7 +150,7 @@ fn previous_year(
     );
     match year {
         Ok(year) => {
-            let mut rows = table::rows(&previous, &year.computed, None);
+            let mut rows = rows::rows(&previous, &year.computed, None);
             // A cell masked in last year's publication stays hidden as N-1.
             if !internal {
                 confidentiality::protect(&previous, &mut rows);
@@ -232,7 +233,7 @@ pub fn run(
             options.internal,
         )
     });
-    let mut rows = table::rows(pipeline, &computed, previous.as_ref());
+    let mut rows = rows::rows(pipeline, &computed, previous.as_ref());
     if !options.internal {
         timings.time("confidentiality", || {
             confidentiality::protect(pipeline, &mut rows)
@@ -262,17 +263,17 @@ pub fn run(
     let staged = staging.dir().to_owned();
     let outputs = timings.time("write", || -> Result<Vec<PathBuf>> {
         let mut outputs = vec![
-            table::write_csv(
+            indicator_table::write_csv(
                 &staged.join(context.file_name("indicateurs", "csv")),
                 &rows,
                 &context.confidentiality.symbol,
             )?,
-            table::write_excel_csv(
+            indicator_table::write_excel_csv(
                 &staged.join(context.file_name("indicateurs_excel", "csv")),
                 &rows,
                 &context.confidentiality.symbol,
             )?,
-            table::write_parquet(
+            indicator_table::write_parquet(
                 &staged.join(context.file_name("indicateurs", "parquet")),
                 &rows,
             )?,

@@ -3,6 +3,7 @@
 //! year, each also per breakdown value. Every level is aggregated from the
 //! rows, never from another level.
 
+use super::rows::Place;
 use super::sql::{Tables, render};
 use crate::error::{Error, Result};
 use crate::pipeline::{Indicator, Kind, Pipeline};
@@ -26,8 +27,6 @@ pub struct Figure {
     /// How many units (people, households, values) are behind the figure.
     pub units: f64,
 }
-
-type Level = (Option<String>, Option<u32>, Option<String>);
 
 const T: &str = "_territoire";
 const M: &str = "_mois";
@@ -171,7 +170,7 @@ pub fn evaluate(
         .collect()
         .map_err(polars_error)?;
 
-    let mut figures: HashMap<Level, Figure> = HashMap::new();
+    let mut figures: HashMap<Place, Figure> = HashMap::new();
     let territory_levels: &[bool] = if indicator.by_territory() {
         &[true, false]
     } else {
@@ -352,7 +351,7 @@ fn read_figures(
 /// empty (0 for counts and sums; no value for shares, means and medians).
 fn complete(
     indicator: &Indicator,
-    mut figures: HashMap<Level, Figure>,
+    mut figures: HashMap<Place, Figure>,
     all_territories: &[String],
 ) -> Vec<Figure> {
     let mut territories: Vec<Option<String>> = vec![None];
@@ -394,7 +393,7 @@ fn complete(
     out
 }
 
-fn empty_figure(kind: Kind, (territory, month, breakdown): &Level) -> Figure {
+fn empty_figure(kind: Kind, (territory, month, breakdown): &Place) -> Figure {
     let zero = matches!(kind, Kind::Count | Kind::Distinct | Kind::Sum).then_some(0.0);
     let counts = matches!(kind, Kind::Share | Kind::Mean | Kind::Median).then_some(0.0);
     Figure {

@@ -2,6 +2,7 @@
 //! pipeline at every level, then data-quality findings.
 
 mod eval;
+pub mod rows;
 pub mod sql;
 
 pub use eval::Figure;

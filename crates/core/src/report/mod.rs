@@ -2,7 +2,7 @@
 //! the workbooks. Each file is written whole to a temporary file in the
 //! destination folder, then renamed into place.
 
-pub mod table;
+pub mod indicator_table;
 pub mod workbooks;
 
 use crate::error::{Error, Result};
@@ -66,7 +66,7 @@ pub struct Confidentiality {
 pub struct ReportContext<'a> {
     pub pipeline: &'a crate::pipeline::Pipeline,
     /// The long table, masked (unless internal), in catalogue order.
-    pub rows: &'a [table::Row],
+    pub rows: &'a [crate::indicators::rows::Row],
     pub files: &'a [crate::ingest::FileReport],
     pub findings: &'a [crate::indicators::FindingResult],
     pub coverage: &'a [crate::indicators::CoverageResult],

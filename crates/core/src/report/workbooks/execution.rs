@@ -7,8 +7,8 @@ use super::styles::{
     yes_no_colours,
 };
 use super::{confidentiality_note, footer, symbol_note};
+use crate::indicators::rows::Row;
 use crate::pipeline::{Direction, Indicator, Kind};
-use crate::report::table::Row;
 use crate::report::{ReportContext, TOOL_VERSION};
 use rust_xlsxwriter::{
     Chart, ChartEmptyCells, ChartType, ColNum, Format, RowNum, Workbook, XlsxError,

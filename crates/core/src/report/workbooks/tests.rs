@@ -3,12 +3,12 @@
 
 use super::styles::RESTRICTED_BANNER;
 use super::*;
+use crate::indicators::rows::Row;
 use crate::indicators::{CoverageResult, FindingResult};
 use crate::ingest::{FileReport, Reason, Reject};
 use crate::parse::Problem;
 use crate::pipeline::Pipeline;
 use crate::report::Confidentiality;
-use crate::report::table::Row;
 use calamine::{Data, Reader, open_workbook_auto};
 use polars::prelude::*;
 
