@@ -43,6 +43,15 @@ pub fn normalize(s: &str) -> String {
     out
 }
 
+/// `value` cut to `max` characters, with an ellipsis when it was longer.
+pub fn shorten(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(max).collect::<String>())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{french_cmp, normalize};

@@ -203,7 +203,7 @@ pub fn locate(
 
 /// A header as messages show it: a huge cell is cut.
 fn shorten(header: &str) -> String {
-    super::rows::shorten(header, 60)
+    crate::text::shorten(header, 60)
 }
 
 fn quoted_list(items: &[&str]) -> String {

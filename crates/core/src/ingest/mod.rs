@@ -2,8 +2,9 @@
 //! every row accounted for: accepted, rejected (with its reason) or skipped.
 
 mod columns;
-mod csv_text;
+mod format;
 pub mod grid;
+pub mod guess;
 mod header;
 pub mod pseudo;
 mod rows;
@@ -13,9 +14,9 @@ use crate::file_hash::{self, FileHashes};
 use crate::parse::Problem;
 use crate::pipeline::{Pipeline, Source};
 use crate::reference::Reference;
-use calamine::{Reader, SheetType, SheetVisible};
+
 use columns::Context;
-use grid::{Grid, SheetGrid, SparseGrid};
+use grid::Grid;
 use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
@@ -316,37 +317,6 @@ fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn is_csv(path: &Path) -> bool {
-    matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
-        Some("csv" | "txt" | "tsv")
-    )
-}
-
-/// How many records of a CSV file are parsed together. The first batch must
-/// hold the header; the others are parsed in parallel.
-struct Batching {
-    first: usize,
-    rest: usize,
-}
-
-impl Batching {
-    fn for_source(source: &Source) -> Self {
-        const ROWS: usize = 1 << 16;
-        let header = match source.header_row {
-            crate::pipeline::HeaderRow::Row(n) => n as usize,
-            crate::pipeline::HeaderRow::Auto => header::HEADER_SEARCH_ROWS,
-        };
-        Batching {
-            first: ROWS.max(header),
-            rest: ROWS,
-        }
-    }
-}
-
 /// A file's rows parsed, and its SHA-256.
 fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
     let started = std::time::Instant::now();
@@ -358,11 +328,11 @@ fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::F
     let (sha256, parsed) = match known {
         Some(hash) => (
             hash.sha256.clone(),
-            parse_file(source, path, &bytes, context),
+            format::of(path).parse(source, path, &bytes, context),
         ),
         None => rayon::join(
             || hex::encode(Sha256::digest(&bytes)),
-            || parse_file(source, path, &bytes, context),
+            || format::of(path).parse(source, path, &bytes, context),
         ),
     };
     // The file can be as large as its table: not both at once.
@@ -377,101 +347,7 @@ fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::F
     Ok((parsed, sha256))
 }
 
-/// One file's bytes parsed: a CSV file, or the source's sheet of a workbook.
-fn parse_file(
-    source: &Source,
-    path: &Path,
-    bytes: &[u8],
-    context: &Context,
-) -> Result<rows::FileRows> {
-    if is_csv(path) {
-        let (text, encoding) = csv_text::decode(path, bytes, &source.encoding)?;
-        let batching = Batching::for_source(source);
-        let (parts, layout, height) = read_csv(source, path, &text, context, &batching)?;
-        Ok(rows::FileRows {
-            parts,
-            layout,
-            path: path.to_owned(),
-            height,
-            sheet: None,
-            encoding: Some(encoding),
-        })
-    } else {
-        // The bytes hashed are the ones parsed: one read of the file.
-        let (grid, sheet) = open_sheet(path, bytes, source.sheet.as_deref())?;
-        let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
-        let rows = layout.header_row + 1..grid.height();
-        Ok(rows::FileRows {
-            path: path.to_owned(),
-            parts: vec![rows::parse_rows(
-                grid.as_ref(),
-                &layout,
-                source,
-                rows,
-                context,
-                path,
-            )?],
-            layout,
-            height: grid.height(),
-            sheet: Some(sheet),
-            encoding: None,
-        })
-    }
-}
-
-/// A CSV file, split and parsed a batch of lines at a time: the header is
-/// found in the first batch, the others are parsed in parallel.
-fn read_csv(
-    source: &Source,
-    path: &Path,
-    text: &str,
-    context: &Context,
-    batching: &Batching,
-) -> Result<(Vec<rows::Part>, header::Layout, usize)> {
-    let mut splitter = csv_text::Splitter::new(path, text, &source.delimiter)?;
-    let first = splitter
-        .next_grid(batching.first, None)?
-        .unwrap_or_else(|| grid::CsvGrid::new(0));
-    let layout = header::locate(&first, source, path, None)?;
-    let first_part = rows::parse_rows(
-        &first,
-        &layout,
-        source,
-        layout.header_row + 1..first.height(),
-        context,
-        path,
-    )?;
-    let mut height = first.height();
-    // Grids parsed go back to the splitter to be filled again.
-    let spare = std::sync::Mutex::new(vec![first]);
-    let take_spare = || spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let batches =
-        std::iter::from_fn(|| splitter.next_grid(batching.rest, take_spare()).transpose());
-    let mut rest: Vec<(usize, Result<(usize, rows::Part)>)> = batches
-        .enumerate()
-        .par_bridge()
-        .map(|(i, grid)| {
-            let parsed = grid.map(|grid| {
-                let rows = grid.first_line()..grid.height();
-                let part = rows::parse_rows(&grid, &layout, source, rows, context, path);
-                let end = grid.height();
-                spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
-                part.map(|part| (end, part))
-            });
-            (i, parsed.and_then(|p| p))
-        })
-        .collect();
-    rest.sort_unstable_by_key(|(i, _)| *i);
-    let mut parts = vec![first_part];
-    for (_, parsed) in rest {
-        let (end, next) = parsed?;
-        height = end;
-        parts.push(next);
-    }
-    Ok((parts, layout, height))
-}
-
-/// A file opened as a grid, whatever its format.
+/// A file opened as a grid, whatever its format, for `inspect`.
 pub struct OpenedFile {
     pub grid: Box<dyn Grid>,
     /// The sheet read, for workbooks.
@@ -491,33 +367,19 @@ pub fn open_grid(
 ) -> Result<OpenedFile> {
     let (bytes, _) = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    if is_csv(path) {
-        let (grid, encoding) = csv_text::read(path, &bytes, encoding, delimiter)?;
-        return Ok(OpenedFile {
-            grid: Box::new(grid),
-            sheet: None,
-            sha256,
-            encoding: Some(encoding),
-        });
-    }
-    // The bytes just hashed are the ones parsed: one read of the file.
-    let (grid, sheet) = open_sheet(path, &bytes, sheet)?;
+    let opened = format::of(path).open(path, &bytes, sheet, encoding, delimiter)?;
     Ok(OpenedFile {
-        grid,
-        sheet: Some(sheet),
+        grid: opened.grid,
+        sheet: opened.sheet,
         sha256,
-        encoding: None,
+        encoding: opened.encoding,
     })
 }
 
 /// A workbook's sheets with their visibility; a CSV file has none.
 pub fn list_sheets(path: &Path) -> Result<Vec<calamine::Sheet>> {
-    if is_csv(path) {
-        return Ok(Vec::new());
-    }
     let (bytes, _) = read_bytes(path)?;
-    let workbook = open_workbook(path, &bytes)?;
-    Ok(workbook.sheets_metadata().to_vec())
+    format::of(path).sheets(path, &bytes)
 }
 
 /// A file's bytes, and its metadata if it did not change while it was read.
@@ -527,77 +389,6 @@ fn read_bytes(path: &Path) -> Result<(Vec<u8>, Option<std::fs::Metadata>)> {
     }
     file_hash::read_file(path)
         .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
-}
-
-/// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is detected from its content.
-fn open_workbook<'b>(
-    path: &Path,
-    bytes: &'b [u8],
-) -> Result<calamine::Sheets<std::io::Cursor<&'b [u8]>>> {
-    calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
-        Error::input(
-            path,
-            None,
-            format!("cannot open the workbook (corrupt, truncated or not a spreadsheet): {e}"),
-        )
-    })
-}
-
-/// Opens the named sheet (or the first visible worksheet) of a workbook.
-fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dyn Grid>, String)> {
-    let mut workbook = open_workbook(path, bytes)?;
-    let sheets = workbook.sheets_metadata().to_vec();
-    let name = match wanted {
-        Some(w) => sheets
-            .iter()
-            .find(|s| s.name == w)
-            .or_else(|| {
-                sheets
-                    .iter()
-                    .find(|s| crate::text::normalize(&s.name) == crate::text::normalize(w))
-            })
-            .map(|s| s.name.clone())
-            .ok_or_else(|| {
-                let names: Vec<String> = sheets.iter().map(|s| format!("'{}'", s.name)).collect();
-                Error::input(
-                    path,
-                    Some(w),
-                    format!("no such sheet; the workbook has {}", names.join(", ")),
-                )
-            })?,
-        None => sheets
-            .iter()
-            .find(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
-            .map(|s| s.name.clone())
-            .ok_or_else(|| Error::input(path, None, "the workbook has no visible worksheet"))?,
-    };
-    let fail = |e: String| Error::input(path, Some(&name), format!("cannot read the sheet: {e}"));
-    // xlsx and xlsb are read cell by cell into a sparse grid: a dense range
-    // would allocate every cell up to a stray one in the sheet's far corner.
-    macro_rules! sparse {
-        ($reader:expr) => {{
-            let mut reader = $reader.map_err(|e| fail(e.to_string()))?;
-            let mut cells = Vec::new();
-            while let Some(cell) = reader.next_cell().map_err(|e| fail(e.to_string()))? {
-                let value = calamine::Data::from(cell.get_value().clone());
-                if value != calamine::Data::Empty {
-                    let (row, col) = cell.get_position();
-                    cells.push((row, col, value));
-                }
-            }
-            Box::new(SparseGrid::new(cells)) as Box<dyn Grid>
-        }};
-    }
-    let grid = match &mut workbook {
-        calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(&name)),
-        calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(&name)),
-        other => Box::new(SheetGrid::new(
-            other
-                .worksheet_range(&name)
-                .map_err(|e| fail(e.to_string()))?,
-        )),
-    };
-    Ok((grid, name))
 }
 
 /// Fails on the first file whose share of rejected data rows is above the pipeline's limit.
@@ -616,103 +407,4 @@ pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[Table]) -> Result<()>
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Batch boundaries fall on blank lines, between a row and its
-    /// duplicate, and before the Total row; only some batches have an
-    /// undeclared column: the result never changes.
-    #[test]
-    fn csv_batches_give_the_same_table_as_one_pass() {
-        let dir = crate::repository().join("tests/fixtures/ingest");
-        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
-        let reference = Reference::load(&pipeline).unwrap();
-        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
-        let context = Context {
-            reference: &reference,
-            pseudonymizer: &pseudonymizer,
-            known_hashes: &FileHashes::new(),
-        };
-        let source = &pipeline.sources["caf_comma"];
-        let lines = [
-            "Extraction CAF 2020",
-            "",
-            "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
-            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
-            "",
-            "202003,0234567,2019-09-01,42005,B,0,2,3,20,a note in an undeclared column",
-            "202003,0345678,2019-31-12,42005,C,1,2,2,30",
-            "",
-            "",
-            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
-            "202004,0123456,2018-03-15,42218,A,1,2,1,10.5",
-            "202004,0999999,2018-03-15,99999,Z,1,2,1,1",
-            "Total,,,,,,,,61",
-            "Source : CAF",
-        ];
-        let text = lines.join("\r\n") + "\r\n";
-        let path = Path::new("batches.csv");
-        let read = |first, rest| {
-            let batching = Batching { first, rest };
-            let (parts, layout, height) =
-                read_csv(source, path, &text, &context, &batching).unwrap();
-            let file = rows::FileRows {
-                parts,
-                layout,
-                path: path.to_owned(),
-                sheet: None,
-                height,
-                encoding: None,
-            };
-            let finished = rows::finish(vec![file], source.duplicates)
-                .unwrap()
-                .remove(0);
-            (finished.frame, finished.report)
-        };
-        let (whole, report) = read(usize::MAX, usize::MAX);
-        let accepted: Vec<Option<i64>> = whole
-            .column(ROW_COLUMN)
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(accepted, [Some(4), Some(6), Some(11)]);
-        let rejects: Vec<(usize, &str, &str)> = report
-            .rejects
-            .iter()
-            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
-            .collect();
-        assert_eq!(
-            rejects,
-            [
-                (7, "DTOUVDRT", "date"),
-                (10, "", "duplicate"),
-                (12, "CODCOM", "commune")
-            ]
-        );
-        assert_eq!(
-            report.rejects[1].reason,
-            Reason::Duplicate {
-                first_row: 4,
-                first_file: None
-            }
-        );
-        assert_eq!((report.rows_read, report.skipped), (14, 8));
-        for (first, rest) in [(4, 1), (4, 2), (3, 3), (5, 4)] {
-            let (frame, batched) = read(first, rest);
-            assert!(
-                frame.equals_missing(&whole),
-                "batches of {first} then {rest}"
-            );
-            assert_eq!(
-                format!("{:?}", batched.rejects),
-                format!("{:?}", report.rejects)
-            );
-            assert_eq!((batched.rows_read, batched.skipped), (14, 8));
-        }
-    }
 }

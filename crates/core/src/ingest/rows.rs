@@ -427,14 +427,5 @@ fn file_name(path: &Path) -> String {
 
 /// Long values are cut in listings: a reject report is not a copy of the file.
 fn truncate(value: &str) -> String {
-    shorten(value, 80)
-}
-
-/// `value` cut to `max` characters, with an ellipsis when it was longer.
-pub fn shorten(value: &str, max: usize) -> String {
-    if value.chars().count() <= max {
-        value.to_owned()
-    } else {
-        format!("{}…", value.chars().take(max).collect::<String>())
-    }
+    crate::text::shorten(value, 80)
 }

@@ -1,7 +1,7 @@
 //! CSV files: encoding detection and transcoding to UTF-8, delimiter sniffing.
 
-use super::grid::CsvGrid;
 use crate::error::{Error, Result};
+use crate::ingest::grid::CsvGrid;
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use std::path::Path;
 
