@@ -4,7 +4,7 @@
 use super::PipelineArgs;
 use std::io::Write;
 use std::path::PathBuf;
-use suivi_core::ingest::{self, Table, pseudo::Pseudonymizer};
+use suivi_core::ingest::{self, SourceTable, pseudo::Pseudonymizer};
 use suivi_core::reference::Reference;
 use suivi_core::{Error, Result};
 
@@ -52,7 +52,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
 fn print_summary(
     out: &mut impl Write,
     pipeline: &suivi_core::pipeline::Pipeline,
-    tables: &[Table],
+    tables: &[SourceTable],
     show: usize,
 ) -> std::io::Result<()> {
     writeln!(
@@ -210,7 +210,7 @@ fn place(report: &ingest::FileReport) -> String {
     }
 }
 
-fn write_rejects(path: &std::path::Path, tables: &[Table]) -> Result<()> {
+fn write_rejects(path: &std::path::Path, tables: &[SourceTable]) -> Result<()> {
     let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
     let mut writer = csv::WriterBuilder::new()
         .delimiter(b';')

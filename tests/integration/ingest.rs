@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use common::*;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
-use suivi_core::ingest::{self, Table, pseudo::Pseudonymizer};
+use suivi_core::ingest::{self, SourceTable, pseudo::Pseudonymizer};
 use suivi_core::reference::Reference;
 
 fn pipeline(name: &str) -> PathBuf {
@@ -18,7 +18,7 @@ fn pipeline(name: &str) -> PathBuf {
 }
 
 /// Reads the pipeline's sources through the library, to look at the values.
-fn read_tables(pipeline: &Path) -> Vec<Table> {
+fn read_tables(pipeline: &Path) -> Vec<SourceTable> {
     let pipeline = suivi_core::pipeline::load(pipeline, None, None).expect("the pipeline loads");
     let reference = Reference::load(&pipeline).expect("the reference loads");
     let pseudonymizer = Pseudonymizer::with_key(PSEUDONYM_KEY.as_bytes());
@@ -26,7 +26,7 @@ fn read_tables(pipeline: &Path) -> Vec<Table> {
         .expect("the sources read")
 }
 
-fn frame_of<'a>(tables: &'a [Table], name: &str) -> &'a DataFrame {
+fn frame_of<'a>(tables: &'a [SourceTable], name: &str) -> &'a DataFrame {
     &tables
         .iter()
         .find(|t| t.name == name)

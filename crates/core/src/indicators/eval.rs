@@ -4,7 +4,7 @@
 //! rows, never from another level.
 
 use super::rows::Place;
-use super::sql::{Tables, render};
+use super::sql::{Frames, render};
 use crate::error::{Error, Result};
 use crate::pipeline::{Indicator, Kind, Pipeline};
 use chrono::NaiveDate;
@@ -35,7 +35,7 @@ const V: &str = "_ventilation";
 pub fn evaluate(
     indicator: &Indicator,
     pipeline: &Pipeline,
-    tables: &Tables,
+    tables: &Frames,
     territories: &DataFrame,
     all_territories: &[String],
 ) -> Result<Vec<Figure>> {

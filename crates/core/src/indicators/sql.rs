@@ -137,19 +137,20 @@ fn expand_days_between(sql: &str) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-/// Every table by name: sources, the territory reference, then derived tables.
-pub struct Tables {
+/// The SQL side's frames by name: sources, the territory reference, then
+/// derived tables.
+pub struct Frames {
     pub frames: BTreeMap<String, LazyFrame>,
 }
 
-impl Tables {
+impl Frames {
     pub fn get(&self, name: &str) -> Option<LazyFrame> {
         self.frames.get(name).cloned()
     }
 }
 
 /// Registers the sources and computes each derived table once, in order.
-pub fn build_tables(pipeline: &Pipeline, sources: BTreeMap<String, DataFrame>) -> Result<Tables> {
+pub fn build_tables(pipeline: &Pipeline, sources: BTreeMap<String, DataFrame>) -> Result<Frames> {
     let mut context = SQLContext::new();
     let mut frames = BTreeMap::new();
     for (name, frame) in sources {
@@ -176,7 +177,7 @@ pub fn build_tables(pipeline: &Pipeline, sources: BTreeMap<String, DataFrame>) -
         context.register(name, frame.clone().lazy());
         frames.insert(name.clone(), frame.lazy());
     }
-    Ok(Tables { frames })
+    Ok(Frames { frames })
 }
 
 #[cfg(test)]

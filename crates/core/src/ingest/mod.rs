@@ -2,16 +2,17 @@
 //! every row accounted for: accepted, rejected (with its reason) or skipped.
 
 mod columns;
+mod files;
 mod format;
 pub mod grid;
 pub mod guess;
 mod header;
 pub mod pseudo;
+mod report;
 mod rows;
 
 use crate::error::{Error, Result};
 use crate::file_hash::{self, FileHashes};
-use crate::parse::Problem;
 use crate::pipeline::{Pipeline, Source};
 use crate::reference::Reference;
 
@@ -21,146 +22,19 @@ use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub use files::{all_sources_present, input_files};
+pub use report::{FileReport, Mapped, Reason, Reject, Repeat};
 
 /// The column holding each accepted row's number in its file, as a user sees it.
 pub const ROW_COLUMN: &str = "_ligne";
 
 /// A source read into one table.
-pub struct Table {
+pub struct SourceTable {
     pub name: String,
     pub frame: DataFrame,
     pub files: Vec<FileReport>,
-}
-
-/// What happened to the rows of one file (or one sheet of a workbook).
-#[derive(Debug, Clone)]
-pub struct FileReport {
-    pub source: String,
-    pub path: PathBuf,
-    pub sheet: Option<String>,
-    pub sha256: String,
-    /// `windows-1252`, `UTF-8`... for CSV files.
-    pub encoding: Option<&'static str>,
-    /// 1-based.
-    pub header_row: usize,
-    pub rows_read: usize,
-    pub accepted: usize,
-    pub skipped: usize,
-    pub rejects: Vec<Reject>,
-    /// Rows without an identifier equal to an earlier row in every column:
-    /// kept (they are events, such as two sessions of the same day and
-    /// size) and listed as possible double entries.
-    pub repeats: Vec<Repeat>,
-    /// Accepted rows whose commune was written with the code of a commune
-    /// merged since, per former code, in code order.
-    pub mapped: Vec<Mapped>,
-    /// Declared columns the file lacks, which the pipeline allows
-    /// (`may_be_absent`): left empty.
-    pub absent_columns: Vec<String>,
-}
-
-/// Accepted rows of a file mapped from one former commune code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapped {
-    pub former: String,
-    pub current: String,
-    pub rows: usize,
-}
-
-/// Identical rows without an identifier, kept: a possible double entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Repeat {
-    /// 1-based row of the first of them.
-    pub first_row: usize,
-    /// The file of the first of them, when it is another file of the source.
-    pub first_file: Option<String>,
-    /// 1-based rows that repeat it, in order.
-    pub rows: Vec<usize>,
-}
-
-impl FileReport {
-    pub fn rejected(&self) -> usize {
-        self.rejects.len()
-    }
-
-    /// Rows kept that repeat an earlier row (possible double entries).
-    pub fn repeated(&self) -> usize {
-        self.repeats.iter().map(|r| r.rows.len()).sum()
-    }
-
-    /// Accepted rows mapped through the commune passage table.
-    pub fn mapped_rows(&self) -> usize {
-        self.mapped.iter().map(|m| m.rows).sum()
-    }
-
-    pub fn file_name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
-    Cell(Problem),
-    /// An exact copy of an earlier data row (1-based row number), of
-    /// another file of the source when `first_file` says so.
-    Duplicate {
-        first_row: usize,
-        first_file: Option<String>,
-    },
-}
-
-impl Reason {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Reason::Cell(p) => p.code(),
-            Reason::Duplicate { .. } => "duplicate",
-        }
-    }
-
-    pub fn message(&self) -> String {
-        match self {
-            Reason::Cell(p) => p.message().to_owned(),
-            Reason::Duplicate {
-                first_row,
-                first_file: None,
-            } => format!("exact duplicate of row {first_row}"),
-            Reason::Duplicate {
-                first_row,
-                first_file: Some(file),
-            } => format!("exact duplicate of row {first_row} of {file}"),
-        }
-    }
-
-    /// What to do about it, where that is not obvious.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            Reason::Cell(p) => p.hint(),
-            Reason::Duplicate { .. } => None,
-        }
-    }
-
-    /// The message followed by its hint: one line for listings.
-    pub fn explained(&self) -> String {
-        match self.hint() {
-            Some(hint) => format!("{}: {hint}", self.message()),
-            None => self.message(),
-        }
-    }
-}
-
-/// A rejected row: where it is and why. Identifier values are masked.
-#[derive(Debug, Clone)]
-pub struct Reject {
-    /// 1-based, counting title rows, as a spreadsheet program shows it.
-    pub row: usize,
-    /// The column's header as the file writes it; empty for duplicates.
-    pub column: String,
-    pub value: String,
-    pub reason: Reason,
 }
 
 /// Reads every source of the pipeline in parallel. `known_hashes` are the
@@ -170,7 +44,7 @@ pub fn read_sources(
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
     known_hashes: &FileHashes,
-) -> Result<Vec<Table>> {
+) -> Result<Vec<SourceTable>> {
     let context = Context {
         reference,
         pseudonymizer,
@@ -188,8 +62,8 @@ fn read_source(
     name: &str,
     source: &Source,
     context: &Context,
-) -> Result<Table> {
-    let files = resolve_files(pipeline, source)?;
+) -> Result<SourceTable> {
+    let files = files::resolve_files(pipeline, source)?;
     let read: Vec<(rows::FileRows, String)> = files
         .par_iter()
         .map(|path| read_file(source, path, context))
@@ -225,96 +99,11 @@ fn read_source(
             }
         }
     }
-    Ok(Table {
+    Ok(SourceTable {
         name: name.to_owned(),
         frame: frame.expect("resolve_files returns at least one file"),
         files: reports,
     })
-}
-
-/// Every input file of the pipeline's sources that exists, sorted, once.
-pub fn input_files(pipeline: &Pipeline) -> Vec<PathBuf> {
-    let files: std::collections::BTreeSet<PathBuf> = pipeline
-        .sources
-        .values()
-        .filter_map(|s| resolve_files(pipeline, s).ok())
-        .flatten()
-        .collect();
-    files.into_iter().collect()
-}
-
-/// Whether every source of the pipeline has at least one input file.
-pub fn all_sources_present(pipeline: &Pipeline) -> bool {
-    pipeline
-        .sources
-        .values()
-        .all(|s| resolve_files(pipeline, s).is_ok())
-}
-
-/// The files matching the source's pattern, sorted; Excel lock files ignored.
-fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<PathBuf>> {
-    let pattern = pipeline.file_pattern(source);
-    let dir = &pipeline.inputs;
-    if !dir.is_dir() {
-        return Err(Error::input(dir, None, "the input folder does not exist"));
-    }
-    let full = format!(
-        "{}/{}",
-        glob::Pattern::escape(&dir.to_string_lossy()),
-        pattern
-    );
-    let paths = glob::glob(&full).map_err(|e| Error::Pipeline {
-        path: pipeline.path.clone(),
-        line: None,
-        message: format!("bad file pattern '{pattern}': {e}"),
-    })?;
-    let mut files: Vec<PathBuf> = paths
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default();
-            !(name.starts_with("~$") || name.starts_with(".~lock"))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(Error::input(
-            dir.join(&pattern),
-            None,
-            "no input file matches this name",
-        ));
-    }
-    // A stray copy (`finances_2020.old.xlsx`) would count every row twice.
-    if files.len() > 1 && !source.several_files {
-        let names: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
-        return Err(Error::input(
-            dir.join(&pattern),
-            None,
-            format!(
-                "{} files match this name, where one is expected: {}. Keep one, or declare \
-                 `several_files = true` if the source gathers them all",
-                files.len(),
-                names.join(", ")
-            ),
-        ));
-    }
-    // `x.*` matching both x.xlsx and x.xls would count every row twice.
-    for pair in files.windows(2) {
-        if pair[0].file_stem() == pair[1].file_stem() {
-            return Err(Error::input(
-                &pair[1],
-                None,
-                format!(
-                    "two versions of the same file match '{pattern}' (also {}): keep one",
-                    pair[0].display()
-                ),
-            ));
-        }
-    }
-    Ok(files)
 }
 
 /// A file's rows parsed, and its SHA-256.
@@ -392,7 +181,7 @@ fn read_bytes(path: &Path) -> Result<(Vec<u8>, Option<std::fs::Metadata>)> {
 }
 
 /// Fails on the first file whose share of rejected data rows is above the pipeline's limit.
-pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[Table]) -> Result<()> {
+pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[SourceTable]) -> Result<()> {
     let limit = pipeline.settings.max_reject_rate;
     for report in tables.iter().flat_map(|t| &t.files) {
         let data_rows = report.accepted + report.rejected();

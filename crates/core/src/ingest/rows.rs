@@ -3,10 +3,11 @@
 //! several [`Part`]s (one per batch of lines, in parallel), each of which
 //! becomes a chunk of the table's columns.
 
+use super::ROW_COLUMN;
 use super::columns::{self, CellProblem, Context, Values};
 use super::grid::Grid;
 use super::header::Layout;
-use super::{FileReport, ROW_COLUMN, Reason, Reject, Repeat};
+use super::report::{FileReport, Reason, Reject, Repeat};
 use crate::error::{Error, Result};
 use crate::pipeline::{Duplicates, Source};
 use hashbrown::hash_table::{Entry, HashTable};
