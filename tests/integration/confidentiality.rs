@@ -303,7 +303,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let pipeline = two_indicator_pipeline(dir.path());
         let mut rows = build_rows(&counts, &hits);
-        suivi_core::confidentiality::protect(&pipeline, &mut rows);
+        suivi_core::confidentiality::protect(&pipeline, &mut rows).expect("protected");
         let (recovered, small) = audit(&rows);
         prop_assert!(recovered.is_empty(), "recoverable masked cells: {recovered:?}");
         prop_assert!(small.is_empty(), "published small cells: {small:?}");

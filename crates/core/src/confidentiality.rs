@@ -22,16 +22,10 @@
 //! The result: no masked cell can be computed from the published cells
 //! through these relations.
 
+use crate::error::{Error, Result};
 use crate::indicators::rows::{Place, Row};
-use crate::pipeline::{Kind, Pipeline, Secrecy};
+use crate::pipeline::{Kind, Pipeline, Quantity, Secrecy};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Quantity {
-    Value,
-    Numerator,
-    Denominator,
-}
 
 /// A series' cells with the bits of their values: equal signatures, one quantity.
 type Signature = Vec<(Place, u64)>;
@@ -54,8 +48,10 @@ struct System {
     relations_of: Vec<Vec<usize>>,
 }
 
-/// Masks the rows that the primary and secondary rules require.
-pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) {
+/// Masks the rows that the primary and secondary rules require. Fails,
+/// rather than publish, when a row's indicator is unknown or the rules
+/// cannot be shown to hold.
+pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) -> Result<()> {
     let threshold = f64::from(pipeline.settings.confidentiality_threshold);
     let small = |x: Option<f64>| x.is_some_and(|v| v >= 1.0 && v < threshold);
     let kinds: HashMap<&str, (Kind, Secrecy)> = pipeline
@@ -67,31 +63,19 @@ pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) {
     let mut masked = vec![false; rows.len()];
     for (r, row) in rows.iter().enumerate() {
         let Some(&(kind, secrecy)) = kinds.get(row.indicator.as_str()) else {
-            continue;
+            return Err(Error::Confidentiality(format!(
+                "a row of indicator {} is not in the pipeline, so its protection is unknown",
+                row.indicator
+            )));
         };
         // The quantities the primary rule protects in this row.
-        let sensitive: &[Quantity] = match (secrecy, kind) {
-            (Secrecy::Public, _) => &[],
-            (Secrecy::Units, _) if small(Some(row.units)) => {
+        let sensitive: &[Quantity] = match secrecy {
+            Secrecy::Public => &[],
+            Secrecy::Units if small(Some(row.units)) => {
                 &[Quantity::Value, Quantity::Numerator, Quantity::Denominator]
             }
-            (Secrecy::Units, _) => &[],
-            (Secrecy::Auto, Kind::Count | Kind::Distinct | Kind::Sum) if small(row.value) => {
-                &[Quantity::Value]
-            }
-            (Secrecy::Auto, Kind::Share | Kind::Ratio) => {
-                match (small(row.numerator), small(row.denominator)) {
-                    (true, true) => &[Quantity::Numerator, Quantity::Denominator],
-                    (true, false) => &[Quantity::Numerator],
-                    (false, true) => &[Quantity::Denominator],
-                    (false, false) => &[],
-                }
-            }
-            // A mean over few values also reveals their sum.
-            (Secrecy::Auto, Kind::Mean | Kind::Median) if small(row.denominator) => {
-                &[Quantity::Numerator, Quantity::Denominator]
-            }
-            _ => &[],
+            Secrecy::Units => &[],
+            Secrecy::Auto => kind.sensitive(row.value, row.numerator, row.denominator, small),
         };
         if !sensitive.is_empty() {
             masked[r] = true;
@@ -112,15 +96,19 @@ pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) {
         let Some(extra) =
             smallest_published(&system, &hidden, system.relations_of[first].iter().copied())
         else {
-            // A determined variable always has a published neighbour; never loop forever.
-            tracing::warn!("confidentiality: a determined cell has no published neighbour");
-            break;
+            // A determined variable always has a published neighbour: if not, stop.
+            return Err(Error::Confidentiality(
+                "a masked cell can be computed from published ones and no other cell can be \
+                 masked to prevent it"
+                    .to_owned(),
+            ));
         };
         hide(&system, extra, &mut masked);
     }
     for (row, m) in rows.iter_mut().zip(masked) {
         row.masked = m;
     }
+    Ok(())
 }
 
 /// A variable is hidden when every row showing it is masked.
@@ -130,14 +118,6 @@ fn hidden_variables(system: &System, masked: &[bool]) -> Vec<bool> {
         .iter()
         .map(|rows| rows.iter().all(|&r| masked[r]))
         .collect()
-}
-
-fn quantities(kind: Kind) -> &'static [Quantity] {
-    match kind {
-        Kind::Count | Kind::Distinct | Kind::Sum => &[Quantity::Value],
-        Kind::Share | Kind::Mean | Kind::Ratio => &[Quantity::Numerator, Quantity::Denominator],
-        Kind::Median => &[Quantity::Denominator],
-    }
 }
 
 fn quantity_of(row: &Row, q: Quantity) -> f64 {
@@ -167,7 +147,7 @@ fn build_system(pipeline: &Pipeline, rows: &[Row]) -> System {
             continue;
         }
         let key = row.place();
-        for &q in quantities(indicator.kind) {
+        for &q in indicator.kind.revealed() {
             series.entry((index, q)).or_default().insert(key.clone(), r);
         }
     }
@@ -393,7 +373,7 @@ fn gcd(a: i128, b: i128) -> i128 {
 
 #[cfg(test)]
 mod tests {
-    use super::solvable_columns;
+    use super::{Row, protect, solvable_columns};
 
     #[test]
     fn a_lone_unknown_in_a_line_is_solvable() {
@@ -412,5 +392,38 @@ mod tests {
             vec![0, 1, 0, 1],
         ];
         assert!(solvable_columns(block, 4).is_empty());
+    }
+
+    /// Issue 12: a row whose protection is unknown stops the run instead of
+    /// being published unmasked.
+    #[test]
+    fn a_row_of_an_unknown_indicator_fails_closed() {
+        let pipeline = crate::pipeline::load(
+            &crate::repository().join("pipelines/loire.toml"),
+            Some(2020),
+            None,
+        )
+        .unwrap();
+        let row = Row {
+            indicator: "XXX-99".to_owned(),
+            action: String::new(),
+            label: String::new(),
+            territory: "Roannais".to_owned(),
+            is_total: false,
+            month: None,
+            breakdown: None,
+            value: Some(2.0),
+            numerator: None,
+            denominator: None,
+            target: None,
+            met: None,
+            previous: None,
+            masked: false,
+            units: 2.0,
+        };
+        let mut rows = vec![row];
+        let err = protect(&pipeline, &mut rows).unwrap_err();
+        assert!(err.to_string().contains("XXX-99"), "{err}");
+        assert_eq!(err.exit_code(), crate::error::exit::INTERNAL);
     }
 }

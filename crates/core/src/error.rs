@@ -53,6 +53,10 @@ pub enum Error {
         limit: f64,
     },
 
+    /// The confidentiality rules could not be shown to hold: nothing is published.
+    #[error("confidentiality: {0}; nothing was written")]
+    Confidentiality(String),
+
     /// Another run holds the output folder's lock.
     #[error("another run is writing to this folder ({holder}); lock file {path}")]
     Locked { path: PathBuf, holder: String },
@@ -85,7 +89,7 @@ impl Error {
             Error::Usage(_) | Error::Pipeline { .. } | Error::Reference { .. } => exit::USAGE,
             Error::Input { .. } | Error::RejectRate { .. } => exit::INPUT,
             Error::Locked { .. } => exit::LOCKED,
-            Error::Io { .. } | Error::Polars { .. } => exit::INTERNAL,
+            Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
         }
     }
 

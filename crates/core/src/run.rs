@@ -153,7 +153,11 @@ fn previous_year(
             let mut rows = rows::rows(&previous, &year.computed, None);
             // A cell masked in last year's publication stays hidden as N-1.
             if !internal {
-                confidentiality::protect(&previous, &mut rows);
+                if let Err(e) = confidentiality::protect(&previous, &mut rows) {
+                    // Nothing of last year is shown rather than something unprotected.
+                    tracing::warn!(year = previous.year, "no N-1 comparison: {e}");
+                    return None;
+                }
             }
             Some(
                 rows.into_iter()
@@ -237,7 +241,7 @@ pub fn run(
     if !options.internal {
         timings.time("confidentiality", || {
             confidentiality::protect(pipeline, &mut rows)
-        });
+        })?;
     }
 
     let context = ReportContext {

@@ -1,6 +1,7 @@
 //! The indicator part of the pipeline file: parameters, derived tables
 //! (SQL over the sources) and indicator declarations.
 
+use super::kind::Kind;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -53,39 +54,6 @@ pub struct Coverage {
     pub id: Spanned<String>,
     pub label: String,
     pub sql: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    /// Rows of the population.
-    Count,
-    /// Distinct `key` values of the population.
-    Distinct,
-    /// Sum of `measure`.
-    Sum,
-    /// Mean of `measure` over the rows where it has a value.
-    Mean,
-    /// Median of `measure` (midpoint of the two middle values for an even count).
-    Median,
-    /// Units (or rows, without `key`) meeting `condition`, over the population.
-    Share,
-    /// Sum of `measure` over sum of `denominator`.
-    Ratio,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Count => "count",
-            Kind::Distinct => "distinct",
-            Kind::Sum => "sum",
-            Kind::Mean => "mean",
-            Kind::Median => "median",
-            Kind::Share => "share",
-            Kind::Ratio => "ratio",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -1,6 +1,6 @@
 //! Reading and validating the pipeline file, with line numbers in errors.
 
-use super::{ColumnType, Kind, Pipeline, RawPipeline};
+use super::{ColumnType, Field, Pipeline, RawPipeline};
 use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -214,15 +214,14 @@ fn validate_indicators(
                 ))
             }
         };
-        match indicator.kind {
-            Kind::Count => {}
-            Kind::Distinct => needs("key", indicator.key.is_some())?,
-            Kind::Sum | Kind::Mean | Kind::Median => needs("measure", indicator.measure.is_some())?,
-            Kind::Share => needs("condition", indicator.condition.is_some())?,
-            Kind::Ratio => {
-                needs("measure", indicator.measure.is_some())?;
-                needs("denominator", indicator.denominator.is_some())?;
-            }
+        for &field in indicator.kind.needs() {
+            let present = match field {
+                Field::Key => indicator.key.is_some(),
+                Field::Measure => indicator.measure.is_some(),
+                Field::Condition => indicator.condition.is_some(),
+                Field::Denominator => indicator.denominator.is_some(),
+            };
+            needs(field.name(), present)?;
         }
         if indicator.breakdown_label.is_some() && indicator.breakdown.is_none() {
             return err("`breakdown_label` without `breakdown`".into());

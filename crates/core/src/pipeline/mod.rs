@@ -2,11 +2,13 @@
 //! [`Pipeline`] that the rest of the crate trusts.
 
 mod indicator;
+mod kind;
 mod load;
 
 pub use indicator::{
-    Coverage, DerivedTable, Direction, Finding, Indicator, Kind, Parameter, Secrecy, Target,
+    Coverage, DerivedTable, Direction, Finding, Indicator, Parameter, Secrecy, Target,
 };
+pub use kind::{Field, Kind, Quantity};
 pub use load::load;
 
 use serde::Deserialize;

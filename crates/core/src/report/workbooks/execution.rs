@@ -8,7 +8,7 @@ use super::styles::{
 };
 use super::{confidentiality_note, footer, symbol_note};
 use crate::indicators::rows::Row;
-use crate::pipeline::{Direction, Indicator, Kind};
+use crate::pipeline::{Direction, Indicator};
 use crate::report::{ReportContext, TOOL_VERSION};
 use rust_xlsxwriter::{
     Chart, ChartEmptyCells, ChartType, ColNum, Format, RowNum, Workbook, XlsxError,
@@ -456,10 +456,8 @@ fn group_sheet(
 
 /// Whether a line is a count with a monthly series.
 fn counts(line: &Line) -> bool {
-    matches!(
-        line.indicator.kind,
-        Kind::Count | Kind::Distinct | Kind::Sum
-    ) && measure(line.indicator) == Measure::Count
+    line.indicator.kind.is_total()
+        && measure(line.indicator) == Measure::Count
         && line.months.iter().any(|m| m.is_some())
 }
 
@@ -545,18 +543,6 @@ fn chart(
     Ok(())
 }
 
-fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Count => "Nombre de lignes",
-        Kind::Distinct => "Nombre d'unités",
-        Kind::Sum => "Somme",
-        Kind::Mean => "Moyenne",
-        Kind::Median => "Médiane",
-        Kind::Share => "Part",
-        Kind::Ratio => "Ratio de sommes",
-    }
-}
-
 fn target_text(indicator: &Indicator) -> String {
     let Some(target) = &indicator.target else {
         return String::new();
@@ -631,8 +617,8 @@ fn definitions_sheet(
             &wrap,
         )?;
         let calcul = match readable(&indicator.condition) {
-            Some(condition) => format!("{}, si {condition}", kind_label(indicator.kind)),
-            None => kind_label(indicator.kind).to_owned(),
+            Some(condition) => format!("{}, si {condition}", indicator.kind.label()),
+            None => indicator.kind.label().to_owned(),
         };
         sheet.text(row, 5, &calcul, &wrap)?;
         sheet.text(row, 6, &indicator.unit, &text)?;

@@ -54,8 +54,8 @@ impl Measure {
             "%" => Measure::Share,
             "eur" | "€" | "euro" | "euros" => Measure::Euro,
             "jours" | "jour" | "j" => Measure::Days,
-            _ if matches!(kind, Kind::Share | Kind::Ratio) => Measure::Share,
-            _ if matches!(kind, Kind::Mean | Kind::Median) => Measure::Decimal,
+            _ if kind.is_rate() => Measure::Share,
+            _ if !kind.is_total() => Measure::Decimal,
             _ => Measure::Count,
         }
     }
