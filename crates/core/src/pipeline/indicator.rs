@@ -141,6 +141,10 @@ pub struct Indicator {
     pub target: Option<Target>,
     #[serde(default)]
     pub secrecy: Secrecy,
+    /// For a ratio of money paid over money agreed: the funder, as the
+    /// finance workbook names it ("Crédits de l'État"), per `breakdown` action.
+    #[serde(default)]
+    pub funder: Option<String>,
     /// One line of French for the definitions sheet.
     pub definition: String,
 }

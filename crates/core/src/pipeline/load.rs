@@ -1,6 +1,6 @@
 //! Reading and validating the pipeline file, with line numbers in errors.
 
-use super::{ColumnType, Field, Pipeline, RawPipeline};
+use super::{ColumnType, Field, Kind, Pipeline, RawPipeline};
 use crate::error::{Error, Result};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -222,6 +222,12 @@ fn validate_indicators(
                 Field::Denominator => indicator.denominator.is_some(),
             };
             needs(field.name(), present)?;
+        }
+        // The finance workbook reads a funder's numerator as paid, its denominator as agreed, per action.
+        if indicator.funder.is_some()
+            && !(indicator.kind == Kind::Ratio && indicator.breakdown.is_some())
+        {
+            return err("`funder` needs kind 'ratio' and a `breakdown` (the action)".into());
         }
         if indicator.breakdown_label.is_some() && indicator.breakdown.is_none() {
             return err("`breakdown_label` without `breakdown`".into());

@@ -8,7 +8,6 @@ use super::styles::{
     Column, EURO, Measure, Preamble, Sheet, Styles, french_date, french_euros, properties,
     sheet_name, yes_no,
 };
-use crate::pipeline::Kind;
 use crate::report::ReportContext;
 use rust_xlsxwriter::utility::{cell_range_absolute, quote_sheet_name, row_col_to_cell};
 use rust_xlsxwriter::{
@@ -40,7 +39,8 @@ impl Action<'_> {
 /// The risk column of an action paid without an agreed amount.
 const OUTSIDE: &str = "Hors convention";
 
-/// A funder: one ratio indicator of the pipeline (FIN-01, FIN-02).
+/// A funder: one ratio indicator of the pipeline that declares its `funder`
+/// (FIN-01, FIN-02).
 struct Funder<'a> {
     name: String,
     actions: Vec<Action<'a>>,
@@ -60,28 +60,14 @@ fn at_risk(rate: Option<f64>) -> Option<bool> {
     rate.map(|r| r < REFACTION_RISK_THRESHOLD)
 }
 
-/// "Exécution des crédits de l'État" → "Crédits de l'État".
-fn funder_name(label: &str) -> String {
-    let rest = label
-        .strip_prefix("Exécution des ")
-        .or_else(|| label.strip_prefix("Exécution du "))
-        .or_else(|| label.strip_prefix("Exécution de "))
-        .unwrap_or(label);
-    let mut chars = rest.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => label.to_owned(),
-    }
-}
-
 fn funders<'a>(context: &ReportContext<'a>) -> Vec<Funder<'a>> {
     context
         .pipeline
         .indicators
         .iter()
-        .filter(|i| i.kind == Kind::Ratio)
-        .map(|indicator| Funder {
-            name: funder_name(&indicator.label),
+        .filter_map(|indicator| Some((indicator, indicator.funder.as_deref()?)))
+        .map(|(indicator, funder)| Funder {
+            name: funder.to_owned(),
             actions: context
                 .rows
                 .iter()
@@ -504,19 +490,6 @@ fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn funder_names_from_labels() {
-        assert_eq!(
-            funder_name("Exécution des crédits de l'État"),
-            "Crédits de l'État"
-        );
-        assert_eq!(
-            funder_name("Exécution des crédits du Département"),
-            "Crédits du Département"
-        );
-        assert_eq!(funder_name("Autre libellé"), "Autre libellé");
-    }
 
     #[test]
     fn rates_and_risk() {
