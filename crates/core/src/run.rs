@@ -152,12 +152,10 @@ fn previous_year(
         Ok(year) => {
             let mut rows = rows::rows(&previous, &year.computed, None);
             // A cell masked in last year's publication stays hidden as N-1.
-            if !internal {
-                if let Err(e) = confidentiality::protect(&previous, &mut rows) {
-                    // Nothing of last year is shown rather than something unprotected.
-                    tracing::warn!(year = previous.year, "no N-1 comparison: {e}");
-                    return None;
-                }
+            // Nothing of last year is shown rather than something unprotected.
+            if !internal && let Err(e) = confidentiality::protect(&previous, &mut rows) {
+                tracing::warn!(year = previous.year, "no N-1 comparison: {e}");
+                return None;
             }
             Some(
                 rows.into_iter()

@@ -1,7 +1,7 @@
 //! Writing the four partner files (clean or messy) and `expected_rejects.csv`.
 
 use super::model::*;
-use super::simulate::{CafRows, stream, ymd};
+use super::simulate::{CafRows, stream};
 use super::{SampleError, SampleOptions};
 use chrono::{Datelike, NaiveDate};
 use rand::Rng;
@@ -249,10 +249,6 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
     items[items.len() - 1].0
 }
 
-fn excel_serial(d: NaiveDate) -> f64 {
-    (d - ymd(1899, 12, 30)).num_days() as f64
-}
-
 /// `1234.5` -> `1234,50`, `1 234,50` (with `sep`), optionally with ` €`.
 fn french_amount(x: f64, sep: &str, euro: bool) -> String {
     let cents = (x * 100.0).round() as i64;
@@ -314,7 +310,7 @@ impl Style {
     fn date(&self, rng: &mut ChaCha8Rng, d: NaiveDate) -> Cell {
         match self.date {
             DateStyle::Excel => Cell::Date(d),
-            DateStyle::Serial => Cell::Number(excel_serial(d)),
+            DateStyle::Serial => Cell::Number(suivi_core::parse::excel_serial(d)),
             DateStyle::Dmy => Cell::Text(d.format("%d/%m/%Y").to_string()),
             DateStyle::DmyShort if d.year() >= 2000 => Cell::Text(d.format("%d/%m/%y").to_string()),
             DateStyle::DmyShort => Cell::Text(d.format("%d/%m/%Y").to_string()),

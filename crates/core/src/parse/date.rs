@@ -11,6 +11,11 @@ fn excel_epoch() -> NaiveDate {
     NaiveDate::from_ymd_opt(1899, 12, 30).expect("valid constant date")
 }
 
+/// The Excel serial number of a date (days since 1899-12-30), as workbooks store it.
+pub fn excel_serial(date: NaiveDate) -> f64 {
+    (date - excel_epoch()).num_days() as f64
+}
+
 /// Serials of 1 January 1910 to 31 December 2199: anything else is not a plausible date here.
 const SERIAL_RANGE: std::ops::RangeInclusive<f64> = 3654.0..=109_573.0;
 

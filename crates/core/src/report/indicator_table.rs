@@ -39,7 +39,8 @@ fn number(value: Option<f64>) -> String {
     }
 }
 
-fn yes_no(value: Option<bool>) -> &'static str {
+/// The CSV's flags, lowercase as its contract says (the workbooks write `Oui`).
+fn flag(value: Option<bool>) -> &'static str {
     match value {
         Some(true) => "oui",
         Some(false) => "non",
@@ -92,7 +93,7 @@ fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<P
                     &figure(row.numerator),
                     &figure(row.denominator),
                     &number(row.target),
-                    if row.masked { "" } else { yes_no(row.met) },
+                    if row.masked { "" } else { flag(row.met) },
                     &number(row.previous),
                     if row.masked { "oui" } else { "non" },
                 ])
@@ -122,7 +123,7 @@ pub fn write_parquet(path: &Path, rows: &[Row]) -> Result<PathBuf> {
         "numerateur" => figure(|r| r.numerator),
         "denominateur" => figure(|r| r.denominator),
         "cible" => rows.iter().map(|r| r.target).collect::<Vec<_>>(),
-        "atteinte" => rows.iter().map(|r| if r.masked { None } else { r.met.map(|m| yes_no(Some(m))) }).collect::<Vec<_>>(),
+        "atteinte" => rows.iter().map(|r| if r.masked { None } else { r.met.map(|m| flag(Some(m))) }).collect::<Vec<_>>(),
         "valeur_n1" => rows.iter().map(|r| r.previous).collect::<Vec<_>>(),
         "masque" => rows.iter().map(|r| if r.masked { "oui" } else { "non" }).collect::<Vec<_>>(),
     )

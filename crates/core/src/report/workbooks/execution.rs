@@ -2,10 +2,10 @@
 //! sheet per action group with the monthly series and a chart, the
 //! definitions and the sources.
 
-use super::styles::{
-    Column, MONTHS, Measure, Preamble, Sheet, Styles, french_date, properties, sheet_name, yes_no,
-    yes_no_colours,
-};
+use super::french::{MONTHS, french_date, yes_no};
+use super::measure::Measure;
+use super::sheet::{Column, Preamble, Sheet, sheet_name};
+use super::styles::{Styles, properties, yes_no_colours};
 use super::{confidentiality_note, footer, symbol_note};
 use crate::indicators::rows::Row;
 use crate::pipeline::{Direction, Indicator};
@@ -554,11 +554,11 @@ fn target_text(indicator: &Indicator) -> String {
     let value = match measure(indicator) {
         Measure::Share => format!(
             "{}\u{a0}%",
-            super::styles::french_number(target.value * 100.0, 1)
+            super::french::french_number(target.value * 100.0, 1)
         ),
         _ => format!(
             "{} {}",
-            super::styles::french_number(target.value, 2),
+            super::french::french_number(target.value, 2),
             indicator.unit
         ),
     };

@@ -4,10 +4,10 @@
 //! values are written, rounded to the cent. Money is public: never masked.
 
 use super::footer;
-use super::styles::{
-    Column, EURO, Measure, Preamble, Sheet, Styles, french_date, french_euros, properties,
-    sheet_name, yes_no,
-};
+use super::french::{french_date, french_euros, yes_no};
+use super::measure::{EURO, Measure};
+use super::sheet::{Column, Preamble, Sheet, sheet_name};
+use super::styles::{Styles, properties};
 use crate::report::ReportContext;
 use rust_xlsxwriter::utility::{cell_range_absolute, quote_sheet_name, row_col_to_cell};
 use rust_xlsxwriter::{
@@ -305,7 +305,7 @@ fn flag_risks(
     ws.add_conditional_format(first_row, rate_col, last_row, rate_col, &low)?;
     let flag = rust_xlsxwriter::ConditionalFormatCell::new()
         .set_rule(rust_xlsxwriter::ConditionalFormatCellRule::EqualTo(
-            format!("\"{}\"", super::styles::YES).as_str(),
+            format!("\"{}\"", super::french::YES).as_str(),
         ))
         .set_format(&styles.bad);
     ws.add_conditional_format(first_row, risk_col, last_row, risk_col, &flag)?;

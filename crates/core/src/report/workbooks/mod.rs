@@ -4,7 +4,10 @@
 
 mod execution;
 mod finance;
+mod french;
+mod measure;
 mod quality;
+mod sheet;
 mod styles;
 
 pub use finance::REFACTION_RISK_THRESHOLD;

@@ -3,10 +3,12 @@
 //! there may be a great many); the data-quality findings; join coverage.
 
 use super::footer;
-use super::styles::{
-    Column, DATE, EXCEL_ROWS, LineKind, MAX_WIDTH, Measure, Preamble, Sheet, Styles, french_date,
-    french_number, print_setup, properties, sheet_name, yes_no,
+use super::french::{french_date, french_number, yes_no};
+use super::measure::{DATE, Measure};
+use super::sheet::{
+    Column, EXCEL_ROWS, LineKind, MAX_WIDTH, Preamble, Sheet, print_setup, sheet_name,
 };
+use super::styles::{Styles, properties};
 use crate::ingest::{FileReport, Reason, Reject};
 use crate::report::{ReportContext, TOOL_VERSION};
 use polars::prelude::AnyValue;

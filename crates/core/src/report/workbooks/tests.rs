@@ -1,7 +1,7 @@
 //! Workbooks written from a small hand-made context and read back: masks,
 //! text that looks like a formula, the internal banner, the rejects cap.
 
-use super::styles::RESTRICTED_BANNER;
+use super::sheet::RESTRICTED_BANNER;
 use super::*;
 use crate::indicators::rows::Row;
 use crate::indicators::{CoverageResult, FindingResult};
