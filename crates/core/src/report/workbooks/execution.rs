@@ -5,7 +5,7 @@
 use super::french::{MONTHS, french_date, yes_no};
 use super::measure::Measure;
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
-use super::styles::{Styles, properties, yes_no_colours};
+use super::styles::{Styles, workbook, yes_no_colours};
 use super::{confidentiality_note, footer, symbol_note};
 use crate::indicators::rows::Row;
 use crate::pipeline::{Direction, Indicator};
@@ -16,15 +16,7 @@ use rust_xlsxwriter::{
 use std::collections::HashMap;
 
 pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
-    let year = context.pipeline.year;
-    let mut workbook = Workbook::new();
-    workbook.set_properties(&properties(
-        context,
-        &format!(
-            "Rapport d'exécution {year} - {}",
-            context.pipeline.settings.departement
-        ),
-    )?);
+    let mut workbook = workbook(context, "Rapport d'exécution")?;
     let styles = Styles::new();
     let mut used = Vec::new();
     let names = [

@@ -7,7 +7,7 @@ use super::footer;
 use super::french::{french_date, french_euros, yes_no};
 use super::measure::{EURO, Measure};
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
-use super::styles::{Styles, properties};
+use super::styles::{Styles, workbook};
 use crate::report::ReportContext;
 use rust_xlsxwriter::utility::{cell_range_absolute, quote_sheet_name, row_col_to_cell};
 use rust_xlsxwriter::{
@@ -120,11 +120,7 @@ const COL_RISK: ColNum = 6;
 pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
     let year = context.pipeline.year;
     let departement = &context.pipeline.settings.departement;
-    let mut workbook = Workbook::new();
-    workbook.set_properties(&properties(
-        context,
-        &format!("Suivi financier {year} - {departement}"),
-    )?);
+    let mut workbook = workbook(context, "Suivi financier")?;
     let styles = Styles::new();
     let funders = funders(context);
     let mut used = Vec::new();

@@ -8,22 +8,14 @@ use super::measure::{DATE, Measure};
 use super::sheet::{
     Column, EXCEL_ROWS, LineKind, MAX_WIDTH, Preamble, Sheet, print_setup, sheet_name,
 };
-use super::styles::{Styles, properties};
+use super::styles::{Styles, workbook};
 use crate::ingest::{FileReport, Reason, Reject};
 use crate::report::{ReportContext, TOOL_VERSION};
 use polars::prelude::AnyValue;
 use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 
 pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
-    let year = context.pipeline.year;
-    let mut workbook = Workbook::new();
-    workbook.set_properties(&properties(
-        context,
-        &format!(
-            "Qualité des données {year} - {}",
-            context.pipeline.settings.departement
-        ),
-    )?);
+    let mut workbook = workbook(context, "Qualité des données")?;
     let styles = Styles::new();
     let mut used = Vec::new();
     let names = [

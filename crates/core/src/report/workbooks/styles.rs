@@ -6,7 +6,7 @@ use super::sheet::RESTRICTED_BANNER;
 use crate::report::ReportContext;
 use rust_xlsxwriter::{
     ColNum, Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, RowNum,
-    Worksheet, XlsxError,
+    Workbook, Worksheet, XlsxError,
 };
 
 const HEADER_FILL: u32 = 0xDDE5F0;
@@ -111,9 +111,23 @@ impl Styles {
     }
 }
 
+/// A new workbook titled `{what} {year} - {département}`, with its
+/// document properties.
+pub fn workbook(context: &ReportContext, what: &str) -> Result<Workbook, XlsxError> {
+    let mut workbook = Workbook::new();
+    workbook.set_properties(&properties(
+        context,
+        &format!(
+            "{what} {} - {}",
+            context.pipeline.year, context.pipeline.settings.departement
+        ),
+    )?);
+    Ok(workbook)
+}
+
 /// Document properties: title, subject, author, company, and a creation
 /// time taken from the data's as-of date, never the clock.
-pub fn properties(context: &ReportContext, title: &str) -> Result<DocProperties, XlsxError> {
+fn properties(context: &ReportContext, title: &str) -> Result<DocProperties, XlsxError> {
     use chrono::Datelike;
     let settings = &context.pipeline.settings;
     let created = ExcelDateTime::from_ymd(
