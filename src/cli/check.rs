@@ -107,6 +107,21 @@ fn print_summary(
             )?;
         }
     }
+    for report in tables.iter().flat_map(|t| &t.files) {
+        if report.totals + report.notes > 0 {
+            writeln!(
+                out,
+                "\n{}: skipped {} total or subtotal rows{} (counted in `skipped`; reading went on after each)",
+                place(report),
+                report.totals,
+                if report.notes > 0 {
+                    format!(" and {} rows of notes below the last total", report.notes)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+    }
     let mapping: Vec<&ingest::FileReport> = tables
         .iter()
         .flat_map(|t| &t.files)

@@ -53,6 +53,23 @@ pub enum Error {
         limit: f64,
     },
 
+    /// Too many non-blank rows of a file were skipped as totals or notes:
+    /// they may be data that the reader took for something else.
+    #[error(
+        "{}: {skipped} of {rows} non-blank rows skipped as total rows or notes ({:.1} %), above \
+         the pipeline's limit of {:.1} %: check that they are not data",
+        location(file, sheet.as_deref()),
+        100.0 * *skipped as f64 / (*rows).max(1) as f64,
+        100.0 * limit
+    )]
+    SkipRate {
+        file: PathBuf,
+        sheet: Option<String>,
+        skipped: usize,
+        rows: usize,
+        limit: f64,
+    },
+
     /// The confidentiality rules could not be shown to hold: nothing is published.
     #[error("confidentiality: {0}; nothing was written")]
     Confidentiality(String),
@@ -87,7 +104,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Pipeline { .. } | Error::Reference { .. } => exit::USAGE,
-            Error::Input { .. } | Error::RejectRate { .. } => exit::INPUT,
+            Error::Input { .. } | Error::RejectRate { .. } | Error::SkipRate { .. } => exit::INPUT,
             Error::Locked { .. } => exit::LOCKED,
             Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
         }

@@ -37,6 +37,13 @@ pub trait Grid: Sync {
     }
 }
 
+/// Excel's date serials: 1 (1 January 1900) to 2,958,465 (31 December 9999).
+const EXCEL_SERIALS: std::ops::RangeInclusive<f64> = 1.0..=2_958_465.0;
+
+/// Excel's limits of a sheet: a cell beyond them is not from a real spreadsheet.
+pub const MAX_ROWS: u32 = 1_048_576;
+pub const MAX_COLUMNS: u32 = 16_384;
+
 fn cell_of(data: &Data) -> Cell<'_> {
     match data {
         Data::Empty => Cell::Empty,
@@ -44,9 +51,13 @@ fn cell_of(data: &Data) -> Cell<'_> {
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Float(*f),
         Data::Bool(b) => Cell::Bool(*b),
-        Data::DateTime(dt) if dt.is_datetime() => {
+        // Only serials Excel can show are converted (chrono panics far outside
+        // them); any other date-formatted number stays a number, which no date
+        // column accepts.
+        Data::DateTime(dt) if dt.is_datetime() && EXCEL_SERIALS.contains(&dt.as_f64()) => {
             dt.as_datetime().map_or(Cell::Error, Cell::DateTime)
         }
+        Data::DateTime(dt) if dt.is_datetime() => Cell::Float(dt.as_f64()),
         // A duration-formatted number: keep the number.
         Data::DateTime(dt) => Cell::Float(dt.as_f64()),
         // .ods dates come as ISO text; the date parser reads them.

@@ -18,6 +18,11 @@ pub struct FileReport {
     pub rows_read: usize,
     pub accepted: usize,
     pub skipped: usize,
+    /// Of the rows skipped, `Total` and subtotal rows, wherever they are.
+    pub totals: usize,
+    /// Of the rows skipped, notes below the last total row (none of them a
+    /// valid data row).
+    pub notes: usize,
     pub rejects: Vec<Reject>,
     /// Rows without an identifier equal to an earlier row in every column:
     /// kept (they are events, such as two sessions of the same day and

@@ -40,14 +40,13 @@ pub struct Part {
     /// Data rows whose commune was written with a former code (index in
     /// `rows`, index of the former code in the reference), in order.
     former: Vec<(usize, u32)>,
-    /// A `Total` row was met: what follows it are notes, not data.
-    total: bool,
-    /// Non-blank rows below the `Total` row.
-    notes: usize,
+    /// 0-based rows of `Total` (and subtotal) rows, in order: skipped.
+    totals: Vec<usize>,
 }
 
-/// Classifies the rows of `range` (data, blank, `Total` and notes below it)
-/// and parses the data rows' declared columns.
+/// Classifies the rows of `range` (data, blank, `Total`) and parses the
+/// data rows' declared columns. A total row anywhere is skipped and reading
+/// goes on; what follows the file's last total may be notes (see `finish`).
 pub fn parse_rows(
     grid: &dyn Grid,
     layout: &Layout,
@@ -57,15 +56,13 @@ pub fn parse_rows(
     path: &Path,
 ) -> Result<Part> {
     let mut rows = Vec::with_capacity(range.len());
-    let (mut total, mut notes) = (false, 0);
+    let mut totals = Vec::new();
     for row in range {
         if grid.row_is_blank(row) {
             continue;
         }
-        if total {
-            notes += 1;
-        } else if grid.is_total_row(row) {
-            total = true;
+        if grid.is_total_row(row) {
+            totals.push(row);
         } else {
             rows.push(row);
         }
@@ -148,8 +145,7 @@ pub fn parse_rows(
         identified,
         former,
         undeclared,
-        total,
-        notes,
+        totals,
     })
 }
 
@@ -211,7 +207,7 @@ impl At {
 /// a person or a household; otherwise it is an event (two sessions of the
 /// same day and size), kept and listed as a possible double entry. `policy`
 /// may force either way.
-pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
+pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
     if files.len() > 1 << 16 {
         return Err(Error::input(
             &files[0].path,
@@ -219,8 +215,8 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
             format!("{} files for one source: at most 65,536", files.len()),
         ));
     }
-    for file in &mut files {
-        skip_notes(file);
+    let notes: Vec<Vec<Vec<bool>>> = files.iter().map(notes_below_last_total).collect();
+    for file in &files {
         // Keys hold 16 bits of part and 32 of row: parts are batches of 65,536 lines.
         if file.parts.len() > 1 << 16 || file.parts.iter().any(|p| p.rows.len() > u32::MAX as usize)
         {
@@ -258,6 +254,10 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
             let mut problems = part.problems.iter().peekable();
             for (i, &row) in part.rows.iter().enumerate() {
                 if let Some((_, problem)) = problems.next_if(|(at, _)| *at == i) {
+                    // Notes are not data: skipped, not rejected.
+                    if notes[f][p][i] {
+                        continue;
+                    }
                     rejects.push(Reject {
                         row: row + 1,
                         column: file.layout.written[problem.column].clone(),
@@ -337,8 +337,11 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
     files
         .into_iter()
         .zip(outcomes)
-        .map(|(file, (rejects, repeats, former_rows, keeps))| {
-            let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum();
+        .zip(notes)
+        .map(|((file, (rejects, repeats, former_rows, keeps)), notes)| {
+            let notes = notes.iter().flatten().filter(|&&n| n).count();
+            let totals = file.parts.iter().map(|p| p.totals.len()).sum();
+            let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum::<usize>() - notes;
             let accepted: usize = keeps.iter().map(Vec::len).sum();
             let report = FileReport {
                 source: String::new(),
@@ -349,8 +352,10 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
                 header_row: file.layout.header_row + 1,
                 rows_read: file.height,
                 accepted,
-                // Every row that is not data: titles, header, blank, Total and notes.
+                // Every row that is not data: titles, header, blank, totals and notes.
                 skipped: file.height - data_rows,
+                totals,
+                notes,
                 rejects,
                 repeats,
                 mapped: Vec::new(),
@@ -365,22 +370,41 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
         .collect()
 }
 
-/// Nothing below the first Total row is data: the parts after it are dropped.
-fn skip_notes(file: &mut FileRows) {
-    let mut notes = 0;
-    if let Some(first_total) = file.parts.iter().position(|p| p.total) {
-        notes += file.parts[first_total].notes;
-        for p in file.parts.drain(first_total + 1..) {
-            notes += p.rows.len() + usize::from(p.total) + p.notes;
+/// Which data rows are notes ("Source : CAF" under the table), per part:
+/// the rows below the file's last total row, when none of them reads as a
+/// valid data row. Anywhere else a row is data, accepted or rejected.
+fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
+    let mut notes: Vec<Vec<bool>> = file
+        .parts
+        .iter()
+        .map(|p| vec![false; p.rows.len()])
+        .collect();
+    let Some(last_total) = file
+        .parts
+        .iter()
+        .flat_map(|p| p.totals.last())
+        .max()
+        .copied()
+    else {
+        return notes;
+    };
+    let below = |p: &Part| -> Vec<usize> {
+        (0..p.rows.len())
+            .filter(|&i| p.rows[i] > last_total)
+            .collect()
+    };
+    let all_invalid = file.parts.iter().all(|p| {
+        let problems: Vec<usize> = p.problems.iter().map(|(i, _)| *i).collect();
+        below(p).iter().all(|i| problems.binary_search(i).is_ok())
+    });
+    if all_invalid {
+        for (p, part) in file.parts.iter().enumerate() {
+            for i in below(part) {
+                notes[p][i] = true;
+            }
         }
     }
-    if notes > 0 {
-        tracing::warn!(
-            file = %file.path.display(),
-            sheet = file.sheet.as_deref().unwrap_or(""),
-            "{notes} non-empty rows below the Total row skipped as notes"
-        );
-    }
+    notes
 }
 
 /// The table of a file's rows kept: its row numbers, then its columns.

@@ -4,7 +4,7 @@
 use super::{Format, Opened};
 use crate::error::{Error, Result};
 use crate::ingest::columns::Context;
-use crate::ingest::grid::{Grid, SheetGrid, SparseGrid};
+use crate::ingest::grid::{Grid, MAX_COLUMNS, MAX_ROWS, SheetGrid, SparseGrid};
 use crate::ingest::header;
 use crate::ingest::rows::{self, FileRows};
 use crate::pipeline::Source;
@@ -118,9 +118,13 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
             let mut reader = $reader.map_err(|e| fail(e.to_string()))?;
             let mut cells = Vec::new();
             while let Some(cell) = reader.next_cell().map_err(|e| fail(e.to_string()))? {
+                let (row, col) = cell.get_position();
+                // Checked before the grid allocates a row per row up to this cell.
+                if row >= MAX_ROWS || col >= MAX_COLUMNS {
+                    return Err(beyond_limits(path, &name, row, col));
+                }
                 let value = calamine::Data::from(cell.get_value().clone());
                 if value != calamine::Data::Empty {
-                    let (row, col) = cell.get_position();
                     cells.push((row, col, value));
                 }
             }
@@ -137,4 +141,21 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
         )),
     };
     Ok((grid, name))
+}
+
+/// A cell past Excel's last row or column: the file was not written by a
+/// spreadsheet program, and reading it would take memory out of proportion.
+fn beyond_limits(path: &Path, sheet: &str, row: u32, col: u32) -> Error {
+    Error::input(
+        path,
+        Some(sheet),
+        format!(
+            "the sheet has a cell at row {}, column {}, beyond a spreadsheet's limits \
+             ({} rows, {} columns): the file is damaged or was not written by a spreadsheet program",
+            u64::from(row) + 1,
+            u64::from(col) + 1,
+            MAX_ROWS,
+            MAX_COLUMNS
+        ),
+    )
 }

@@ -112,6 +112,8 @@ fn files(rejects: usize) -> Vec<FileReport> {
         rows_read: rejects + 10,
         accepted: 8,
         skipped: 2,
+        totals: 0,
+        notes: 0,
         rejects: (0..rejects)
             .map(|i| Reject {
                 row: i + 2,

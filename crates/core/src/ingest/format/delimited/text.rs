@@ -1,9 +1,13 @@
 //! CSV files: encoding detection and transcoding to UTF-8, delimiter sniffing.
 
 use crate::error::{Error, Result};
-use crate::ingest::grid::CsvGrid;
+use crate::ingest::grid::{CsvGrid, MAX_COLUMNS};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use std::path::Path;
+
+/// More line breaks than this in one field is not a note written over a
+/// few lines: it is a quote left open.
+const MAX_LINES_IN_A_FIELD: usize = 20;
 
 /// Decodes and splits a whole CSV file into one grid. `encoding` and
 /// `delimiter` are the pipeline's options (`auto` or a value). Returns the
@@ -103,14 +107,59 @@ impl<'t> Splitter<'t> {
             let line = e
                 .position()
                 .map_or(String::new(), |p| format!("line {}: ", p.line()));
-            Error::input(self.path, None, format!("{line}malformed CSV: {e}"))
+            Error::input(
+                self.path,
+                None,
+                format!("{line}the file is not valid CSV: {e}"),
+            )
         })?;
         self.ahead = if more {
             let byte = self.record.position().map_or(0, |p| p.byte() as usize);
-            Some(self.line_of(byte))
+            let line = self.line_of(byte);
+            self.check_record(line)?;
+            Some(line)
         } else {
             None
         };
+        Ok(())
+    }
+
+    /// Refuses a record no spreadsheet program would write: wider than a
+    /// sheet, or with a quoted field that swallows many lines (a quote left
+    /// open takes every line after it into one field).
+    fn check_record(&mut self, line: usize) -> Result<()> {
+        let fail = |message: String| Err(Error::input(self.path, None, message));
+        if self.record.len() > MAX_COLUMNS as usize {
+            self.done = true;
+            return fail(format!(
+                "line {} has {} fields, more than the {MAX_COLUMNS} columns a spreadsheet holds",
+                line + 1,
+                self.record.len()
+            ));
+        }
+        let spanned = self
+            .record
+            .iter()
+            .map(|field| memchr::memchr_iter(b'\n', field.as_bytes()).count())
+            .sum::<usize>();
+        // A quote left open in the last lines takes them to the end of the file.
+        let start = self.record.position().map_or(0, |p| p.byte() as usize);
+        let at_end = self.reader.position().byte() as usize >= self.text.len();
+        let unclosed = spanned > 0
+            && at_end
+            && memchr::memchr_iter(b'"', &self.text.as_bytes()[start.min(self.text.len())..])
+                .count()
+                % 2
+                == 1;
+        if spanned > MAX_LINES_IN_A_FIELD || unclosed {
+            self.done = true;
+            return fail(format!(
+                "line {}: a quoted field starts on this line and runs over {} lines: a closing \
+                 quote (\") is probably missing",
+                line + 1,
+                spanned + 1
+            ));
+        }
         Ok(())
     }
 
@@ -182,7 +231,27 @@ pub fn decode<'b>(
             ),
         ));
     }
-    Ok((text, encoding.name()))
+    Ok((with_line_feeds(text), encoding.name()))
+}
+
+/// Old Mac exports end lines with a lone CR: such CRs become line feeds, so
+/// that every line is counted where a spreadsheet program shows it.
+fn with_line_feeds(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let lone = memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'));
+    if !lone {
+        return text;
+    }
+    let mut fixed = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            fixed.push('\n');
+        } else {
+            fixed.push(c);
+        }
+    }
+    fixed.into()
 }
 
 fn first_bad_line(body: &[u8], encoding: &'static Encoding) -> usize {
