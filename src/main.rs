@@ -38,6 +38,15 @@ fn main() {
         }
     };
     cli::init_logging(&args.log);
+    // A reader's panic becomes an error naming its file: no backtrace for it.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if suivi_core::ingest::reading() {
+            tracing::debug!("a file reader failed: {info}");
+        } else {
+            default_hook(info);
+        }
+    }));
     let progress = args.log.allows_progress();
     let code = match cli::dispatch(args.command, progress) {
         Ok(()) => exit::SUCCESS,

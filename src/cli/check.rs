@@ -111,9 +111,10 @@ fn print_summary(
         if report.totals + report.notes > 0 {
             writeln!(
                 out,
-                "\n{}: skipped {} total or subtotal rows{} (counted in `skipped`; reading went on after each)",
+                "\n{}: skipped {} total or subtotal row{}{} (counted in `skipped`; reading went on after each)",
                 place(report),
                 report.totals,
+                if report.totals == 1 { "" } else { "s" },
                 if report.notes > 0 {
                     format!(" and {} rows of notes below the last total", report.notes)
                 } else {

@@ -117,11 +117,11 @@ fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::F
     let (sha256, parsed) = match known {
         Some(hash) => (
             hash.sha256.clone(),
-            format::of(path).parse(source, path, &bytes, context),
+            guarded(path, || format::of(path).parse(source, path, &bytes, context)),
         ),
         None => rayon::join(
             || hex::encode(Sha256::digest(&bytes)),
-            || format::of(path).parse(source, path, &bytes, context),
+            || guarded(path, || format::of(path).parse(source, path, &bytes, context)),
         ),
     };
     // The file can be as large as its table: not both at once.
@@ -156,7 +156,9 @@ pub fn open_grid(
 ) -> Result<OpenedFile> {
     let (bytes, _) = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let opened = format::of(path).open(path, &bytes, sheet, encoding, delimiter)?;
+    let opened = guarded(path, || {
+        format::of(path).open(path, &bytes, sheet, encoding, delimiter)
+    })?;
     Ok(OpenedFile {
         grid: opened.grid,
         sheet: opened.sheet,
@@ -168,7 +170,34 @@ pub fn open_grid(
 /// A workbook's sheets with their visibility; a CSV file has none.
 pub fn list_sheets(path: &Path) -> Result<Vec<calamine::Sheet>> {
     let (bytes, _) = read_bytes(path)?;
-    format::of(path).sheets(path, &bytes)
+    guarded(path, || format::of(path).sheets(path, &bytes))
+}
+
+/// Readers running now: a panic meanwhile is most likely theirs (see [`reading`]).
+static READERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a file reader is running: the binary's panic hook keeps quiet
+/// then, as [`guarded`] turns the panic into an error naming the file.
+pub fn reading() -> bool {
+    READERS.load(std::sync::atomic::Ordering::Relaxed) > 0
+}
+
+/// Runs a reader on one file. A panic inside it (a dependency meeting a
+/// structure it does not expect) becomes an input error naming the file:
+/// the last line of defence, behind the checks where data enters.
+fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::sync::atomic::Ordering;
+    READERS.fetch_add(1, Ordering::Relaxed);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    READERS.fetch_sub(1, Ordering::Relaxed);
+    outcome.unwrap_or_else(|_| {
+        Err(Error::input(
+            path,
+            None,
+            "the file's structure is broken and it cannot be read (damaged, truncated or not \
+             written by a spreadsheet program)",
+        ))
+    })
 }
 
 /// A file's bytes, and its metadata if it did not change while it was read.

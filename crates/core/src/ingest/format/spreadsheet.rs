@@ -73,13 +73,92 @@ fn open_workbook<'b>(
     path: &Path,
     bytes: &'b [u8],
 ) -> Result<calamine::Sheets<std::io::Cursor<&'b [u8]>>> {
+    if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
+        return Err(Error::input(
+            path,
+            None,
+            "the workbook is protected by a password: save it again without one",
+        ));
+    }
+    if bytes.starts_with(b"PK") {
+        check_archive(path, bytes)?;
+    }
     calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
+        tracing::debug!(file = %path.display(), "the workbook reader said: {e}");
         Error::input(
             path,
             None,
-            format!("cannot open the workbook (corrupt, truncated or not a spreadsheet): {e}"),
+            "cannot open the workbook: it is damaged, truncated or not a spreadsheet",
         )
     })
+}
+
+/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
+const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Whether a compound file holds an `EncryptionInfo` stream: what Excel
+/// writes for a workbook saved with a password.
+fn is_encrypted(bytes: &[u8]) -> bool {
+    let name: Vec<u8> = "EncryptionInfo"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    memchr::memmem::find(bytes, &name).is_some()
+}
+
+/// Largest a member of a workbook's archive may be once decompressed.
+const MAX_MEMBER_BYTES: u64 = 4 << 30;
+
+/// Checks an xlsx/xlsm/xlsb/ods archive before the reader trusts it: no member
+/// decompresses beyond [`MAX_MEMBER_BYTES`], and the shared strings table does
+/// not announce more strings than it can hold (the reader reserves memory for
+/// the announced count).
+fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        // Not a readable archive: the reader says so in its own terms.
+        return Ok(());
+    };
+    let refuse = |message: String| Err(Error::input(path, None, message));
+    for i in 0..archive.len() {
+        let Ok(member) = archive.by_index_raw(i) else {
+            continue;
+        };
+        if member.size() > MAX_MEMBER_BYTES {
+            return refuse(format!(
+                "the workbook's part '{}' would take {} MB once decompressed, more than the \
+                 {} MB limit: the file is damaged or hostile",
+                member.name().unwrap_or_default(),
+                member.size() >> 20,
+                MAX_MEMBER_BYTES >> 20
+            ));
+        }
+    }
+    let Ok(strings) = archive.by_name("xl/sharedStrings.xml") else {
+        return Ok(());
+    };
+    let size = strings.size();
+    let mut head = Vec::with_capacity(4096);
+    // Reading a prefix of a member cannot fail in a way that matters here.
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(strings, 4096), &mut head);
+    let head = String::from_utf8_lossy(&head);
+    const ATTRIBUTE: &str = "uniqueCount=\"";
+    let announced = head.find(ATTRIBUTE).map(|at| {
+        let digits: String = head[at + ATTRIBUTE.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u64>().unwrap_or(u64::MAX)
+    });
+    // Each string takes at least `<si/>`: 5 bytes.
+    if let Some(count) = announced
+        && count > size / 5 + 1
+    {
+        return refuse(format!(
+            "the workbook's shared strings announce {count} strings, more than its {size} \
+             bytes can hold: the file is damaged or hostile"
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the named sheet (or the first visible worksheet) of a workbook.
@@ -98,11 +177,12 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
             .map(|s| s.name.clone())
             .ok_or_else(|| {
                 let names: Vec<String> = sheets.iter().map(|s| format!("'{}'", s.name)).collect();
-                Error::input(
-                    path,
-                    Some(w),
-                    format!("no such sheet; the workbook has {}", names.join(", ")),
-                )
+                let has = if names.is_empty() {
+                    "the workbook has no sheet at all".to_owned()
+                } else {
+                    format!("the workbook has {}", names.join(", "))
+                };
+                Error::input(path, Some(w), format!("no such sheet; {has}"))
             })?,
         None => sheets
             .iter()
@@ -110,7 +190,14 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
             .map(|s| s.name.clone())
             .ok_or_else(|| Error::input(path, None, "the workbook has no visible worksheet"))?,
     };
-    let fail = |e: String| Error::input(path, Some(&name), format!("cannot read the sheet: {e}"));
+    let fail = |e: String| {
+        tracing::debug!(file = %path.display(), sheet = %name, "the sheet reader said: {e}");
+        Error::input(
+            path,
+            Some(&name),
+            "cannot read the sheet: its content is damaged or not what a spreadsheet program writes",
+        )
+    };
     // xlsx and xlsb are read cell by cell into a sparse grid: a dense range
     // would allocate every cell up to a stray one in the sheet's far corner.
     macro_rules! sparse {
