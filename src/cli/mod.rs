@@ -119,7 +119,7 @@ pub struct PipelineArgs {
 impl PipelineArgs {
     pub fn load(&self) -> suivi_core::Result<suivi_core::pipeline::Pipeline> {
         if let Some(year) = self.year
-            && !(1900..=2199).contains(&year)
+            && !suivi_core::pipeline::YEARS.contains(&year)
         {
             return Err(suivi_core::Error::Usage(format!(
                 "--year {year} is not a plausible year"

@@ -47,6 +47,7 @@ pub struct Settings {
     pub name: String,
     /// The département's name, used for the total line (e.g. `Loire`).
     pub departement: String,
+    #[serde(deserialize_with = "plausible_year")]
     pub year: i32,
     /// Input folder, relative to the pipeline file.
     #[serde(default = "default_inputs")]
@@ -72,6 +73,22 @@ fn default_reject_rate() -> f64 {
     0.05
 }
 /// A fraction from 0 to 1, checked while reading so the error has its line.
+/// The years a run may cover, for `pipeline.year` and `--year` alike.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+fn plausible_year<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    let year = i32::deserialize(d)?;
+    if YEARS.contains(&year) {
+        Ok(year)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{year} is not a plausible year (expected {} to {})",
+            YEARS.start(),
+            YEARS.end()
+        )))
+    }
+}
+
 fn share<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = f64::deserialize(d)?;
     if (0.0..=1.0).contains(&value) {
