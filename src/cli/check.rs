@@ -116,7 +116,11 @@ fn print_summary(
                 report.totals,
                 if report.totals == 1 { "" } else { "s" },
                 if report.notes > 0 {
-                    format!(" and {} rows of notes below the last total", report.notes)
+                    format!(
+                        " and {} row{} of notes below the last total",
+                        report.notes,
+                        if report.notes == 1 { "" } else { "s" }
+                    )
                 } else {
                     String::new()
                 }

@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod confidentiality;
 mod csv_inputs;
+mod hostile;
 mod indicators_recompute;
 mod indicators_traps;
 mod ingest;

@@ -117,11 +117,17 @@ fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::F
     let (sha256, parsed) = match known {
         Some(hash) => (
             hash.sha256.clone(),
-            guarded(path, || format::of(path).parse(source, path, &bytes, context)),
+            guarded(path, || {
+                format::of(path).parse(source, path, &bytes, context)
+            }),
         ),
         None => rayon::join(
             || hex::encode(Sha256::digest(&bytes)),
-            || guarded(path, || format::of(path).parse(source, path, &bytes, context)),
+            || {
+                guarded(path, || {
+                    format::of(path).parse(source, path, &bytes, context)
+                })
+            },
         ),
     };
     // The file can be as large as its table: not both at once.
@@ -190,14 +196,7 @@ fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     READERS.fetch_add(1, Ordering::Relaxed);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     READERS.fetch_sub(1, Ordering::Relaxed);
-    outcome.unwrap_or_else(|_| {
-        Err(Error::input(
-            path,
-            None,
-            "the file's structure is broken and it cannot be read (damaged, truncated or not \
-             written by a spreadsheet program)",
-        ))
-    })
+    outcome.unwrap_or_else(|_| Err(Error::input(path, None, format::BROKEN)))
 }
 
 /// A file's bytes, and its metadata if it did not change while it was read.

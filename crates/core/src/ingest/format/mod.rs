@@ -42,6 +42,10 @@ pub trait Format: Sync {
     fn sheets(&self, path: &Path, bytes: &[u8]) -> Result<Vec<calamine::Sheet>>;
 }
 
+/// What a file whose structure does not hold together is told.
+pub const BROKEN: &str = "the file's structure is broken and it cannot be read (damaged, \
+                          truncated or not written by a spreadsheet program)";
+
 /// A file opened as one grid.
 pub struct Opened {
     pub grid: Box<dyn Grid>,

@@ -1,7 +1,7 @@
 //! Workbooks (xlsx, xlsm, xlsb, xls, ods), read with calamine: one sheet of
 //! the file, as a grid of cells.
 
-use super::{Format, Opened};
+use super::{BROKEN, Format, Opened};
 use crate::error::{Error, Result};
 use crate::ingest::columns::Context;
 use crate::ingest::grid::{Grid, MAX_COLUMNS, MAX_ROWS, SheetGrid, SparseGrid};
@@ -80,6 +80,9 @@ fn open_workbook<'b>(
             "the workbook is protected by a password: save it again without one",
         ));
     }
+    if bytes.starts_with(CFB_MAGIC) {
+        check_xls(path, bytes)?;
+    }
     if bytes.starts_with(b"PK") {
         check_archive(path, bytes)?;
     }
@@ -104,6 +107,53 @@ fn is_encrypted(bytes: &[u8]) -> bool {
         .flat_map(u16::to_le_bytes)
         .collect();
     memchr::memmem::find(bytes, &name).is_some()
+}
+
+/// Checks an .xls workbook before the reader trusts it: its compound file
+/// holds together (no sector chain that loops or points past the file), and
+/// no DIMENSIONS record announces more than an .xls sheet holds (65,536 rows,
+/// 256 columns), since the reader allocates what it announces.
+fn check_xls(path: &Path, bytes: &[u8]) -> Result<()> {
+    let broken = || Error::input(path, None, BROKEN);
+    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(|_| broken())?;
+    let Some(name) = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| file.is_stream(n))
+    else {
+        return Ok(());
+    };
+    let mut stream = Vec::new();
+    std::io::Read::read_to_end(
+        &mut file.open_stream(name).map_err(|_| broken())?,
+        &mut stream,
+    )
+    .map_err(|_| broken())?;
+    const DIMENSIONS: u16 = 0x0200;
+    let mut at = 0;
+    while let Some(header) = stream.get(at..at + 4) {
+        let kind = u16::from_le_bytes([header[0], header[1]]);
+        let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+        // BIFF8's DIMENSIONS: first row, last row + 1 (u32), first column, last column + 1 (u16).
+        if kind == DIMENSIONS
+            && let Some(data) = stream.get(at + 4..at + 4 + len)
+            && len >= 12
+        {
+            let rows = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+            let columns = u16::from_le_bytes([data[10], data[11]]);
+            if rows > 65_536 || columns > 256 {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "a sheet announces {rows} rows and {columns} columns, more than an .xls \
+                         sheet holds (65536 rows, 256 columns): the file is damaged or hostile"
+                    ),
+                ));
+            }
+        }
+        at += 4 + len;
+    }
+    Ok(())
 }
 
 /// Largest a member of a workbook's archive may be once decompressed.
@@ -132,6 +182,9 @@ fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
                 MAX_MEMBER_BYTES >> 20
             ));
         }
+    }
+    if let Ok(content) = archive.by_name("content.xml") {
+        return check_ods_content(path, content);
     }
     let Ok(strings) = archive.by_name("xl/sharedStrings.xml") else {
         return Ok(());
@@ -245,4 +298,90 @@ fn beyond_limits(path: &Path, sheet: &str, row: u32, col: u32) -> Error {
             MAX_COLUMNS
         ),
     )
+}
+
+/// Most times an .ods row with content may be repeated (`number-rows-repeated`):
+/// the reader writes out every repetition.
+const MAX_ODS_ROW_REPEATS: u64 = 100_000;
+/// Most cells with content an .ods sheet may expand to.
+const MAX_ODS_CELLS: u64 = 100_000_000;
+
+/// Checks what an .ods sheet expands to before the reader writes it out:
+/// rows and cells with content repeated beyond a spreadsheet's limits are
+/// refused (a 0.5 KB file can announce a million rows of content).
+fn check_ods_content(path: &Path, content: impl std::io::Read) -> Result<()> {
+    use quick_xml::events::{BytesStart, Event};
+    let repeated = |e: &BytesStart, name: &str| -> u64 {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == name)
+            .and_then(|a| a.value.parse().ok())
+            .unwrap_or(1)
+    };
+    let has_value = |e: &BytesStart| {
+        e.attributes()
+            .flatten()
+            .any(|a| a.key.local_name().as_ref() == "value-type")
+    };
+    let refuse = |message: String| Err(Error::input(path, None, message));
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    let mut buf = Vec::new();
+    let (mut row, mut row_repeats, mut width, mut filled) = (0u64, 1u64, 0u64, 0u64);
+    let (mut rows, mut cells) = (0u64, 0u64);
+    loop {
+        let event = match xml.read_event_into(&mut buf) {
+            Ok(event) => event,
+            // Not well-formed: the reader says so when it opens the sheet.
+            Err(_) => return Ok(()),
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "table-row" => {
+                row_repeats = repeated(&e, "number-rows-repeated");
+                (width, filled) = (0, 0);
+            }
+            Event::Start(ref e) | Event::Empty(ref e)
+                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
+            {
+                width = width.saturating_add(repeated(e, "number-columns-repeated"));
+                // A cell with children (its text) or a value has content.
+                if has_value(e) || matches!(event, Event::Start(_)) {
+                    filled = width;
+                    cells = cells.saturating_add(row_repeats.saturating_mul(filled));
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == "table-row" => {
+                let first = row + 1;
+                row = row.saturating_add(row_repeats);
+                if filled > 0 {
+                    rows = rows.saturating_add(row_repeats);
+                    if row_repeats > MAX_ODS_ROW_REPEATS {
+                        return refuse(format!(
+                            "row {first} of the sheet repeats its content {row_repeats} times \
+                             (number-rows-repeated): more than {MAX_ODS_ROW_REPEATS}, the file \
+                             is damaged or hostile"
+                        ));
+                    }
+                    if filled > u64::from(MAX_COLUMNS) || rows > u64::from(MAX_ROWS) {
+                        return refuse(format!(
+                            "the sheet's content reaches row {row}, column {filled}, beyond a \
+                             spreadsheet's limits ({MAX_ROWS} rows, {MAX_COLUMNS} columns)"
+                        ));
+                    }
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == "table" => {
+                (row, rows) = (0, 0);
+                cells = 0;
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+        if cells > MAX_ODS_CELLS {
+            return refuse(format!(
+                "the sheet expands to more than {MAX_ODS_CELLS} cells with content: the file is \
+                 damaged or hostile"
+            ));
+        }
+        buf.clear();
+    }
 }
