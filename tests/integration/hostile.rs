@@ -250,3 +250,21 @@ fn a_pipeline_year_out_of_range_is_a_pipeline_error() {
     let err = common::stderr(&output);
     assert!(err.contains("20200 is not a plausible year"), "{err}");
 }
+
+#[test]
+fn a_megabyte_header_is_not_echoed_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wide_header.csv");
+    let text = format!(
+        "N° allocataire;Date;Commune;{}\n1000001;01/01/2020;42005;1\n",
+        "X".repeat(1 << 20)
+    );
+    std::fs::write(&file, text).unwrap();
+    let output = check(&file);
+    assert_refused(&output, "declared column 'Montant' not found in the header");
+    assert!(
+        common::stderr(&output).len() < 2_000,
+        "{}",
+        common::stderr(&output).len()
+    );
+}

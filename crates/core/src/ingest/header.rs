@@ -172,8 +172,13 @@ pub fn locate(
                 }
             })
             .collect();
-        let found: Vec<String> = found.iter().map(|(_, h)| shorten(h)).collect();
-        let found: Vec<&str> = found.iter().map(String::as_str).collect();
+        // A message, not a copy of the row: the first headers, each cut.
+        const LISTED: usize = 30;
+        let mut listed: Vec<String> = found.iter().take(LISTED).map(|(_, h)| shorten(h)).collect();
+        if found.len() > LISTED {
+            listed.push(format!("… and {} more", found.len() - LISTED));
+        }
+        let found: Vec<&str> = listed.iter().map(String::as_str).collect();
         return Err(Error::input(
             file,
             sheet,

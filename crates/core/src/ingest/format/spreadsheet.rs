@@ -157,7 +157,7 @@ fn check_xls(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Largest a member of a workbook's archive may be once decompressed.
-const MAX_MEMBER_BYTES: u64 = 4 << 30;
+const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
 /// Checks an xlsx/xlsm/xlsb/ods archive before the reader trusts it: no member
 /// decompresses beyond [`MAX_MEMBER_BYTES`], and the shared strings table does
