@@ -67,7 +67,8 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
         files = outcome.files.len(),
         indicators = outcome.computed.indicators.len(),
         previous_year = outcome.has_previous,
-        "{} {}: {read} rows read in {} files, {rejected} rejected; {} indicators{}",
+        changed_cells = outcome.changed_cells,
+        "{} {}: {read} rows read in {} files, {rejected} rejected; {} indicators{}; {}",
         pipeline.settings.departement,
         pipeline.year,
         outcome.files.len(),
@@ -76,6 +77,10 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
             ", compared with the previous year"
         } else {
             ""
+        },
+        match outcome.changed_cells {
+            Some(n) => format!("{n} published cells changed since the previous run"),
+            None => "no previous run to compare with".to_owned(),
         }
     );
     for path in &outcome.outputs {

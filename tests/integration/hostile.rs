@@ -170,7 +170,7 @@ fn a_total_line_in_the_middle_of_a_csv_drops_nothing() {
 fn a_file_mostly_skipped_as_totals_fails_like_too_many_rejects() {
     assert_refused(
         &check(&hostile("mostly_totals.csv")),
-        "5 of 15 non-blank rows skipped as total rows or notes",
+        "4 of 14 rows skipped as total rows with data below them",
     );
 }
 

@@ -57,8 +57,9 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-const OUTPUTS: [&str; 7] = [
+const OUTPUTS: [&str; 8] = [
     "indicateurs_2020.csv",
+    "changements_2020.csv",
     "indicateurs_excel_2020.csv",
     "indicateurs_2020.parquet",
     "rapport_execution_2020.xlsx",
@@ -251,7 +252,6 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
     let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     copy_sample(inputs.path());
     common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
-    let reference = snapshot(out.path());
     // Time runs and their write stage (from the manifest), then kill runs
     // at pseudo-random moments, most of them inside the write stage. The
     // shortest of three runs: on a busy machine one run can be slow, and
@@ -264,6 +264,8 @@ fn a_run_killed_at_any_moment_leaves_complete_outputs_or_none() {
         })
         .min()
         .unwrap();
+    // A rerun's set, which compares with a previous run (the first one could not).
+    let reference = snapshot(out.path());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("manifest_2020.json")).unwrap())
             .unwrap();
@@ -495,4 +497,118 @@ fn the_excel_table_and_the_manifests_of_each_diffusion() {
     )
     .unwrap();
     assert_eq!(internal["diffusion"], "interne");
+}
+
+/// (indicateur, territoire, mois, ventilation) → valeur, read from a `;` CSV
+/// with those headers.
+fn cells(text: &str, value: &str) -> BTreeMap<[String; 4], String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(text.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (i, t, m, v, x) = (
+        col("indicateur"),
+        col("territoire"),
+        col("mois"),
+        col("ventilation"),
+        col(value),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            let f = |k: usize| r[k].to_owned();
+            ([f(i), f(t), f(m), f(v)], f(x))
+        })
+        .collect()
+}
+
+/// Issue 14: two nightly runs, the second on a CAF file with a tenth of
+/// its households removed: `changements_2020.csv` lists exactly the cells
+/// that differ between the two published tables, with their old and new
+/// values, and the final log line gives their number.
+#[test]
+fn the_second_nightly_run_lists_exactly_the_cells_that_changed() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("out");
+    let first = common::suivi(&run_args(inputs.path(), &out));
+    common::assert_exit(&first, 0);
+    assert!(common::stderr(&first).contains("no previous run to compare with"));
+    let changes = std::fs::read_to_string(out.join("changements_2020.csv")).unwrap();
+    assert_eq!(
+        changes,
+        "indicateur;territoire;mois;ventilation;avant;apres\n"
+    );
+    let before = std::fs::read_to_string(out.join("indicateurs_2020.csv")).unwrap();
+
+    // Households whose number ends with 7 leave the CAF file.
+    let caf = inputs.path().join("caf_rsa_2020.csv");
+    let text = std::fs::read_to_string(&caf).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| *i == 0 || !line.split(';').nth(1).is_some_and(|n| n.ends_with('7')))
+        .map(|(_, line)| line)
+        .collect();
+    assert!(kept.len() < text.lines().count() * 95 / 100);
+    std::fs::write(&caf, kept.join("\r\n") + "\r\n").unwrap();
+    let mut args = run_args(inputs.path(), &out);
+    args.extend(["--log-format", "json"]);
+    let second = common::suivi(&args);
+    common::assert_exit(&second, 0);
+    let after = std::fs::read_to_string(out.join("indicateurs_2020.csv")).unwrap();
+
+    // The expected changes, from the two tables alone.
+    let (old, new) = (cells(&before, "valeur"), cells(&after, "valeur"));
+    let mut expected: Vec<([String; 4], String, String)> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                old.get(k).cloned().unwrap_or_default(),
+                v.clone(),
+            )
+        })
+        .chain(
+            old.iter()
+                .filter(|(k, _)| !new.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone(), String::new())),
+        )
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 10, "{} changes", expected.len());
+    let written = std::fs::read_to_string(out.join("changements_2020.csv")).unwrap();
+    let mut listed: Vec<([String; 4], String, String)> = cells(&written, "avant")
+        .into_iter()
+        .zip(cells(&written, "apres"))
+        .map(|((k, before), (_, after))| (k, before, after))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, expected);
+    // A masked cell shows as its symbol on both sides, never as a figure.
+    assert!(listed.iter().all(|(_, b, a)| b != a));
+
+    // The final log line gives the count; the quality workbook lists them too.
+    let log = common::stderr(&second);
+    assert!(
+        log.contains(&format!("\"changed_cells\":{}", expected.len())),
+        "{log}"
+    );
+    let mut workbook = calamine::open_workbook_auto(out.join("qualite_donnees_2020.xlsx")).unwrap();
+    let sheet = calamine::Reader::worksheet_range(&mut workbook, "Changements").unwrap();
+    let rows: Vec<_> = sheet.rows().collect();
+    let header = rows
+        .iter()
+        .position(|r| r.first().is_some_and(|c| c.to_string() == "Indicateur"))
+        .unwrap();
+    assert_eq!(rows.len() - header - 1, expected.len());
+    let notes: String = rows[..header].iter().map(|r| r[0].to_string()).collect();
+    assert!(
+        notes.contains("Fichier caf_rsa_2020.csv : modifié"),
+        "{notes}"
+    );
 }

@@ -53,11 +53,11 @@ pub enum Error {
         limit: f64,
     },
 
-    /// Too many non-blank rows of a file were skipped as totals or notes:
+    /// Too many rows of a file were skipped as totals amid the data:
     /// they may be data that the reader took for something else.
     #[error(
-        "{}: {skipped} of {rows} non-blank rows skipped as total rows or notes ({:.1} %), above \
-         the pipeline's limit of {:.1} %: check that they are not data",
+        "{}: {skipped} of {rows} rows skipped as total rows with data below them ({:.1} %), \
+         above the pipeline's limit of {:.1} %: check that they are not data",
         location(file, sheet.as_deref()),
         100.0 * *skipped as f64 / (*rows).max(1) as f64,
         100.0 * limit

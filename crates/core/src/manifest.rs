@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// One manifest per year and diffusion: `manifest_2020.json`, `manifest_2020_interne.json`.
 pub fn file_name(year: i32, internal: bool) -> String {
-    let suffix = if internal { "_interne" } else { "" };
-    format!("manifest_{year}{suffix}.json")
+    crate::report::file_name(year, internal, "manifest", "json")
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::manifest::{self, Manifest};
 use crate::pipeline::Pipeline;
 use crate::reference::Reference;
-use crate::report::indicator_table;
 use crate::report::{Confidentiality, ReportContext, workbooks};
+use crate::report::{changes, indicator_table};
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +46,9 @@ pub struct Outcome {
     pub outputs: Vec<PathBuf>,
     /// Whether the previous year's figures could be computed.
     pub has_previous: bool,
+    /// Published cells whose value changed since the previous run into the
+    /// folder; None with no previous run.
+    pub changed_cells: Option<usize>,
 }
 
 /// One year read and computed.
@@ -242,9 +245,22 @@ pub fn run(
         })?;
     }
 
+    let symbol = &pipeline.settings.mask_symbol;
+    let table_name =
+        crate::report::file_name(pipeline.year, options.internal, "indicateurs", "csv");
+    let previous_run = manifest::read(out, &manifest_name);
+    let changes = changes::since_previous_run(
+        out,
+        &table_name,
+        previous_run.as_ref().map(|m| m.inputs.as_slice()),
+        &rows,
+        symbol,
+        &files,
+    );
     let context = ReportContext {
         pipeline,
         rows: &rows,
+        changes: &changes,
         files: &files,
         findings: &computed.findings,
         coverage: &computed.coverage,
@@ -278,6 +294,10 @@ pub fn run(
             indicator_table::write_parquet(
                 &staged.join(context.file_name("indicateurs", "parquet")),
                 &rows,
+            )?,
+            changes::write_csv(
+                &staged.join(context.file_name("changements", "csv")),
+                &changes,
             )?,
         ];
         outputs.extend(workbooks::write_all(&context, &staged)?);
@@ -313,6 +333,7 @@ pub fn run(
     let mut outputs = staging.commit(&names)?;
     outputs.pop();
     Ok(RunResult::Done(Box::new(Outcome {
+        changed_cells: changes.previous_run.then_some(changes.cells.len()),
         files,
         as_of,
         has_previous: previous.is_some(),

@@ -208,8 +208,8 @@ fn read_bytes(path: &Path) -> Result<(Vec<u8>, Option<std::fs::Metadata>)> {
         .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
 }
 
-/// Fails on the first file whose share of rejected data rows, or of
-/// non-blank rows skipped as totals and notes, is above the pipeline's limit.
+/// Fails on the first file whose share of rejected data rows, or of rows
+/// skipped as totals with data below them, is above the pipeline's limit.
 pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[SourceTable]) -> Result<()> {
     let limit = pipeline.settings.max_reject_rate;
     for report in tables.iter().flat_map(|t| &t.files) {
@@ -223,7 +223,7 @@ pub fn enforce_reject_limit(pipeline: &Pipeline, tables: &[SourceTable]) -> Resu
                 limit,
             });
         }
-        let skipped = report.totals + report.notes;
+        let skipped = report.inner_totals;
         let rows = data_rows + skipped;
         if skipped > 0 && skipped as f64 / rows as f64 > limit {
             return Err(Error::SkipRate {

@@ -20,6 +20,9 @@ pub struct FileReport {
     pub skipped: usize,
     /// Of the rows skipped, `Total` and subtotal rows, wherever they are.
     pub totals: usize,
+    /// Of those, the ones with data rows below them (subtotals): a grand
+    /// total at the end is expected, many subtotals may be data misread.
+    pub inner_totals: usize,
     /// Of the rows skipped, notes below the last total row (none of them a
     /// valid data row).
     pub notes: usize,

@@ -339,8 +339,21 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
         .zip(outcomes)
         .zip(notes)
         .map(|((file, (rejects, repeats, former_rows, keeps)), notes)| {
+            let last_data = file
+                .parts
+                .iter()
+                .zip(&notes)
+                .flat_map(|(p, notes)| p.rows.iter().zip(notes).filter(|(_, n)| !**n))
+                .map(|(r, _)| *r)
+                .max();
             let notes = notes.iter().flatten().filter(|&&n| n).count();
             let totals = file.parts.iter().map(|p| p.totals.len()).sum();
+            let inner_totals = file
+                .parts
+                .iter()
+                .flat_map(|p| &p.totals)
+                .filter(|&&t| last_data.is_some_and(|last| t < last))
+                .count();
             let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum::<usize>() - notes;
             let accepted: usize = keeps.iter().map(Vec::len).sum();
             let report = FileReport {
@@ -355,6 +368,7 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                 // Every row that is not data: titles, header, blank, totals and notes.
                 skipped: file.height - data_rows,
                 totals,
+                inner_totals,
                 notes,
                 rejects,
                 repeats,

@@ -60,11 +60,92 @@ pub fn write_excel_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBu
     write_table(path, rows, symbol, true)
 }
 
-fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<PathBuf> {
+/// A published cell's place as the CSV writes it: indicator, territory,
+/// month (empty for the year), breakdown value.
+pub type CellId = [String; 4];
+
+/// Column `valeur` of the CSV.
+const VALUE: usize = 6;
+
+/// A row as the CSV writes it: 13 fields, in [`COLUMNS`] order.
+fn record(row: &Row, symbol: &str, excel: bool) -> [String; 13] {
     let number = |v: Option<f64>| {
         let text = number(v);
         if excel { text.replace('.', ",") } else { text }
     };
+    let figure = |v: Option<f64>| {
+        if row.masked && v.is_some() {
+            symbol.to_owned()
+        } else {
+            number(v)
+        }
+    };
+    [
+        neutralise(&row.indicator).into_owned(),
+        neutralise(&row.action).into_owned(),
+        neutralise(&row.label).into_owned(),
+        neutralise(&row.territory).into_owned(),
+        row.month.map(|m| m.to_string()).unwrap_or_default(),
+        neutralise(row.breakdown.as_deref().unwrap_or("")).into_owned(),
+        figure(row.value),
+        figure(row.numerator),
+        figure(row.denominator),
+        number(row.target),
+        if row.masked { "" } else { flag(row.met) }.to_owned(),
+        number(row.previous),
+        if row.masked { "oui" } else { "non" }.to_owned(),
+    ]
+}
+
+fn cell_id(record: &[String; 13]) -> CellId {
+    [
+        record[0].clone(),
+        record[3].clone(),
+        record[4].clone(),
+        record[5].clone(),
+    ]
+}
+
+/// Each published cell with its value, exactly as `indicateurs_<Y>.csv` writes them.
+pub fn published(rows: &[Row], symbol: &str) -> Vec<(CellId, String)> {
+    rows.iter()
+        .map(|row| {
+            let record = record(row, symbol, false);
+            (cell_id(&record), record[VALUE].clone())
+        })
+        .collect()
+}
+
+/// Each cell of an `indicateurs_<Y>.csv` with its value.
+pub fn read_published(path: &Path) -> Result<Vec<(CellId, String)>> {
+    let fail = |e: csv::Error| Error::io(format!("reading {}", path.display()), e.into());
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .map_err(fail)?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(fail)?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if header != COLUMNS {
+        return Err(Error::io(
+            format!("reading {}", path.display()),
+            std::io::Error::other("its columns are not those of an indicator table"),
+        ));
+    }
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(fail)?;
+            let field = |i: usize| record.get(i).unwrap_or("").to_owned();
+            Ok(([field(0), field(3), field(4), field(5)], field(VALUE)))
+        })
+        .collect()
+}
+
+fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<PathBuf> {
     write_atomic(path, |file| {
         let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
         if excel {
@@ -74,29 +155,8 @@ fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<P
         let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
         writer.write_record(COLUMNS).map_err(fail)?;
         for row in rows {
-            let figure = |v: Option<f64>| {
-                if row.masked && v.is_some() {
-                    symbol.to_owned()
-                } else {
-                    number(v)
-                }
-            };
             writer
-                .write_record([
-                    neutralise(&row.indicator).as_ref(),
-                    &neutralise(&row.action),
-                    &neutralise(&row.label),
-                    &neutralise(&row.territory),
-                    &row.month.map(|m| m.to_string()).unwrap_or_default(),
-                    &neutralise(row.breakdown.as_deref().unwrap_or("")),
-                    &figure(row.value),
-                    &figure(row.numerator),
-                    &figure(row.denominator),
-                    &number(row.target),
-                    if row.masked { "" } else { flag(row.met) },
-                    &number(row.previous),
-                    if row.masked { "oui" } else { "non" },
-                ])
+                .write_record(record(row, symbol, excel))
                 .map_err(fail)?;
         }
         writer

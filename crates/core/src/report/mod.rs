@@ -2,6 +2,7 @@
 //! the workbooks. Each file is written whole to a temporary file in the
 //! destination folder, then renamed into place.
 
+pub mod changes;
 pub mod indicator_table;
 pub mod workbooks;
 
@@ -67,6 +68,8 @@ pub struct ReportContext<'a> {
     pub pipeline: &'a crate::pipeline::Pipeline,
     /// The long table, masked (unless internal), in catalogue order.
     pub rows: &'a [crate::indicators::rows::Row],
+    /// What changed since the previous run into the same folder.
+    pub changes: &'a changes::Changes,
     pub files: &'a [crate::ingest::FileReport],
     pub findings: &'a [crate::indicators::FindingResult],
     pub coverage: &'a [crate::indicators::CoverageResult],
@@ -80,13 +83,20 @@ impl ReportContext<'_> {
     /// `rapport_execution` → `rapport_execution_2020.xlsx`, or
     /// `rapport_execution_2020_interne.xlsx` in internal mode.
     pub fn file_name(&self, stem: &str, extension: &str) -> String {
-        let suffix = if self.confidentiality.internal {
-            "_interne"
-        } else {
-            ""
-        };
-        format!("{stem}_{}{suffix}.{extension}", self.pipeline.year)
+        file_name(
+            self.pipeline.year,
+            self.confidentiality.internal,
+            stem,
+            extension,
+        )
     }
+}
+
+/// `indicateurs` → `indicateurs_2020.csv`, or `indicateurs_2020_interne.csv`
+/// in internal diffusion.
+pub fn file_name(year: i32, internal: bool, stem: &str, extension: &str) -> String {
+    let suffix = if internal { "_interne" } else { "" };
+    format!("{stem}_{year}{suffix}.{extension}")
 }
 
 /// The tool's version, shown in the sources sheet and the manifest.

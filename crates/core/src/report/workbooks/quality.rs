@@ -25,6 +25,7 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
         sheet_name("Communes recodées", &mut used),
         sheet_name("Constats", &mut used),
         sheet_name("Couverture", &mut used),
+        sheet_name("Changements", &mut used),
     ];
     let rejects_preamble = rejects_layout(context);
     counts(
@@ -40,6 +41,7 @@ pub(super) fn build(context: &ReportContext) -> Result<Workbook, XlsxError> {
     mapped_communes(&mut workbook, context, &styles, &names[3])?;
     findings(&mut workbook, context, &styles, &names[4])?;
     coverage(&mut workbook, context, &styles, &names[5])?;
+    changes(&mut workbook, context, &styles, &names[6])?;
     Ok(workbook)
 }
 
@@ -703,4 +705,101 @@ pub(super) fn rejects_capped(
     let styles = Styles::new();
     let ws = workbook.add_worksheet_with_constant_memory()?;
     rejects(ws, context, &styles, "Lignes rejetées", &layout, Some(cap))
+}
+
+/// What changed since the previous run into the same folder: the input
+/// files above, then every published cell whose value differs.
+fn changes(
+    workbook: &mut Workbook,
+    context: &ReportContext,
+    styles: &Styles,
+    name: &str,
+) -> Result<(), XlsxError> {
+    let pipeline = context.pipeline;
+    let changes = context.changes;
+    let mut preamble = Preamble::new(
+        context,
+        format!(
+            "Changements depuis le calcul précédent - {} {}",
+            pipeline.settings.departement, pipeline.year
+        ),
+    );
+    if !changes.previous_run {
+        preamble = preamble.note(
+            "Premier calcul dans ce dossier (ou table précédente illisible) : rien à comparer.",
+        );
+    } else {
+        preamble = preamble.note(format!(
+            "{} cellule(s) publiée(s) ont changé de valeur depuis le calcul précédent dans ce \
+             dossier. Les valeurs sont comparées telles qu'écrites dans indicateurs_{}.csv : une \
+             cellule masquée se compare par son symbole, rien de masqué n'est révélé.",
+            changes.cells.len(),
+            pipeline.year
+        ));
+        if changes.inputs.is_empty() {
+            preamble = preamble.note("Fichiers d'entrée : inchangés.");
+        }
+        for input in &changes.inputs {
+            preamble = preamble.note(input_change_text(input));
+        }
+    }
+    let columns = [
+        Column::new("Indicateur"),
+        Column::new("Territoire"),
+        Column::new("Mois"),
+        Column::wrapped("Ventilation", 40.0),
+        Column::new("Avant"),
+        Column::new("Après"),
+    ];
+    let ws = workbook.add_worksheet();
+    let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
+    let text = styles.line(false);
+    let mut row = sheet.header_row;
+    for change in &changes.cells {
+        row += 1;
+        let [indicator, territory, month, breakdown] = &change.cell;
+        for (col, value) in [
+            indicator,
+            territory,
+            month,
+            breakdown,
+            &change.before,
+            &change.after,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            sheet.text(row, col as ColNum, value, &text)?;
+        }
+    }
+    if changes.cells.is_empty() {
+        row += 1;
+        sheet
+            .ws
+            .write_string_with_format(row, 0, "Aucune cellule changée.", &styles.note_line)?;
+    }
+    sheet.finish(&preamble, row, styles, &footer(context, "changements"))
+}
+
+/// "caf_rsa_2020.csv : modifié ; lignes lues 24 457 → 24 300 ; rejetées 0 → 0".
+fn input_change_text(input: &crate::report::changes::InputChange) -> String {
+    use crate::report::changes::InputStatus;
+    let status = match input.status {
+        InputStatus::Added => "ajouté",
+        InputStatus::Removed => "retiré",
+        InputStatus::Changed => "modifié",
+        InputStatus::RejectsChanged => "inchangé, mais ses rejets ont changé",
+    };
+    let count = |n: Option<usize>| n.map_or("-".to_owned(), |n| french_number(n as f64, 0));
+    let place = match &input.sheet {
+        Some(sheet) => format!("{}, feuille {sheet}", input.file),
+        None => input.file.clone(),
+    };
+    format!(
+        "Fichier {place} : {status} ; lignes lues {} → {} ; rejetées {} → {}.",
+        count(input.read.0),
+        count(input.read.1),
+        count(input.rejected.0),
+        count(input.rejected.1)
+    )
 }

@@ -113,6 +113,7 @@ fn files(rejects: usize) -> Vec<FileReport> {
         accepted: 8,
         skipped: 2,
         totals: 0,
+        inner_totals: 0,
         notes: 0,
         rejects: (0..rejects)
             .map(|i| Reject {
@@ -134,6 +135,7 @@ struct Fixture {
     files: Vec<FileReport>,
     findings: Vec<FindingResult>,
     coverage: Vec<CoverageResult>,
+    changes: crate::report::changes::Changes,
 }
 
 impl Fixture {
@@ -155,6 +157,7 @@ impl Fixture {
                 numerator: 363.0,
                 denominator: 385.0,
             }],
+            changes: Default::default(),
         }
     }
 
@@ -167,6 +170,7 @@ impl Fixture {
             coverage: &self.coverage,
             as_of: chrono::NaiveDate::from_ymd_opt(2020, 12, 31).expect("a date"),
             has_previous: true,
+            changes: &self.changes,
             confidentiality: Confidentiality {
                 threshold: 5,
                 symbol: "s".to_owned(),
