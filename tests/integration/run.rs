@@ -603,7 +603,7 @@ fn the_second_nightly_run_lists_exactly_the_cells_that_changed() {
     let rows: Vec<_> = sheet.rows().collect();
     let header = rows
         .iter()
-        .position(|r| r.first().is_some_and(|c| c.to_string() == "Indicateur"))
+        .position(|r| r.first().is_some_and(|c| *c == "Indicateur"))
         .unwrap();
     assert_eq!(rows.len() - header - 1, expected.len());
     let notes: String = rows[..header].iter().map(|r| r[0].to_string()).collect();
