@@ -1,6 +1,7 @@
 //! One module per subcommand, each with a `run` taking its parsed arguments.
 
 mod bench;
+mod bilan;
 mod catalog;
 mod check;
 mod inspect;
@@ -49,6 +50,8 @@ enum LogFormat {
 pub enum Command {
     /// Read every source, compute every indicator, write the outputs.
     Run(run::RunArgs),
+    /// Several years of the convention side by side: bilan_convention_<Y1>-<Y2>.xlsx and .csv.
+    Bilan(bilan::BilanArgs),
     /// Time end-to-end runs on generated samples against the read/write floor.
     Bench(bench::BenchArgs),
     /// Print the pipeline's indicator catalogue (table, CSV or Markdown).
@@ -67,6 +70,7 @@ pub fn dispatch(command: Command, progress: bool) -> crate::failure::Result<()> 
     match command {
         Command::Run(args) => Ok(run::run(args, progress)?),
         Command::Bench(args) => bench::run(args),
+        Command::Bilan(args) => Ok(bilan::run(args)?),
         Command::Catalog(args) => Ok(catalog::run(args)?),
         Command::Check(args) => Ok(check::run(args)?),
         Command::Inspect(args) => Ok(inspect::run(args)?),

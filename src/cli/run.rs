@@ -22,7 +22,7 @@ pub struct RunArgs {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Diffusion {
+pub enum Diffusion {
     Publique,
     Interne,
 }

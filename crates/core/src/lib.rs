@@ -1,6 +1,7 @@
 //! `suivi`: partner spreadsheets in, indicator workbooks of a département's
 //! poverty convention out. The binary is a thin layer over this library.
 
+pub mod bilan;
 pub mod confidentiality;
 pub mod error;
 pub mod file_hash;

@@ -184,21 +184,7 @@ pub fn run(
     on_stage: Option<&(dyn Fn(&str) + Sync)>,
 ) -> Result<RunResult> {
     let out = &options.out;
-    if !out.is_dir() {
-        // An unmounted share must not silently get a local copy.
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-        if parent.is_some_and(|p| !p.is_dir()) {
-            return Err(Error::Usage(format!(
-                "the output folder {} can't be created: its parent folder does not exist \
-                 (create it, or check that the share is mounted)",
-                out.display()
-            )));
-        }
-        std::fs::create_dir(out)
-            .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
-    }
-    let _lock = crate::lock::acquire(out)?;
-    remove_stale_temporaries(out);
+    let _lock = open_output_folder(out)?;
     crate::output_set::recover(out)?;
     let diffusion = if options.internal {
         "interne"
@@ -341,6 +327,27 @@ pub fn run(
         rows,
         outputs,
     })))
+}
+
+/// Creates the output folder if its parent exists, takes its lock and
+/// removes what an interrupted run left there.
+pub fn open_output_folder(out: &std::path::Path) -> Result<crate::lock::RunLock> {
+    if !out.is_dir() {
+        // An unmounted share must not silently get a local copy.
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            return Err(Error::Usage(format!(
+                "the output folder {} can't be created: its parent folder does not exist \
+                 (create it, or check that the share is mounted)",
+                out.display()
+            )));
+        }
+        std::fs::create_dir(out)
+            .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
+    }
+    let lock = crate::lock::acquire(out)?;
+    remove_stale_temporaries(out);
+    Ok(lock)
 }
 
 /// Temporary files a killed run left behind (we hold the lock: no run is writing them).

@@ -24,6 +24,18 @@ pub fn all_sources_present(pipeline: &Pipeline) -> bool {
         .all(|s| resolve_files(pipeline, s).is_ok())
 }
 
+/// The file patterns of the sources that have no input file, in source order.
+pub fn missing_files(pipeline: &Pipeline) -> Vec<String> {
+    let mut missing: Vec<String> = pipeline
+        .sources
+        .values()
+        .filter(|s| resolve_files(pipeline, s).is_err())
+        .map(|s| pipeline.file_pattern(s))
+        .collect();
+    missing.dedup();
+    missing
+}
+
 /// The files matching the source's pattern, sorted; Excel lock files ignored.
 pub(super) fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<PathBuf>> {
     let pattern = pipeline.file_pattern(source);

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-pub use files::{all_sources_present, input_files};
+pub use files::{all_sources_present, input_files, missing_files};
 pub use report::{FileReport, Mapped, Reason, Reject, Repeat};
 
 /// The column holding each accepted row's number in its file, as a user sees it.

@@ -68,7 +68,7 @@ pub type CellId = [String; 4];
 const VALUE: usize = 6;
 
 /// A row as the CSV writes it: 13 fields, in [`COLUMNS`] order.
-fn record(row: &Row, symbol: &str, excel: bool) -> [String; 13] {
+pub fn record(row: &Row, symbol: &str, excel: bool) -> [String; 13] {
     let number = |v: Option<f64>| {
         let text = number(v);
         if excel { text.replace('.', ",") } else { text }

@@ -49,7 +49,7 @@ fn groups<'a>(context: &ReportContext<'a>) -> Vec<&'a str> {
     groups
 }
 
-fn measure(indicator: &Indicator) -> Measure {
+pub(super) fn measure(indicator: &Indicator) -> Measure {
     Measure::of(&indicator.unit, indicator.kind)
 }
 
@@ -535,7 +535,7 @@ fn chart(
     Ok(())
 }
 
-fn target_text(indicator: &Indicator) -> String {
+pub(super) fn target_text(indicator: &Indicator) -> String {
     let Some(target) = &indicator.target else {
         return String::new();
     };

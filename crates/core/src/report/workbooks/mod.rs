@@ -2,6 +2,7 @@
 //! Each is built in memory by its module, saved to a buffer, then written
 //! atomically; identical inputs give identical bytes.
 
+mod bilan;
 mod execution;
 mod finance;
 mod french;
@@ -39,6 +40,21 @@ pub fn write_all(context: &ReportContext, out: &Path) -> Result<Vec<PathBuf>> {
         })?);
     }
     Ok(paths)
+}
+
+/// Writes the multi-year bilan workbook to `path`, atomically.
+pub fn write_bilan(
+    context: &ReportContext,
+    years: &[crate::bilan::BilanYear],
+    path: &Path,
+) -> Result<PathBuf> {
+    let bytes = bilan::build(context, years)
+        .and_then(|mut workbook| workbook.save_to_buffer())
+        .map_err(|e| xlsx_error(path, e))?;
+    write_atomic(path, |file| {
+        file.write_all(&bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    })
 }
 
 /// A workbook that can't be built is a bug or a limit of the format: an
@@ -102,14 +118,19 @@ fn symbol_note(context: &ReportContext) -> String {
 
 /// The footer of every printed page, marked in internal mode.
 fn footer(context: &ReportContext, what: &str) -> String {
+    footer_for(context, &format!("{what} {}", context.pipeline.year))
+}
+
+/// The footer for `what` over a period of its own (the bilan's years).
+fn footer_for(context: &ReportContext, what: &str) -> String {
     let restricted = if context.confidentiality.internal {
         "DIFFUSION RESTREINTE - "
     } else {
         ""
     };
     format!(
-        "{restricted}{} - {what} {}",
-        context.pipeline.settings.departement, context.pipeline.year
+        "{restricted}{} - {what}",
+        context.pipeline.settings.departement
     )
 }
 

@@ -114,14 +114,19 @@ impl Styles {
 /// A new workbook titled `{what} {year} - {département}`, with its
 /// document properties.
 pub fn workbook(context: &ReportContext, what: &str) -> Result<Workbook, XlsxError> {
-    let mut workbook = Workbook::new();
-    workbook.set_properties(&properties(
+    titled_workbook(
         context,
         &format!(
             "{what} {} - {}",
             context.pipeline.year, context.pipeline.settings.departement
         ),
-    )?);
+    )
+}
+
+/// A new workbook titled `title`, with its document properties.
+pub fn titled_workbook(context: &ReportContext, title: &str) -> Result<Workbook, XlsxError> {
+    let mut workbook = Workbook::new();
+    workbook.set_properties(&properties(context, title)?);
     Ok(workbook)
 }
 
