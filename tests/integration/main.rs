@@ -2,6 +2,7 @@
 //! Most run the real `suivi` binary on committed or generated inputs and
 //! compare what it writes with figures computed independently.
 
+mod bilan;
 mod check;
 mod common;
 mod confidentiality;

@@ -828,7 +828,7 @@ fn lo_number(text: &str) -> f64 {
     }
 }
 
-fn libreoffice() -> Option<&'static str> {
+pub(crate) fn libreoffice() -> Option<&'static str> {
     ["libreoffice", "soffice"].into_iter().find(|p| {
         Command::new(p)
             .arg("--version")
