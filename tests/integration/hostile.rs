@@ -268,3 +268,17 @@ fn a_megabyte_header_is_not_echoed_in_full() {
         common::stderr(&output).len()
     );
 }
+
+/// Rows below a total are notes only when they are a few: fifteen unreadable
+/// rows after it are rejects, and fail the run like any rejects.
+#[test]
+fn many_unreadable_rows_below_a_total_are_rejects_not_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("after_total.csv");
+    let mut lines = vec!["N° allocataire;Date;Commune;Montant".to_owned()];
+    lines.extend((0..20).map(|i| format!("{:07};01/02/2020;42005;1", 1_000_001 + i)));
+    lines.push("Total;;;20".to_owned());
+    lines.extend((0..15).map(|i| format!("{:07};32/13/2020;42005;1", 2_000_001 + i)));
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    assert_refused(&check(&file), "15 of 35 data rows rejected");
+}

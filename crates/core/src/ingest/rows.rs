@@ -384,9 +384,14 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
         .collect()
 }
 
+/// Most rows below the last total that can be notes: more than that are
+/// data gone wrong, rejected and counted towards the reject rate.
+const MAX_NOTES: usize = 10;
+
 /// Which data rows are notes ("Source : CAF" under the table), per part:
-/// the rows below the file's last total row, when none of them reads as a
-/// valid data row. Anywhere else a row is data, accepted or rejected.
+/// the rows below the file's last total row, when there are at most
+/// [`MAX_NOTES`] of them and none reads as a valid data row. Anywhere else a
+/// row is data, accepted or rejected.
 fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
     let mut notes: Vec<Vec<bool>> = file
         .parts
@@ -411,7 +416,8 @@ fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
         let problems: Vec<usize> = p.problems.iter().map(|(i, _)| *i).collect();
         below(p).iter().all(|i| problems.binary_search(i).is_ok())
     });
-    if all_invalid {
+    let count: usize = file.parts.iter().map(|p| below(p).len()).sum();
+    if all_invalid && count <= MAX_NOTES {
         for (p, part) in file.parts.iter().enumerate() {
             for i in below(part) {
                 notes[p][i] = true;
