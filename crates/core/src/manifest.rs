@@ -56,6 +56,9 @@ pub struct Input {
     pub accepted: usize,
     pub rejected: usize,
     pub skipped: usize,
+    /// Milliseconds spent reading the file (absent from older manifests).
+    #[serde(default)]
+    pub read_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -74,6 +77,7 @@ impl Input {
             accepted: report.accepted,
             rejected: report.rejected(),
             skipped: report.skipped,
+            read_ms: report.read_ms,
         }
     }
 }

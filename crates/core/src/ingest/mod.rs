@@ -64,17 +64,18 @@ fn read_source(
     context: &Context,
 ) -> Result<SourceTable> {
     let files = files::resolve_files(pipeline, source)?;
-    let read: Vec<(rows::FileRows, String)> = files
+    let read: Vec<(rows::FileRows, String, u64)> = files
         .par_iter()
         .map(|path| read_file(source, path, context))
         .collect::<Result<_>>()?;
-    let (read, hashes): (Vec<_>, Vec<_>) = read.into_iter().unzip();
+    let (read, hashes): (Vec<_>, Vec<_>) = read.into_iter().map(|(f, h, ms)| (f, (h, ms))).unzip();
     // Duplicates are looked for across the files of the source too.
     let finished = rows::finish(read, source.duplicates)?;
     let mut frame: Option<DataFrame> = None;
     let mut reports = Vec::with_capacity(finished.len());
-    for (file, sha256) in finished.into_iter().zip(hashes) {
+    for (file, (sha256, read_ms)) in finished.into_iter().zip(hashes) {
         let mut report = file.report;
+        report.read_ms = read_ms;
         report.source = name.to_owned();
         report.sha256 = sha256;
         report.mapped = file
@@ -106,8 +107,12 @@ fn read_source(
     })
 }
 
-/// A file's rows parsed, and its SHA-256.
-fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
+/// A file's rows parsed, its SHA-256 and the milliseconds it took.
+fn read_file(
+    source: &Source,
+    path: &Path,
+    context: &Context,
+) -> Result<(rows::FileRows, String, u64)> {
     let started = std::time::Instant::now();
     let (bytes, unchanged) = read_bytes(path)?;
     let known = context
@@ -133,13 +138,9 @@ fn read_file(source: &Source, path: &Path, context: &Context) -> Result<(rows::F
     // The file can be as large as its table: not both at once.
     drop(bytes);
     let parsed = parsed?;
-    tracing::debug!(
-        file = %path.display(),
-        rows = parsed.height,
-        ms = started.elapsed().as_millis() as u64,
-        "file parsed"
-    );
-    Ok((parsed, sha256))
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(file = %path.display(), rows = parsed.height, ms, "file parsed");
+    Ok((parsed, sha256, ms))
 }
 
 /// A file opened as a grid, whatever its format, for `inspect`.

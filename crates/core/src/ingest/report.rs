@@ -16,6 +16,9 @@ pub struct FileReport {
     /// 1-based.
     pub header_row: usize,
     pub rows_read: usize,
+    /// Milliseconds spent reading and parsing the file (rejects and
+    /// duplicates aside), for the benchmark.
+    pub read_ms: u64,
     pub accepted: usize,
     pub skipped: usize,
     /// Of the rows skipped, `Total` and subtotal rows, wherever they are.
