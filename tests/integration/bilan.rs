@@ -100,12 +100,7 @@ fn a_bilan_over_two_years_equals_each_years_run_and_opens_in_libreoffice() {
         .iter()
         .position(|r| r.iter().any(|c| *c == "Indicateur"))
         .unwrap();
-    let col = |name: &str| {
-        rows[header]
-            .iter()
-            .position(|c| c.to_string() == name)
-            .unwrap()
-    };
+    let col = |name: &str| rows[header].iter().position(|c| *c == name).unwrap();
     let id = col("Indicateur");
     let mut checked = 0;
     for row in rows[header + 1..]
