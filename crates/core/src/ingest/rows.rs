@@ -7,7 +7,7 @@ use super::ROW_COLUMN;
 use super::columns::{self, CellProblem, Context, Values};
 use super::grid::Grid;
 use super::header::Layout;
-use super::report::{FileReport, Reason, Reject, Repeat};
+use super::report::{FileReport, Reason, Reject, Repeat, file_name};
 use crate::error::{Error, Result};
 use crate::pipeline::{Duplicates, Source};
 use hashbrown::hash_table::{Entry, HashTable};
@@ -408,21 +408,21 @@ fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
     else {
         return notes;
     };
-    let below = |p: &Part| -> Vec<usize> {
-        (0..p.rows.len())
-            .filter(|&i| p.rows[i] > last_total)
-            .collect()
-    };
-    let all_invalid = file.parts.iter().all(|p| {
-        let problems: Vec<usize> = p.problems.iter().map(|(i, _)| *i).collect();
-        below(p).iter().all(|i| problems.binary_search(i).is_ok())
+    // Rows are in order in each part: those below the total end each part.
+    let below: Vec<std::ops::Range<usize>> = file
+        .parts
+        .iter()
+        .map(|p| p.rows.partition_point(|&r| r < last_total)..p.rows.len())
+        .collect();
+    let count: usize = below.iter().map(|range| range.len()).sum();
+    let all_invalid = file.parts.iter().zip(&below).all(|(p, range)| {
+        range
+            .clone()
+            .all(|i| p.problems.binary_search_by_key(&i, |(at, _)| *at).is_ok())
     });
-    let count: usize = file.parts.iter().map(|p| below(p).len()).sum();
     if all_invalid && count <= MAX_NOTES {
-        for (p, part) in file.parts.iter().enumerate() {
-            for i in below(part) {
-                notes[p][i] = true;
-            }
+        for (notes, range) in notes.iter_mut().zip(below) {
+            notes[range].fill(true);
         }
     }
     notes
@@ -463,12 +463,6 @@ fn accepted_frame(parts: Vec<Part>, keeps: &[Vec<usize>], path: &Path) -> Result
     let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
     frame_columns.extend(columns);
     DataFrame::new(accepted, frame_columns).map_err(to_polars)
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Long values are cut in listings: a reject report is not a copy of the file.

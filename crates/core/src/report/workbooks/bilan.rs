@@ -7,6 +7,7 @@
 //! included.
 
 use super::execution::{measure, target_text};
+use super::finance::cents;
 use super::french::yes_no;
 use super::measure::{EURO, Measure};
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
@@ -353,11 +354,6 @@ fn finances(
 /// "bilan 2019-2021", for footers.
 fn period(years: &[BilanYear]) -> String {
     format!("bilan {}-{}", years[0].year, years[years.len() - 1].year)
-}
-
-fn cents(value: f64) -> f64 {
-    let rounded = (value * 100.0).round() / 100.0;
-    if rounded == 0.0 { 0.0 } else { rounded }
 }
 
 fn definitions_sheet(

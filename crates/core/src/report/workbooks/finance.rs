@@ -46,7 +46,8 @@ struct Funder<'a> {
     actions: Vec<Action<'a>>,
 }
 
-fn cents(value: f64) -> f64 {
+/// Rounded to the cent, never `-0`.
+pub(super) fn cents(value: f64) -> f64 {
     let rounded = (value * 100.0).round() / 100.0;
     if rounded == 0.0 { 0.0 } else { rounded }
 }
