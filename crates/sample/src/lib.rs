@@ -59,9 +59,11 @@
 //! The same clean records, written the way real exports drift:
 //!
 //! - CSV: the line `Extraction CAF de la Loire – RSA – année <Y>` and an empty
-//!   line above the header; header `MOISREF;NumAlloc;DTOUVDRT;CODCOM;SDD;
-//!   ETATDRT;NBPERS ;MTRSAVERS`; a few MOISREF written `MM/AAAA`; a trailing
-//!   `;;;;;;;` line and an empty line.
+//!   line above the header; the columns in another order, one of them
+//!   undeclared, accented, and holding accented names: header
+//!   `NumAlloc;MOISREF;CODCOM;Libellé commune;DTOUVDRT;SDD;ETATDRT;NBPERS ;
+//!   MTRSAVERS`; a few MOISREF written `MM/AAAA`; a trailing `;;;;;;;` line
+//!   and an empty line.
 //! - Workbooks: each sheet starts with a title row, an `Édité le 03/02/<Y+1>`
 //!   row and an empty row (header on row 4); `Accueil social`, `Initiatives`
 //!   and `Mandats` end with a `Total` row; every sheet ends with two blank

@@ -172,6 +172,28 @@ impl Referentiel {
     }
 }
 
+/// The name of every current and former commune code, as exports print it
+/// beside the code (a former code without a name of its own gets the name
+/// of the commune it merged into).
+pub(crate) fn commune_names() -> std::collections::HashMap<String, String> {
+    let (ch, crows) = csv_rows(COMMUNES_CSV);
+    let (cc, cn) = (column(&ch, "code_commune"), column(&ch, "nom_commune"));
+    let (ph, prows) = csv_rows(PASSAGE_CSV);
+    let (pa, pn, pcn) = (
+        column(&ph, "code_ancien"),
+        column(&ph, "nom_ancien"),
+        column(&ph, "nom_actuel"),
+    );
+    let former = prows.iter().map(|r| {
+        let name = if r[pn].is_empty() { &r[pcn] } else { &r[pn] };
+        (r[pa].clone(), name.clone())
+    });
+    // Current names last: a code that is both keeps its current name.
+    former
+        .chain(crows.iter().map(|r| (r[cc].clone(), r[cn].clone())))
+        .collect()
+}
+
 /// Population-weighted draw among a subset of communes.
 struct Picker {
     idx: Vec<usize>,

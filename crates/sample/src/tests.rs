@@ -314,7 +314,40 @@ fn written_files_are_deterministic_and_rejects_point_at_bad_rows() {
     let (csv, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
     assert!(csv.starts_with("Extraction CAF de la Loire – RSA – année 2019\r\n\r\n"));
     let csv_lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        csv_lines[2],
+        "NumAlloc;MOISREF;CODCOM;Libellé commune;DTOUVDRT;SDD;ETATDRT;NBPERS ;MTRSAVERS"
+    );
     let header: Vec<&str> = csv_lines[2].split(';').collect();
+    // The undeclared column names each row's commune as the reference tables do.
+    // A former code without a name of its own takes its current commune's.
+    let mut names = std::collections::HashMap::new();
+    let referentiel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../inputs/referentiel");
+    let mut passage =
+        csv::Reader::from_path(referentiel.join("passage_communes_loire.csv")).unwrap();
+    for record in passage.records().map(Result::unwrap) {
+        let name = if record[1].is_empty() {
+            &record[3]
+        } else {
+            &record[1]
+        };
+        names.insert(record[0].to_string(), name.to_string());
+    }
+    let mut communes = csv::Reader::from_path(referentiel.join("communes_loire.csv")).unwrap();
+    for record in communes.records().map(Result::unwrap) {
+        names.insert(record[0].to_string(), record[1].to_string());
+    }
+    let data_lines: Vec<Vec<&str>> = csv_lines[3..]
+        .iter()
+        .map(|l| l.split(';').collect::<Vec<_>>())
+        .filter(|cells| cells.len() == 9 && !cells[0].is_empty())
+        .collect();
+    assert!(data_lines.len() >= data.caf.len());
+    for cells in &data_lines {
+        let expected = names.get(cells[2]).map_or("", String::as_str);
+        assert_eq!(cells[3], expected, "{cells:?}");
+    }
+    assert!(data_lines.iter().any(|cells| cells[3] == "Saint-Étienne"));
     for r in rejects.iter().filter(|r| r[0] == "caf_rsa_2019.csv") {
         let n: usize = r[2].parse().unwrap();
         let cells: Vec<&str> = csv_lines[n - 1].split(';').collect();

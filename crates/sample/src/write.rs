@@ -36,6 +36,11 @@ pub(crate) const CAF_HEADERS_MESSY: [&str; 8] = [
     "NBPERS ",
     "MTRSAVERS",
 ];
+/// The messy CAF export's columns, as indexes into [`CAF_HEADERS_MESSY`]
+/// followed by an extra column, the commune's name, which the pipeline does
+/// not declare, in the order the file writes them.
+const CAF_MESSY_ORDER: [usize; 9] = [1, 0, 3, 8, 2, 4, 5, 6, 7];
+const CAF_EXTRA_HEADER: &str = "Libellé commune";
 
 const ORIENTATIONS_HEADERS: [&str; 10] = [
     "N° allocataire",
@@ -688,18 +693,34 @@ fn write_caf(
     } else {
         &CAF_HEADERS
     };
-    let mut out = String::with_capacity(n * 48 + 256);
+    let order: &[usize] = if messy {
+        &CAF_MESSY_ORDER
+    } else {
+        &[0, 1, 2, 3, 4, 5, 6, 7]
+    };
+    let names = super::simulate::commune_names();
+    let line = |cells: &[&str]| {
+        order
+            .iter()
+            .map(|&i| cells[i])
+            .collect::<Vec<_>>()
+            .join(";")
+            + "\r\n"
+    };
+    let mut out = String::with_capacity(n * 64 + 256);
     if messy {
         out.push_str(&format!(
             "Extraction CAF de la Loire – RSA – année {}\r\n\r\n",
             data.year
         ));
     }
-    out.push_str(&headers.join(";"));
-    out.push_str("\r\n");
+    let mut header = headers.to_vec();
+    header.push(CAF_EXTRA_HEADER);
+    out.push_str(&line(&header));
     for r in &rows {
-        out.push_str(&r.cells.join(";"));
-        out.push_str("\r\n");
+        let mut cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
+        cells.push(names.get(&r.cells[3]).map_or("", String::as_str));
+        out.push_str(&line(&cells));
     }
     if messy {
         out.push_str(";;;;;;;\r\n\r\n");
