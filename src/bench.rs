@@ -4,7 +4,7 @@
 //! (rust_xlsxwriter), measured in the same process and session.
 
 use crate::failure::Result;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use suivi_core::Error;
@@ -16,6 +16,7 @@ const YEAR: i32 = 2020;
 pub struct BenchOptions {
     pub pipeline: PathBuf,
     pub scales: Vec<f64>,
+    pub deliveries: Vec<Delivery>,
     pub runs: usize,
     pub seed: u64,
     /// Where samples and outputs go (kept for inspection).
@@ -26,17 +27,50 @@ pub struct BenchOptions {
     pub csv_from_scale: f64,
 }
 
-/// The medians of one scale.
+/// How the sample's files are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Delivery {
+    /// Exactly the layouts of the domain document.
+    Clean,
+    /// The same records as real exports drift: the generator's messy mode
+    /// (titles, reordered and undeclared columns, serial dates, bad rows),
+    /// and, where LibreOffice is installed, the Pôle emploi workbook saved
+    /// as `.xls` and the finance workbook as `.ods`.
+    Messy,
+}
+
+impl Delivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Clean => "clean",
+            Delivery::Messy => "messy",
+        }
+    }
+}
+
+/// The medians of one scale and delivery.
 pub struct ScaleFigures {
     pub scale: f64,
+    pub delivery: Delivery,
     /// `xlsx + csv` (as partners deliver) or `csv` (every source).
     pub inputs: &'static str,
     pub input_rows: usize,
     pub end_to_end: Duration,
     pub stages: BTreeMap<String, Duration>,
+    pub sources: Vec<SourceFigures>,
     pub peak_memory_mib: f64,
     pub floor_read: Duration,
     pub floor_write: Duration,
+}
+
+/// How long one source took to read (its files parsed and typed, before
+/// duplicates are looked for across them), median of the runs.
+pub struct SourceFigures {
+    pub source: String,
+    /// The extensions of its files (`csv`, `xlsx`, `xls`, `ods`).
+    pub format: String,
+    pub rows: usize,
+    pub read: Duration,
 }
 
 impl ScaleFigures {
@@ -55,89 +89,190 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<ScaleFigures>> {
-    let exe = std::env::current_exe().map_err(|e| Error::io("finding the suivi binary", e))?;
     let mut figures = Vec::new();
     for &scale in &options.scales {
-        let inputs = options.dir.join(format!("scale-{scale}"));
-        progress(&format!("scale {scale}: generating the sample"));
-        let sample_options = SampleOptions {
-            year: YEAR,
-            scale,
-            seed: options.seed,
-            messy: false,
-        };
         let all_csv = scale >= options.csv_from_scale;
-        let pipeline = if all_csv {
-            suivi_sample::write_csv(&sample_options, &inputs)?;
-            suivi_sample::csv_pipeline(&options.pipeline, &inputs)?
-        } else {
-            suivi_sample::write(
-                &suivi_sample::build(&sample_options),
-                &sample_options,
-                &inputs,
-            )?;
-            options.pipeline.clone()
-        };
-        let out = inputs.join("out");
-        let mut peaks = Vec::new();
-        let (mut totals, mut stages, mut floor_reads, mut floor_writes) = (
-            Vec::new(),
-            BTreeMap::<String, Vec<Duration>>::new(),
-            Vec::new(),
-            Vec::new(),
-        );
-        for run in 1..=options.runs {
-            progress(&format!("scale {scale}: run {run} of {}", options.runs));
-            let start = Instant::now();
-            let status = std::process::Command::new(&exe)
-                .args(["-q", "run"])
-                .arg(&pipeline)
-                .args(["--year", &YEAR.to_string(), "--inputs"])
-                .arg(&inputs)
-                .arg("--out")
-                .arg(&out)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .map_err(|e| Error::io("running suivi", e))?;
-            totals.push(start.elapsed());
-            if !status.success() {
-                return Err(Error::Usage(format!(
-                    "the benchmark run failed at scale {scale} ({status})"
-                ))
-                .into());
+        for &delivery in &options.deliveries {
+            let label = format!("scale {scale}, {}", delivery.name());
+            if all_csv && delivery == Delivery::Messy {
+                progress(&format!(
+                    "{label}: skipped (from --csv-from-scale on, samples are clean CSV files)"
+                ));
+                continue;
             }
-            let manifest =
-                suivi_core::manifest::read(&out, &suivi_core::manifest::file_name(YEAR, false))
-                    .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
-            peaks.extend(manifest.peak_memory_mib);
-            for (stage, ms) in manifest.timings_ms {
-                stages
-                    .entry(stage)
-                    .or_default()
-                    .push(Duration::from_millis(ms));
-            }
-            progress(&format!("scale {scale}: floor {run} of {}", options.runs));
-            floor_reads.push(read_floor(&inputs)?);
-            floor_writes.push(write_floor(&out)?);
+            let inputs = options
+                .dir
+                .join(format!("scale-{scale}-{}", delivery.name()));
+            progress(&format!("{label}: generating the sample"));
+            let pipeline = generate(options, scale, delivery, all_csv, &inputs, progress)?;
+            let figure = measure(options, &label, &pipeline, &inputs, progress)?;
+            figures.push(ScaleFigures {
+                scale,
+                delivery,
+                inputs: if all_csv { "csv" } else { "xlsx + csv" },
+                ..figure
+            });
         }
-        figures.push(ScaleFigures {
-            scale,
-            inputs: if all_csv { "csv" } else { "xlsx + csv" },
-            input_rows: count_rows(&out),
-            end_to_end: median(totals),
-            stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),
-            peak_memory_mib: peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
-            floor_read: median(floor_reads),
-            floor_write: median(floor_writes),
-        });
     }
     Ok(figures)
 }
 
-fn count_rows(out: &Path) -> usize {
-    suivi_core::manifest::read(out, &suivi_core::manifest::file_name(YEAR, false))
-        .map(|m| m.inputs.iter().map(|i| i.rows_read).sum())
-        .unwrap_or(0)
+/// Writes a sample into `inputs`; returns the pipeline that reads it.
+fn generate(
+    options: &BenchOptions,
+    scale: f64,
+    delivery: Delivery,
+    all_csv: bool,
+    inputs: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<PathBuf> {
+    let sample_options = SampleOptions {
+        year: YEAR,
+        scale,
+        seed: options.seed,
+        messy: delivery == Delivery::Messy,
+    };
+    if all_csv {
+        suivi_sample::write_csv(&sample_options, inputs)?;
+        return Ok(suivi_sample::csv_pipeline(&options.pipeline, inputs)?);
+    }
+    let written = suivi_sample::write(
+        &suivi_sample::build(&sample_options),
+        &sample_options,
+        inputs,
+    )?;
+    if delivery == Delivery::Messy {
+        // The Pôle emploi and finance workbooks, as older software saves them.
+        for (path, format) in [(&written[2], "xls"), (&written[3], "ods")] {
+            if !save_as(path, format)? {
+                progress(&format!(
+                    "LibreOffice (soffice) is not installed: {} stays .xlsx",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(options.pipeline.clone())
+}
+
+/// Saves a workbook in another format with LibreOffice, in place of the
+/// original; false when LibreOffice is not installed.
+fn save_as(path: &Path, format: &str) -> Result<bool> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    // A profile of its own: a LibreOffice already open would take the job.
+    let profile = tempfile::tempdir().map_err(|e| Error::io("creating a temporary folder", e))?;
+    let status = std::process::Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.path().display()
+        ))
+        .args(["--headless", "--convert-to", format, "--outdir"])
+        .arg(folder)
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("running LibreOffice", e).into()),
+        Ok(status) if !status.success() || !path.with_extension(format).is_file() => {
+            Err(Error::Usage(format!(
+                "LibreOffice could not save {} as .{format} ({status})",
+                path.display()
+            ))
+            .into())
+        }
+        Ok(_) => {
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Runs `suivi run` on a sample `options.runs` times, and the floor after each.
+fn measure(
+    options: &BenchOptions,
+    label: &str,
+    pipeline: &Path,
+    inputs: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<ScaleFigures> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("finding the suivi binary", e))?;
+    let out = inputs.join("out");
+    let mut peaks = Vec::new();
+    let mut totals = Vec::new();
+    let mut stages = BTreeMap::<String, Vec<Duration>>::new();
+    // Per source: its formats, rows and read times.
+    let mut sources = BTreeMap::<String, (BTreeSet<String>, usize, Vec<Duration>)>::new();
+    let (mut floor_reads, mut floor_writes) = (Vec::new(), Vec::new());
+    for run in 1..=options.runs {
+        progress(&format!("{label}: run {run} of {}", options.runs));
+        let start = Instant::now();
+        let status = std::process::Command::new(&exe)
+            .args(["-q", "run"])
+            .arg(pipeline)
+            .args(["--year", &YEAR.to_string(), "--inputs"])
+            .arg(inputs)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .map_err(|e| Error::io("running suivi", e))?;
+        totals.push(start.elapsed());
+        if !status.success() {
+            return Err(
+                Error::Usage(format!("the benchmark run failed at {label} ({status})")).into(),
+            );
+        }
+        let manifest =
+            suivi_core::manifest::read(&out, &suivi_core::manifest::file_name(YEAR, false))
+                .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
+        peaks.extend(manifest.peak_memory_mib);
+        for (stage, ms) in manifest.timings_ms {
+            stages
+                .entry(stage)
+                .or_default()
+                .push(Duration::from_millis(ms));
+        }
+        let mut this_run = BTreeMap::<String, (BTreeSet<String>, usize, u64)>::new();
+        for input in manifest.inputs {
+            let entry = this_run.entry(input.source).or_default();
+            if let Some((_, extension)) = input.file.rsplit_once('.') {
+                entry.0.insert(extension.to_ascii_lowercase());
+            }
+            entry.1 += input.rows_read;
+            entry.2 += input.read_ms;
+        }
+        for (source, (formats, rows, ms)) in this_run {
+            let entry = sources.entry(source).or_default();
+            (entry.0, entry.1) = (formats, rows);
+            entry.2.push(Duration::from_millis(ms));
+        }
+        progress(&format!("{label}: floor {run} of {}", options.runs));
+        floor_reads.push(read_floor(inputs)?);
+        floor_writes.push(write_floor(&out)?);
+    }
+    Ok(ScaleFigures {
+        scale: 0.0,
+        delivery: Delivery::Clean,
+        inputs: "",
+        input_rows: sources.values().map(|(_, rows, _)| rows).sum(),
+        end_to_end: median(totals),
+        stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),
+        sources: sources
+            .into_iter()
+            .map(|(source, (formats, rows, reads))| SourceFigures {
+                source,
+                format: formats.into_iter().collect::<Vec<_>>().join(" + "),
+                rows,
+                read: median(reads),
+            })
+            .collect(),
+        peak_memory_mib: peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
+        floor_read: median(floor_reads),
+        floor_write: median(floor_writes),
+    })
 }
 
 /// Reads every cell of every input: the CSV decoded and split, every sheet
@@ -164,7 +299,7 @@ fn read_floor(inputs: &Path) -> suivi_core::Result<Duration> {
                     cells += record.len();
                 }
             }
-            Some("xlsx") => {
+            Some("xlsx" | "xls" | "ods") => {
                 cells += sheets(&path)?
                     .iter()
                     .map(|range| range.used_cells().count())
@@ -245,37 +380,92 @@ fn files(dir: &Path) -> suivi_core::Result<Vec<PathBuf>> {
 
 /// The figures as a Markdown table, the README's Performance section.
 pub fn table(figures: &[ScaleFigures]) -> String {
-    let ms = |d: Duration| format!("{:.2}", d.as_secs_f64());
     let stage_names: Vec<String> = figures
         .iter()
         .flat_map(|f| f.stages.keys().cloned())
-        .collect::<std::collections::BTreeSet<_>>()
+        .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let mut out = String::new();
     out.push_str(&format!(
-        "| scale | inputs | input rows | end to end (s) | {} | rows/s | peak memory (MiB) | floor: read (s) | floor: write (s) | end to end / floor |\n",
+        "| scale | delivery | inputs | input rows | end to end (s) | {} | rows/s | peak memory (MiB) | floor: read (s) | floor: write (s) | end to end / floor |\n",
         stage_names.iter().map(|s| format!("{s} (s)")).collect::<Vec<_>>().join(" | ")
     ));
-    out.push_str(&format!("|{}\n", "---|".repeat(9 + stage_names.len())));
+    out.push_str(&format!("|{}\n", "---|".repeat(10 + stage_names.len())));
     for f in figures {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.2} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} | {:.2} |\n",
             f.scale,
+            f.delivery.name(),
             f.inputs,
             f.input_rows,
-            ms(f.end_to_end),
+            seconds(f.end_to_end),
             stage_names
                 .iter()
-                .map(|s| f.stages.get(s).map_or("-".into(), |d| ms(*d)))
+                .map(|s| f.stages.get(s).map_or("-".into(), |d| seconds(*d)))
                 .collect::<Vec<_>>()
                 .join(" | "),
             f.input_rows as f64 / f.end_to_end.as_secs_f64(),
             f.peak_memory_mib,
-            ms(f.floor_read),
-            ms(f.floor_write),
+            seconds(f.floor_read),
+            seconds(f.floor_write),
             f.end_to_end.as_secs_f64() / f.floor().as_secs_f64()
         ));
     }
     out
+}
+
+/// Each source's read time, clean beside messy at each scale where both
+/// were measured, with the ratio of their times.
+pub fn sources_table(figures: &[ScaleFigures]) -> String {
+    let mut out = String::from(
+        "| scale | source | clean: format | clean: rows | clean: read (s) | clean: rows/s | messy: format | messy: rows | messy: read (s) | messy: rows/s | messy / clean |\n",
+    );
+    out.push_str(&format!("|{}\n", "---|".repeat(11)));
+    let of = |scale: f64, delivery| {
+        figures
+            .iter()
+            .find(|f| f.scale == scale && f.delivery == delivery)
+    };
+    let mut scales: Vec<f64> = figures.iter().map(|f| f.scale).collect();
+    scales.dedup();
+    for scale in scales {
+        let (clean, messy) = (of(scale, Delivery::Clean), of(scale, Delivery::Messy));
+        let names: BTreeSet<&str> = [clean, messy]
+            .into_iter()
+            .flatten()
+            .flat_map(|f| f.sources.iter().map(|s| s.source.as_str()))
+            .collect();
+        for name in names {
+            let [c, m] =
+                [clean, messy].map(|f| f.and_then(|f| f.sources.iter().find(|s| s.source == name)));
+            let cells = |s: Option<&SourceFigures>| match s {
+                Some(s) => format!(
+                    "{} | {} | {} | {:.0}",
+                    s.format,
+                    s.rows,
+                    seconds(s.read),
+                    s.rows as f64 / s.read.as_secs_f64().max(1e-3)
+                ),
+                None => "- | - | - | -".into(),
+            };
+            let ratio = match (c, m) {
+                (Some(c), Some(m)) => format!(
+                    "{:.2}",
+                    m.read.as_secs_f64().max(1e-3) / c.read.as_secs_f64().max(1e-3)
+                ),
+                _ => "-".into(),
+            };
+            out.push_str(&format!(
+                "| {scale} | {name} | {} | {} | {ratio} |\n",
+                cells(c),
+                cells(m)
+            ));
+        }
+    }
+    out
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64())
 }

@@ -1,6 +1,6 @@
 //! `suivi bench`: the benchmark (build with `--release`).
 
-use crate::bench::{self, BenchOptions};
+use crate::bench::{self, BenchOptions, Delivery};
 use crate::failure::Result;
 use std::path::PathBuf;
 
@@ -12,7 +12,11 @@ pub struct BenchArgs {
     /// Sample scales (1 is the real Loire, about 250,000 CAF rows).
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     scales: Vec<f64>,
-    /// Runs per scale; medians are reported.
+    /// Deliveries measured at each scale: clean files, messy ones, or both
+    /// (messy samples are workbooks: none from --csv-from-scale on).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "clean,messy")]
+    deliveries: Vec<Delivery>,
+    /// Runs per scale and delivery; medians are reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
     #[arg(long, default_value_t = 42)]
@@ -50,6 +54,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let options = BenchOptions {
         pipeline: args.pipeline,
         scales: args.scales,
+        deliveries: args.deliveries,
         runs: args.runs.max(1),
         seed: args.seed,
         dir,
@@ -57,15 +62,33 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
     println!("{}", bench::table(&figures));
-    if let [first, rest @ ..] = &figures[..] {
-        let per_row =
-            |f: &bench::ScaleFigures| f.end_to_end.as_secs_f64() / f.input_rows.max(1) as f64;
-        for f in rest {
+    println!("{}", bench::sources_table(&figures));
+    for delivery in [Delivery::Clean, Delivery::Messy] {
+        let of: Vec<&bench::ScaleFigures> =
+            figures.iter().filter(|f| f.delivery == delivery).collect();
+        if let [first, rest @ ..] = &of[..] {
+            let per_row =
+                |f: &bench::ScaleFigures| f.end_to_end.as_secs_f64() / f.input_rows.max(1) as f64;
+            for f in rest {
+                println!(
+                    "{}: time per input row at scale {} / at scale {}: {:.2} (1.00 is linear)",
+                    delivery.name(),
+                    f.scale,
+                    first.scale,
+                    per_row(f) / per_row(first)
+                );
+            }
+        }
+    }
+    for messy in figures.iter().filter(|f| f.delivery == Delivery::Messy) {
+        if let Some(clean) = figures
+            .iter()
+            .find(|f| f.scale == messy.scale && f.delivery == Delivery::Clean)
+        {
             println!(
-                "time per input row at scale {} / at scale {}: {:.2} (1.00 is linear)",
-                f.scale,
-                first.scale,
-                per_row(f) / per_row(first)
+                "end to end, messy / clean at scale {}: {:.2}",
+                messy.scale,
+                messy.end_to_end.as_secs_f64() / clean.end_to_end.as_secs_f64()
             );
         }
     }

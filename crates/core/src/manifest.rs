@@ -49,6 +49,9 @@ pub fn peak_memory_mib() -> Option<u64> {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Input {
+    /// The pipeline source the file was read for (absent from older manifests).
+    #[serde(default)]
+    pub source: String,
     pub file: String,
     pub sheet: Option<String>,
     pub sha256: String,
@@ -70,6 +73,7 @@ pub struct Output {
 impl Input {
     pub fn from_report(report: &FileReport) -> Self {
         Input {
+            source: report.source.clone(),
             file: report.file_name(),
             sheet: report.sheet.clone(),
             sha256: report.sha256.clone(),
