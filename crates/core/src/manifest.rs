@@ -61,7 +61,7 @@ pub struct Input {
     pub skipped: usize,
     /// Milliseconds spent reading the file (absent from older manifests).
     #[serde(default)]
-    pub read_ms: u64,
+    pub read_ms: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

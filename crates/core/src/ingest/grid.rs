@@ -222,10 +222,25 @@ impl CsvGrid {
         self.width = 0;
     }
 
-    /// Adds a record starting on `line` (0-based, after the previous records').
-    pub fn push(&mut self, line: usize, fields: impl Iterator<Item = impl AsRef<str>>) {
+    /// Adds a record starting on `line` (0-based, after the previous
+    /// records'), its fields decoded from `encoding`: UTF-8 (already checked
+    /// valid) or a single-byte encoding.
+    pub fn push<'f>(
+        &mut self,
+        line: usize,
+        fields: impl Iterator<Item = &'f [u8]>,
+        encoding: &'static encoding_rs::Encoding,
+    ) {
         for field in fields {
-            self.text.push_str(field.as_ref());
+            match encoding == encoding_rs::UTF_8 || field.is_ascii() {
+                // Checked valid when the file was decoded: nothing is replaced.
+                true => self.text.push_str(&String::from_utf8_lossy(field)),
+                // Decoded on its own: encoding_rs decoding into `text` would
+                // zero its whole spare capacity each time (perf).
+                false => self
+                    .text
+                    .push_str(&encoding.decode_without_bom_handling(field).0),
+            }
             self.field_ends.push(self.text.len());
         }
         let index = self.record_starts.len() - 1;

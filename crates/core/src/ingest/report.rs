@@ -18,7 +18,7 @@ pub struct FileReport {
     pub rows_read: usize,
     /// Milliseconds spent reading and parsing the file (rejects and
     /// duplicates aside), for the benchmark.
-    pub read_ms: u64,
+    pub read_ms: f64,
     pub accepted: usize,
     pub skipped: usize,
     /// Of the rows skipped, `Total` and subtotal rows, wherever they are.

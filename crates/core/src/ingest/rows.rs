@@ -364,7 +364,7 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                 encoding: file.encoding,
                 header_row: file.layout.header_row + 1,
                 rows_read: file.height,
-                read_ms: 0,
+                read_ms: 0.0,
                 accepted,
                 // Every row that is not data: titles, header, blank, totals and notes.
                 skipped: file.height - data_rows,

@@ -110,7 +110,7 @@ fn files(rejects: usize) -> Vec<FileReport> {
         encoding: Some("windows-1252"),
         header_row: 1,
         rows_read: rejects + 10,
-        read_ms: 0,
+        read_ms: 0.0,
         accepted: 8,
         skipped: 2,
         totals: 0,

@@ -92,7 +92,7 @@ impl Batching {
 fn read_csv(
     source: &Source,
     path: &Path,
-    text: &str,
+    text: &text::Text,
     context: &Context,
     batching: &Batching,
 ) -> Result<(
@@ -185,6 +185,7 @@ mod tests {
         ];
         let text = lines.join("\r\n") + "\r\n";
         let path = Path::new("batches.csv");
+        let (text, _) = text::decode(path, text.as_bytes(), "utf-8").unwrap();
         let read = |first, rest| {
             let batching = Batching { first, rest };
             let (parts, layout, height) =

@@ -1,13 +1,29 @@
-//! CSV files: encoding detection and transcoding to UTF-8, delimiter sniffing.
+//! CSV files: encoding detection, delimiter sniffing, and the split of a
+//! file into records. Files in UTF-8 or a single-byte encoding (Windows-1252
+//! above all) are split as bytes and decoded field by field into each batch:
+//! a copy of the whole file decoded would be as large as the file, and fresh
+//! memory is what reading costs most (perf: a decoded copy of the messy CAF
+//! file took a sixth of a run).
 
 use crate::error::{Error, Result};
 use crate::ingest::grid::{CsvGrid, MAX_COLUMNS};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// More line breaks than this in one field is not a note written over a
 /// few lines: it is a quote left open.
 const MAX_LINES_IN_A_FIELD: usize = 20;
+
+/// A CSV file's bytes, ready to split: in an encoding whose ASCII bytes are
+/// ASCII characters, so that delimiters, quotes and line breaks can be
+/// found before decoding.
+#[derive(Debug)]
+pub struct Text<'b> {
+    bytes: Cow<'b, [u8]>,
+    /// UTF-8 (checked valid) or a single-byte encoding.
+    encoding: &'static Encoding,
+}
 
 /// Decodes and splits a whole CSV file into one grid. `encoding` and
 /// `delimiter` are the pipeline's options (`auto` or a value). Returns the
@@ -30,9 +46,10 @@ pub fn read(
 /// other: a large file is parsed a batch at a time, never held as records.
 pub struct Splitter<'t> {
     path: &'t Path,
-    text: &'t str,
+    text: &'t [u8],
+    encoding: &'static Encoding,
     reader: csv::Reader<&'t [u8]>,
-    record: csv::StringRecord,
+    record: csv::ByteRecord,
     /// The line (0-based) of the record read ahead into `record`, if any.
     ahead: Option<usize>,
     /// Line breaks counted in `text[..scanned]`.
@@ -44,21 +61,23 @@ pub struct Splitter<'t> {
 }
 
 impl<'t> Splitter<'t> {
-    pub fn new(path: &'t Path, text: &'t str, delimiter: &str) -> Result<Self> {
+    pub fn new(path: &'t Path, text: &'t Text<'_>, delimiter: &str) -> Result<Self> {
+        let bytes: &[u8] = &text.bytes;
         let delimiter = match delimiter {
-            "auto" => sniff_delimiter(text),
+            "auto" => sniff_delimiter(bytes),
             d => d.as_bytes()[0],
         };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .delimiter(delimiter)
-            .from_reader(text.as_bytes());
+            .from_reader(bytes);
         let mut splitter = Splitter {
             path,
-            text,
+            text: bytes,
+            encoding: text.encoding,
             reader,
-            record: csv::StringRecord::new(),
+            record: csv::ByteRecord::new(),
             ahead: None,
             scanned: 0,
             line_breaks: 0,
@@ -93,7 +112,7 @@ impl<'t> Splitter<'t> {
                 self.next_line = line;
                 return Ok(Some(grid));
             }
-            grid.push(line, self.record.iter());
+            grid.push(line, self.record.iter(), self.encoding);
             self.read_ahead()?;
         }
         grid.extend_to(self.total_lines());
@@ -102,17 +121,20 @@ impl<'t> Splitter<'t> {
     }
 
     fn read_ahead(&mut self) -> Result<()> {
-        let more = self.reader.read_record(&mut self.record).map_err(|e| {
-            self.done = true;
-            let line = e
-                .position()
-                .map_or(String::new(), |p| format!("line {}: ", p.line()));
-            Error::input(
-                self.path,
-                None,
-                format!("{line}the file is not valid CSV: {e}"),
-            )
-        })?;
+        let more = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| {
+                self.done = true;
+                let line = e
+                    .position()
+                    .map_or(String::new(), |p| format!("line {}: ", p.line()));
+                Error::input(
+                    self.path,
+                    None,
+                    format!("{line}the file is not valid CSV: {e}"),
+                )
+            })?;
         self.ahead = if more {
             let byte = self.record.position().map_or(0, |p| p.byte() as usize);
             let line = self.line_of(byte);
@@ -140,17 +162,14 @@ impl<'t> Splitter<'t> {
         let spanned = self
             .record
             .iter()
-            .map(|field| memchr::memchr_iter(b'\n', field.as_bytes()).count())
+            .map(|field| memchr::memchr_iter(b'\n', field).count())
             .sum::<usize>();
         // A quote left open in the last lines takes them to the end of the file.
         let start = self.record.position().map_or(0, |p| p.byte() as usize);
         let at_end = self.reader.position().byte() as usize >= self.text.len();
         let unclosed = spanned > 0
             && at_end
-            && memchr::memchr_iter(b'"', &self.text.as_bytes()[start.min(self.text.len())..])
-                .count()
-                % 2
-                == 1;
+            && memchr::memchr_iter(b'"', &self.text[start.min(self.text.len())..]).count() % 2 == 1;
         if spanned > MAX_LINES_IN_A_FIELD || unclosed {
             self.done = true;
             return fail(format!(
@@ -168,7 +187,7 @@ impl<'t> Splitter<'t> {
     /// sees when lines end with CRLF. Records come in order: the count goes on
     /// from the previous one.
     fn line_of(&mut self, mut byte: usize) -> usize {
-        let bytes = self.text.as_bytes();
+        let bytes = self.text;
         // The reader may report a record's start on the line break before it.
         while matches!(bytes.get(byte), Some(b'\r' | b'\n')) {
             byte += 1;
@@ -183,16 +202,16 @@ impl<'t> Splitter<'t> {
     fn total_lines(&mut self) -> usize {
         let end = self.text.len();
         let breaks = self.line_of(end);
-        breaks + usize::from(!self.text.is_empty() && !self.text.ends_with('\n'))
+        breaks + usize::from(!self.text.is_empty() && !self.text.ends_with(b"\n"))
     }
 }
 
-/// The text of a CSV file in UTF-8 and the name of the encoding it was in.
+/// A CSV file's text and the name of the encoding it is in.
 pub fn decode<'b>(
     path: &Path,
     bytes: &'b [u8],
     declared: &str,
-) -> Result<(std::borrow::Cow<'b, str>, &'static str)> {
+) -> Result<(Text<'b>, &'static str)> {
     if bytes.is_empty() {
         return Err(Error::input(path, None, "the file is empty"));
     }
@@ -217,39 +236,89 @@ pub fn decode<'b>(
             }
         },
     };
-    let (text, had_errors) = encoding.decode_without_bom_handling(body);
-    if had_errors {
-        let line = first_bad_line(body, encoding);
-        return Err(Error::input(
+    let invalid = |line: usize| {
+        Error::input(
             path,
             None,
             format!(
                 "not valid {} text (first bad byte on line {line}); set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")",
                 encoding.name()
             ),
-        ));
-    }
-    Ok((with_line_feeds(text), encoding.name()))
+        )
+    };
+    let text = if encoding == UTF_8 {
+        if let Err(e) = std::str::from_utf8(body) {
+            return Err(invalid(line_at(body, e.valid_up_to())));
+        }
+        Text {
+            bytes: with_line_feeds(Cow::Borrowed(body)),
+            encoding,
+        }
+    } else if encoding.is_single_byte() {
+        // Windows-1252 maps every byte: only the others can fail.
+        let check = encoding != WINDOWS_1252;
+        if let Some(at) = first_undecodable(body, encoding).filter(|_| check) {
+            return Err(invalid(line_at(body, at)));
+        }
+        Text {
+            bytes: with_line_feeds(Cow::Borrowed(body)),
+            encoding,
+        }
+    } else {
+        // UTF-16 and the multi-byte Asian encodings: their bytes are not
+        // split as ASCII, the file is decoded whole.
+        let (decoded, had_errors) = encoding.decode_without_bom_handling(body);
+        if had_errors {
+            return Err(invalid(line_at(body, body.len())));
+        }
+        Text {
+            bytes: with_line_feeds(Cow::Owned(decoded.into_owned().into_bytes())),
+            encoding: UTF_8,
+        }
+    };
+    Ok((text, encoding.name()))
 }
 
 /// Old Mac exports end lines with a lone CR: such CRs become line feeds, so
-/// that every line is counted where a spreadsheet program shows it.
-fn with_line_feeds(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let lone = memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n'));
-    if !lone {
-        return text;
+/// that every line is counted where a spreadsheet program shows it (a byte
+/// for a byte: in these encodings a CR byte is a CR).
+fn with_line_feeds(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    let lone = |b: &[u8], i: usize| b.get(i + 1) != Some(&b'\n');
+    if !memchr::memchr_iter(b'\r', &bytes).any(|i| lone(&bytes, i)) {
+        return bytes;
     }
-    let mut fixed = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' && chars.peek() != Some(&'\n') {
-            fixed.push('\n');
-        } else {
-            fixed.push(c);
+    let lone_crs: Vec<usize> = memchr::memchr_iter(b'\r', &bytes)
+        .filter(|&i| lone(&bytes, i))
+        .collect();
+    let mut fixed = bytes.into_owned();
+    for i in lone_crs {
+        fixed[i] = b'\n';
+    }
+    Cow::Owned(fixed)
+}
+
+/// Where the first byte that a single-byte encoding does not map is, if
+/// any, decoded a block at a time (never the whole file at once).
+fn first_undecodable(body: &[u8], encoding: &'static Encoding) -> Option<usize> {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut buffer = String::with_capacity(1 << 16);
+    let mut read = 0;
+    loop {
+        buffer.clear();
+        let (result, consumed) =
+            decoder.decode_to_string_without_replacement(&body[read..], &mut buffer, true);
+        read += consumed;
+        match result {
+            encoding_rs::DecoderResult::InputEmpty => return None,
+            encoding_rs::DecoderResult::OutputFull => {}
+            encoding_rs::DecoderResult::Malformed(..) => return Some(read.saturating_sub(1)),
         }
     }
-    fixed.into()
+}
+
+/// The line (1-based) of a byte.
+fn line_at(body: &[u8], byte: usize) -> usize {
+    memchr::memchr_iter(b'\n', &body[..byte.min(body.len())]).count() + 1
 }
 
 /// Bytes of non-ASCII lines the encoding detector is given: plenty to tell
@@ -279,24 +348,12 @@ fn guess_encoding(bytes: &[u8]) -> &'static Encoding {
     detector.guess(Some(b"fr"), true)
 }
 
-fn first_bad_line(body: &[u8], encoding: &'static Encoding) -> usize {
-    let valid = if encoding == UTF_8 {
-        std::str::from_utf8(body)
-            .err()
-            .map(|e| e.valid_up_to())
-            .unwrap_or(body.len())
-    } else {
-        body.len()
-    };
-    body[..valid].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
 /// The candidate that splits the most lines into the same number of fields.
-fn sniff_delimiter(text: &str) -> u8 {
+fn sniff_delimiter(text: &[u8]) -> u8 {
     const CANDIDATES: [u8; 4] = [b';', b',', b'\t', b'|'];
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
+    let lines: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
         .take(50)
         .collect();
     let mut best = (0usize, b';');
@@ -319,10 +376,10 @@ fn sniff_delimiter(text: &str) -> u8 {
     best.1
 }
 
-fn count_outside_quotes(line: &str, d: u8) -> usize {
+fn count_outside_quotes(line: &[u8], d: u8) -> usize {
     let mut quoted = false;
-    line.bytes()
-        .filter(|&b| {
+    line.iter()
+        .filter(|&&b| {
             if b == b'"' {
                 quoted = !quoted;
             }
@@ -335,12 +392,19 @@ fn count_outside_quotes(line: &str, d: u8) -> usize {
 mod tests {
     use super::*;
 
+    fn decoded(text: &Text) -> String {
+        text.encoding
+            .decode_without_bom_handling(&text.bytes)
+            .0
+            .into_owned()
+    }
+
     #[test]
     fn sniffs_semicolons_despite_decimal_commas() {
         let text = "Extraction CAF, année 2019\n\nA;B;C\n1;2,5;3\n4;5,5;6\n";
-        assert_eq!(sniff_delimiter(text), b';');
-        assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
-        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter(text.as_bytes()), b';');
+        assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3\n"), b',');
+        assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n"), b'\t');
     }
 
     #[test]
@@ -359,7 +423,7 @@ mod tests {
         let (bytes, _, _) = WINDOWS_1252.encode("Commune;Libellé\n42218;Saint-Étienne\n");
         let (text, used) = decode(Path::new("x.csv"), &bytes, "auto").unwrap();
         assert_eq!(used, "windows-1252");
-        assert!(text.contains("Saint-Étienne"));
+        assert!(decoded(&text).contains("Saint-Étienne"));
     }
 
     /// Accented lines far apart in a large file: the guess looks at them only.
@@ -379,10 +443,43 @@ mod tests {
         }
         let (bytes, _, _) = WINDOWS_1252.encode(&text);
         assert_eq!(guess_encoding(&bytes), WINDOWS_1252);
-        let (decoded, used) = decode(Path::new("x.csv"), &bytes, "auto").unwrap();
-        assert_eq!((used, decoded.as_ref()), ("windows-1252", text.as_str()));
+        let (read, used) = decode(Path::new("x.csv"), &bytes, "auto").unwrap();
+        assert_eq!(
+            (used, decoded(&read).as_str()),
+            ("windows-1252", text.as_str())
+        );
         let (bytes, _, _) = encoding_rs::ISO_8859_7.encode("Όνομα;Πόλη\nΑθήνα;Ελλάδα\n");
         assert_ne!(guess_encoding(&bytes), WINDOWS_1252);
+    }
+
+    /// Split as bytes, decoded per field: accented fields come out whole in
+    /// Windows-1252 and UTF-8; UTF-16 is decoded first.
+    #[test]
+    fn fields_are_decoded_from_the_files_encoding() {
+        use crate::ingest::grid::Grid;
+        let text = "Commune;Libellé\r\n42218;Saint-Étienne\r\n42187;Roanne\r\n";
+        let (cp1252, _, _) = WINDOWS_1252.encode(text);
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        for (bytes, encoding) in [
+            (cp1252.to_vec(), "windows-1252"),
+            (text.as_bytes().to_vec(), "UTF-8"),
+            (utf16, "UTF-16LE"),
+        ] {
+            let (grid, used) = read(Path::new("x.csv"), &bytes, "auto", "auto").unwrap();
+            assert_eq!(used, encoding);
+            let cells: Vec<String> = (0..3).map(|r| grid.cell(r, 1).display()).collect();
+            assert_eq!(cells, ["Libellé", "Saint-Étienne", "Roanne"], "{encoding}");
+        }
+    }
+
+    #[test]
+    fn a_byte_its_encoding_does_not_map_is_found_on_its_line() {
+        // 0xAE has no character in ISO-8859-7.
+        let bytes = b"a;b\n1;2\n3;\xAE\n";
+        let at = first_undecodable(bytes, encoding_rs::ISO_8859_7).unwrap();
+        assert_eq!(line_at(bytes, at), 3);
+        assert_eq!(first_undecodable(b"a;b\n", encoding_rs::ISO_8859_7), None);
     }
 
     #[test]
