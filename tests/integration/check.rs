@@ -247,8 +247,16 @@ fn a_source_of_several_files_rejects_rows_copied_from_another_file() {
     let inputs = sample_2020();
     let whole = std::fs::read_to_string(inputs.path().join("caf_rsa_2020.csv")).unwrap();
     std::fs::remove_file(inputs.path().join("caf_rsa_2020.csv")).unwrap();
-    let lines: Vec<&str> = whole.lines().collect();
-    let (header, rows) = (lines[0], &lines[1..]);
+    // Two undeclared columns, which the second file writes in the other order.
+    let lines: Vec<String> = whole
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("{l};Agence;Remarque"),
+            _ => format!("{l};Loire Sud;RAS"),
+        })
+        .collect();
+    let (header, rows) = (lines[0].as_str(), &lines[1..]);
     let (first, second) = rows.split_at(rows.len() / 2);
     let copied = &first[100..140];
     std::fs::write(
@@ -259,6 +267,7 @@ fn a_source_of_several_files_rejects_rows_copied_from_another_file() {
     // The second file's columns in reverse order: rows are compared by column name.
     let reversed = |line: &str| line.split(';').rev().collect::<Vec<_>>().join(";");
     let second: Vec<String> = second.iter().chain(copied).map(|l| reversed(l)).collect();
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
     std::fs::write(
         inputs.path().join("caf_rsa_2020_b.csv"),
         format!("{}\n{}\n", reversed(header), second.join("\n")),

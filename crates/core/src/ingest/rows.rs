@@ -31,9 +31,9 @@ pub struct Part {
     hashes: Vec<u64>,
     /// The first problem of each rejected data row (index in `rows`), in order.
     problems: Vec<(usize, CellProblem)>,
-    /// The cells of undeclared columns, per data row, when the sheet has any:
-    /// a duplicate has "all columns equal".
-    undeclared: Option<Vec<Box<str>>>,
+    /// The cells of undeclared columns, when the sheet has any: a duplicate
+    /// has "all columns equal".
+    undeclared: Option<Undeclared>,
     /// Whether each data row identifies a person or a household (one of its
     /// identifier columns is filled): only such rows can be duplicates.
     identified: Vec<bool>,
@@ -98,33 +98,14 @@ pub fn parse_rows(
                 .for_each(|(known, id)| *known |= id.is_some());
         }
     }
-    let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
-    let undeclared: Option<Vec<Box<str>>> =
-        (0..grid.width()).any(|c| !declared.contains(&c)).then(|| {
-            rows.iter()
-                .map(|&row| {
-                    let mut cells = String::new();
-                    for (c, cell) in grid.row_cells(row) {
-                        if !declared.contains(&c) {
-                            // Writing to a String cannot fail.
-                            let _ = write!(
-                                cells,
-                                "{}\u{1f}{}\u{1e}",
-                                layout.undeclared_name(c),
-                                cell.display()
-                            );
-                        }
-                    }
-                    cells.into_boxed_str()
-                })
-                .collect()
-        });
+    let undeclared = Undeclared::of(grid, layout, &rows);
     let mut hashes = vec![HASH_SEED; rows.len()];
     values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
-    if let Some(cells) = &undeclared {
+    if let Some(undeclared) = &undeclared {
         let state = foldhash::fast::FixedState::default();
         // A row without undeclared cells hashes as in a part without undeclared columns.
-        for (h, cells) in hashes.iter_mut().zip(cells.iter()) {
+        for (i, h) in hashes.iter_mut().enumerate() {
+            let cells = undeclared.row(i);
             if !cells.is_empty() {
                 *h = columns::mix(*h, state.hash_one(cells));
             }
@@ -151,7 +132,51 @@ pub fn parse_rows(
 
 impl Part {
     fn undeclared_at(&self, i: usize) -> &str {
-        self.undeclared.as_ref().map_or("", |cells| &cells[i])
+        self.undeclared.as_ref().map_or("", |u| u.row(i))
+    }
+}
+
+/// The non-blank cells of undeclared columns of each data row, as
+/// `name\u{1f}value\u{1e}` by column name (files of one source may order
+/// their columns differently), end to end in one string: no allocation per
+/// row.
+struct Undeclared {
+    text: String,
+    /// Where each data row's cells end in `text`.
+    ends: Vec<usize>,
+}
+
+impl Undeclared {
+    fn of(grid: &dyn Grid, layout: &Layout, rows: &[usize]) -> Option<Self> {
+        let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
+        let mut columns: Vec<(std::borrow::Cow<'_, str>, usize)> = (0..grid.width())
+            .filter(|c| !declared.contains(c))
+            .map(|c| (layout.undeclared_name(c), c))
+            .collect();
+        if columns.is_empty() {
+            return None;
+        }
+        columns.sort();
+        let mut text = String::new();
+        let ends = rows
+            .iter()
+            .map(|&row| {
+                for (name, c) in &columns {
+                    let cell = grid.cell(row, *c);
+                    if !cell.is_blank() {
+                        // Writing to a String cannot fail.
+                        let _ = write!(text, "{name}\u{1f}{cell}\u{1e}");
+                    }
+                }
+                text.len()
+            })
+            .collect();
+        Some(Undeclared { text, ends })
+    }
+
+    fn row(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
     }
 }
 

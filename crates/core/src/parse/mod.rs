@@ -25,6 +25,23 @@ pub enum Cell<'a> {
     Error,
 }
 
+impl std::fmt::Display for Cell<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Empty => Ok(()),
+            Cell::Text(s) => f.write_str(s),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::DateTime(d) if d.time() == chrono::NaiveTime::MIN => {
+                write!(f, "{}", d.format("%d/%m/%Y"))
+            }
+            Cell::DateTime(d) => write!(f, "{}", d.format("%d/%m/%Y %H:%M:%S")),
+            Cell::Error => f.write_str("#ERREUR"),
+        }
+    }
+}
+
 impl Cell<'_> {
     /// Empty, or text holding only spaces.
     pub fn is_blank(&self) -> bool {
@@ -37,18 +54,7 @@ impl Cell<'_> {
 
     /// The cell as text, for messages and header matching.
     pub fn display(&self) -> String {
-        match self {
-            Cell::Empty => String::new(),
-            Cell::Text(s) => (*s).to_owned(),
-            Cell::Int(i) => i.to_string(),
-            Cell::Float(f) => f.to_string(),
-            Cell::Bool(b) => b.to_string(),
-            Cell::DateTime(d) if d.time() == chrono::NaiveTime::MIN => {
-                d.format("%d/%m/%Y").to_string()
-            }
-            Cell::DateTime(d) => d.format("%d/%m/%Y %H:%M:%S").to_string(),
-            Cell::Error => "#ERREUR".to_owned(),
-        }
+        self.to_string()
     }
 }
 
