@@ -235,7 +235,7 @@ fn measure(
                 .or_default()
                 .push(Duration::from_millis(ms));
         }
-        let mut this_run = BTreeMap::<String, (BTreeSet<String>, usize, u64)>::new();
+        let mut this_run = BTreeMap::<String, (BTreeSet<String>, usize, f64)>::new();
         for input in manifest.inputs {
             let entry = this_run.entry(input.source).or_default();
             if let Some((_, extension)) = input.file.rsplit_once('.') {
@@ -247,7 +247,7 @@ fn measure(
         for (source, (formats, rows, ms)) in this_run {
             let entry = sources.entry(source).or_default();
             (entry.0, entry.1) = (formats, rows);
-            entry.2.push(Duration::from_millis(ms));
+            entry.2.push(Duration::from_secs_f64(ms / 1e3));
         }
         progress(&format!("{label}: floor {run} of {}", options.runs));
         floor_reads.push(read_floor(inputs)?);
@@ -419,7 +419,7 @@ pub fn table(figures: &[ScaleFigures]) -> String {
 /// were measured, with the ratio of their times.
 pub fn sources_table(figures: &[ScaleFigures]) -> String {
     let mut out = String::from(
-        "| scale | source | clean: format | clean: rows | clean: read (s) | clean: rows/s | messy: format | messy: rows | messy: read (s) | messy: rows/s | messy / clean |\n",
+        "| scale | source | clean: format | clean: rows | clean: read (ms) | clean: rows/s | messy: format | messy: rows | messy: read (ms) | messy: rows/s | messy / clean |\n",
     );
     out.push_str(&format!("|{}\n", "---|".repeat(11)));
     let of = |scale: f64, delivery| {
@@ -441,18 +441,18 @@ pub fn sources_table(figures: &[ScaleFigures]) -> String {
                 [clean, messy].map(|f| f.and_then(|f| f.sources.iter().find(|s| s.source == name)));
             let cells = |s: Option<&SourceFigures>| match s {
                 Some(s) => format!(
-                    "{} | {} | {} | {:.0}",
+                    "{} | {} | {:.1} | {:.0}",
                     s.format,
                     s.rows,
-                    seconds(s.read),
-                    s.rows as f64 / s.read.as_secs_f64().max(1e-3)
+                    s.read.as_secs_f64() * 1e3,
+                    s.rows as f64 / s.read.as_secs_f64().max(1e-6)
                 ),
                 None => "- | - | - | -".into(),
             };
             let ratio = match (c, m) {
                 (Some(c), Some(m)) => format!(
                     "{:.2}",
-                    m.read.as_secs_f64().max(1e-3) / c.read.as_secs_f64().max(1e-3)
+                    m.read.as_secs_f64() / c.read.as_secs_f64().max(1e-6)
                 ),
                 _ => "-".into(),
             };
