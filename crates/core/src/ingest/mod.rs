@@ -114,6 +114,11 @@ fn read_file(
     context: &Context,
 ) -> Result<(rows::FileRows, String, f64)> {
     let started = std::time::Instant::now();
+    if let Some(read) = read_streamed(source, path, context)? {
+        let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        tracing::debug!(file = %path.display(), rows = read.0.height, ms, "file parsed");
+        return Ok((read.0, read.1, ms));
+    }
     let (bytes, unchanged) = read_bytes(path)?;
     let known = context
         .known_hashes
@@ -199,6 +204,49 @@ fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     READERS.fetch_sub(1, Ordering::Relaxed);
     outcome.unwrap_or_else(|_| Err(Error::input(path, None, format::BROKEN)))
+}
+
+/// A file read by a format that does not hold it whole, and its SHA-256;
+/// `None` for the other formats.
+fn read_streamed(
+    source: &Source,
+    path: &Path,
+    context: &Context,
+) -> Result<Option<(rows::FileRows, String)>> {
+    if !path.is_file() {
+        return Err(Error::input(path, None, "no such file"));
+    }
+    let metadata = |path: &Path| {
+        std::fs::metadata(path)
+            .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
+    };
+    let before = metadata(path)?;
+    let known = context
+        .known_hashes
+        .get(path)
+        .filter(|hash| hash.matches(&before));
+    let format = format::of(path);
+    let Some((rows, sha256)) = guarded(path, || {
+        format
+            .parse_file(source, path, context, known.is_none())
+            .transpose()
+    })?
+    else {
+        return Ok(None);
+    };
+    let after = metadata(path)?;
+    if before.len() != after.len() || before.modified().ok() != after.modified().ok() {
+        return Err(Error::input(
+            path,
+            None,
+            "the file changed while it was read: run again once it is complete",
+        ));
+    }
+    let sha256 = match known {
+        Some(hash) => hash.sha256.clone(),
+        None => sha256.ok_or_else(|| Error::input(path, None, "the file could not be hashed"))?,
+    };
+    Ok(Some((rows, sha256)))
 }
 
 /// A file's bytes, and its metadata if it did not change while it was read.

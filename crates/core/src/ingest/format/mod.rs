@@ -27,6 +27,19 @@ pub trait Format: Sync {
         context: &Context,
     ) -> Result<FileRows>;
 
+    /// The file's data rows parsed straight from disk, where the format
+    /// can do without holding the whole file (CSV), with its SHA-256 when
+    /// `hash`; `None`: the format needs the file's bytes (`parse`).
+    fn parse_file(
+        &self,
+        _source: &Source,
+        _path: &Path,
+        _context: &Context,
+        _hash: bool,
+    ) -> Option<Result<(FileRows, Option<String>)>> {
+        None
+    }
+
     /// The file (or one sheet: the first visible worksheet when `sheet` is
     /// None) as one grid. `encoding` and `delimiter` apply to text formats.
     fn open(

@@ -1,16 +1,22 @@
 //! Delimited text files (`.csv`, `.txt`, `.tsv`): decoded from their
-//! encoding, split into records, and parsed a batch of lines at a time.
+//! encoding, split into records, and parsed a batch of lines at a time,
+//! read from disk a block at a time (see `blocks`).
 
+mod blocks;
 mod text;
 
 use super::{Format, Opened};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ingest::columns::Context;
-use crate::ingest::grid::Grid;
-use crate::ingest::rows::FileRows;
+use crate::ingest::grid::{CsvGrid, Grid};
+use crate::ingest::header::Layout;
+use crate::ingest::rows::{FileRows, Part, parse_rows};
 use crate::pipeline::Source;
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Mutex;
 
 pub struct Delimited;
 
@@ -32,17 +38,25 @@ impl Format for Delimited {
         bytes: &[u8],
         context: &Context,
     ) -> Result<FileRows> {
-        let (text, encoding) = text::decode(path, bytes, &source.encoding)?;
+        let reader = std::io::Cursor::new(bytes);
         let batching = Batching::for_source(source);
-        let (parts, layout, height) = read_csv(source, path, &text, context, &batching)?;
-        Ok(FileRows {
-            parts,
-            layout,
-            path: path.to_owned(),
-            height,
-            sheet: None,
-            encoding: Some(encoding),
-        })
+        read(source, path, reader, context, &batching, false).map(|(rows, _)| rows)
+    }
+
+    fn parse_file(
+        &self,
+        source: &Source,
+        path: &Path,
+        context: &Context,
+        hash: bool,
+    ) -> Option<Result<(FileRows, Option<String>)>> {
+        let read = || {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))?;
+            let batching = Batching::for_source(source);
+            read(source, path, file, context, &batching, hash)
+        };
+        Some(read())
     }
 
     fn open(
@@ -66,11 +80,14 @@ impl Format for Delimited {
     }
 }
 
-/// How many records of a CSV file are parsed together. The first batch must
-/// hold the header; the others are parsed in parallel.
+/// How a CSV file is cut: records parsed together (the first batch must
+/// hold the header; the others are parsed in parallel), and bytes split
+/// together.
 struct Batching {
     first: usize,
     rest: usize,
+    block: usize,
+    margin: usize,
 }
 
 impl Batching {
@@ -83,65 +100,154 @@ impl Batching {
         Batching {
             first: ROWS.max(header),
             rest: ROWS,
+            block: blocks::BLOCK,
+            margin: blocks::MARGIN,
         }
     }
 }
 
-/// A CSV file, split and parsed a batch of lines at a time: the header is
-/// found in the first batch, the others are parsed in parallel.
-fn read_csv(
+/// A CSV file's rows, read twice from `reader`: once to know its encoding
+/// (and its SHA-256, when `hash`), then a block at a time to parse it. A
+/// file in an encoding that is neither UTF-8 nor Windows-1252 is decoded
+/// whole.
+fn read<R: Read + Seek>(
     source: &Source,
     path: &Path,
-    text: &text::Text,
+    mut reader: R,
     context: &Context,
     batching: &Batching,
-) -> Result<(
-    Vec<crate::ingest::rows::Part>,
-    crate::ingest::header::Layout,
-    usize,
-)> {
-    let mut splitter = text::Splitter::new(path, text, &source.delimiter)?;
-    let first = splitter
-        .next_grid(batching.first, None)?
-        .unwrap_or_else(|| crate::ingest::grid::CsvGrid::new(0));
-    let layout = crate::ingest::header::locate(&first, source, path, None)?;
-    let first_part = crate::ingest::rows::parse_rows(
-        &first,
-        &layout,
+    hash: bool,
+) -> Result<(FileRows, Option<String>)> {
+    let fail = |e: std::io::Error| Error::input(path, None, format!("cannot read the file: {e}"));
+    let survey = blocks::survey(path, &mut reader, &source.encoding, hash)?;
+    let mut split = Splitting {
         source,
-        layout.header_row + 1..first.height(),
-        context,
         path,
-    )?;
-    let mut height = first.height();
-    // Grids parsed go back to the splitter to be filled again.
-    let spare = std::sync::Mutex::new(vec![first]);
-    let take_spare = || spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let batches =
-        std::iter::from_fn(|| splitter.next_grid(batching.rest, take_spare()).transpose());
-    let mut rest: Vec<(usize, Result<(usize, crate::ingest::rows::Part)>)> = batches
-        .enumerate()
-        .par_bridge()
-        .map(|(i, grid)| {
-            let parsed = grid.map(|grid| {
-                let rows = grid.first_line()..grid.height();
-                let part =
-                    crate::ingest::rows::parse_rows(&grid, &layout, source, rows, context, path);
-                let end = grid.height();
-                spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
-                part.map(|part| (end, part))
-            });
-            (i, parsed.and_then(|p| p))
+        context,
+        batching,
+        parts: Vec::new(),
+        layout: None,
+        delimiter: None,
+        first_line: 0,
+        height: 0,
+        spare: Mutex::new(Vec::new()),
+    };
+    let (encoding, sha256) = match survey.encoding {
+        Some(encoding) => {
+            reader
+                .seek(SeekFrom::Start(survey.bom as u64))
+                .map_err(fail)?;
+            let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, false);
+            let mut cut = 0;
+            while let Some((bytes, last)) = blocks.next(cut).map_err(fail)? {
+                cut = split.block(&text::Text::block(bytes, encoding), last)?;
+            }
+            (encoding.name(), survey.sha256)
+        }
+        None => {
+            let mut bytes = Vec::new();
+            reader.seek(SeekFrom::Start(0)).map_err(fail)?;
+            reader.read_to_end(&mut bytes).map_err(fail)?;
+            let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
+            let (text, encoding) = text::decode(path, &bytes, &source.encoding)?;
+            split.block(&text, true)?;
+            (encoding, sha256)
+        }
+    };
+    let rows = FileRows {
+        layout: split
+            .layout
+            .ok_or_else(|| Error::input(path, None, "the file is empty"))?,
+        parts: split.parts,
+        path: path.to_owned(),
+        height: split.height,
+        sheet: None,
+        encoding: Some(encoding),
+    };
+    Ok((rows, sha256))
+}
+
+/// What is split so far of a file, block after block.
+struct Splitting<'a> {
+    source: &'a Source,
+    path: &'a Path,
+    context: &'a Context<'a>,
+    batching: &'a Batching,
+    parts: Vec<Part>,
+    /// Found in the first block.
+    layout: Option<Layout>,
+    delimiter: Option<u8>,
+    /// The line the next block starts on.
+    first_line: usize,
+    height: usize,
+    /// Grids parsed go back to the splitter to be filled again.
+    spare: Mutex<Vec<CsvGrid>>,
+}
+
+impl Splitting<'_> {
+    /// Splits and parses a block's records (those starting before
+    /// `batching.block`, unless it is the `last`); returns the byte the next
+    /// block starts at.
+    fn block(&mut self, text: &text::Text, last: bool) -> Result<usize> {
+        let (source, path, context) = (self.source, self.path, self.context);
+        let delimiter = *self
+            .delimiter
+            .get_or_insert_with(|| text.delimiter(&source.delimiter));
+        let span = text::Span {
+            first_line: self.first_line,
+            limit: (!last).then_some(self.batching.block),
+        };
+        let mut splitter = text::Splitter::new(path, text, delimiter, span)?;
+        let take_spare = || self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if self.layout.is_none() {
+            let first = splitter
+                .next_grid(self.batching.first, take_spare())?
+                .unwrap_or_else(|| CsvGrid::new(self.first_line));
+            let layout = crate::ingest::header::locate(&first, source, path, None)?;
+            let rows = layout.header_row + 1..first.height();
+            self.parts
+                .push(parse_rows(&first, &layout, source, rows, context, path)?);
+            self.height = first.height();
+            self.layout = Some(layout);
+            self.spare
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(first);
+        }
+        let layout = self.layout.as_ref().expect("set above");
+        let spare = &self.spare;
+        let batches = std::iter::from_fn(|| {
+            let recycled = spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            splitter.next_grid(self.batching.rest, recycled).transpose()
+        });
+        let mut rest: Vec<(usize, Result<(usize, Part)>)> = batches
+            .enumerate()
+            .par_bridge()
+            .map(|(i, grid)| {
+                let parsed = grid.and_then(|grid| {
+                    let rows = grid.first_line()..grid.height();
+                    let part = parse_rows(&grid, layout, source, rows, context, path);
+                    let end = grid.height();
+                    spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
+                    part.map(|part| (end, part))
+                });
+                (i, parsed)
+            })
+            .collect();
+        rest.sort_unstable_by_key(|(i, _)| *i);
+        for (_, parsed) in rest {
+            let (end, part) = parsed?;
+            self.height = end;
+            self.parts.push(part);
+        }
+        Ok(match splitter.cut() {
+            Some((byte, line)) => {
+                self.first_line = line;
+                byte
+            }
+            None => text.size(),
         })
-        .collect();
-    rest.sort_unstable_by_key(|(i, _)| *i);
-    let mut parts = vec![first_part];
-    for (_, parsed) in rest {
-        let (end, next) = parsed?;
-        height = end;
-        parts.push(next);
     }
-    Ok((parts, layout, height))
 }
 
 #[cfg(test)]
@@ -185,25 +291,22 @@ mod tests {
         ];
         let text = lines.join("\r\n") + "\r\n";
         let path = Path::new("batches.csv");
-        let (text, _) = text::decode(path, text.as_bytes(), "utf-8").unwrap();
-        let read = |first, rest| {
-            let batching = Batching { first, rest };
-            let (parts, layout, height) =
-                read_csv(source, path, &text, &context, &batching).unwrap();
-            let file = crate::ingest::rows::FileRows {
-                parts,
-                layout,
-                path: path.to_owned(),
-                sheet: None,
-                height,
-                encoding: None,
+        let read_text = |text: &str, first, rest, block| {
+            let batching = Batching {
+                first,
+                rest,
+                block,
+                margin: 128,
             };
+            let reader = std::io::Cursor::new(text.as_bytes());
+            let (file, _) = read(source, path, reader, &context, &batching, false).unwrap();
             let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
                 .unwrap()
                 .remove(0);
             (finished.frame, finished.report)
         };
-        let (whole, report) = read(usize::MAX, usize::MAX);
+        let read = |first, rest, block| read_text(&text, first, rest, block);
+        let (whole, report) = read(usize::MAX, usize::MAX, usize::MAX / 2);
         let accepted: Vec<Option<i64>> = whole
             .column(ROW_COLUMN)
             .unwrap()
@@ -233,17 +336,51 @@ mod tests {
             }
         );
         assert_eq!((report.rows_read, report.skipped), (14, 8));
-        for (first, rest) in [(4, 1), (4, 2), (3, 3), (5, 4)] {
-            let (frame, batched) = read(first, rest);
+        // Blocks of 90 bytes and more hold the header; smaller ones cut
+        // records anywhere, blank lines included.
+        let sizes = [
+            (4, 1, 1 << 20),
+            (4, 2, 1 << 20),
+            (3, 3, 1 << 20),
+            (5, 4, 1 << 20),
+        ];
+        let blocks = (90..text.len() + 2).map(|block| (4, 2, block));
+        for (first, rest, block) in sizes.into_iter().chain(blocks) {
+            let (frame, batched) = read(first, rest, block);
             assert!(
                 frame.equals_missing(&whole),
-                "batches of {first} then {rest}"
+                "batches of {first} then {rest}, blocks of {block} bytes"
             );
             assert_eq!(
                 format!("{:?}", batched.rejects),
                 format!("{:?}", report.rejects)
             );
             assert_eq!((batched.rows_read, batched.skipped), (14, 8));
+        }
+        // A quoted field over two lines, and CRLFs, whatever the blocks.
+        let quoted = [
+            "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
+            "202003,0123456,2018-03-15,42218,\"two\r\nlines\",1,2,1,10.5",
+            "202003,0234567,2019-09-01,42005,\"x,y\",0,2,3,20",
+            "",
+            "202004,0123456,2018-03-15,42218,\"\"\"quoted\"\"\r\n\",1,2,1,10.5",
+        ]
+        .join("\r\n")
+            + "\r\n";
+        let (whole, report) = read_text(&quoted, usize::MAX, usize::MAX, usize::MAX / 2);
+        let rows: Vec<Option<i64>> = whole
+            .column(ROW_COLUMN)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(rows, [Some(2), Some(4), Some(6)]);
+        assert_eq!(report.rows_read, 7);
+        for block in 70..quoted.len() + 2 {
+            let (frame, batched) = read_text(&quoted, 2, 1, block);
+            assert!(frame.equals_missing(&whole), "blocks of {block} bytes");
+            assert_eq!(batched.rows_read, 7, "blocks of {block} bytes");
         }
     }
 }

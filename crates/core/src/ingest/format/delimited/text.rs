@@ -25,6 +25,41 @@ pub struct Text<'b> {
     encoding: &'static Encoding,
 }
 
+impl<'b> Text<'b> {
+    /// A block of a file whose encoding is known (UTF-8 checked valid, or
+    /// Windows-1252), lone CRs made line feeds.
+    pub fn block(bytes: &'b [u8], encoding: &'static Encoding) -> Self {
+        Text {
+            bytes: with_line_feeds(Cow::Borrowed(bytes)),
+            encoding,
+        }
+    }
+
+    /// Its length in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The delimiter: the pipeline's, or the one its first lines use.
+    pub fn delimiter(&self, declared: &str) -> u8 {
+        match declared {
+            "auto" => sniff_delimiter(&self.bytes),
+            d => d.as_bytes()[0],
+        }
+    }
+}
+
+/// Where a block of a file starts, and where the next one will: a block
+/// is split up to the first record that starts at or after `limit`, which
+/// the next block starts with.
+#[derive(Clone, Copy, Default)]
+pub struct Span {
+    /// The line (0-based) of the block's first byte in the file.
+    pub first_line: usize,
+    /// None for the file's last block.
+    pub limit: Option<usize>,
+}
+
 /// Decodes and splits a whole CSV file into one grid. `encoding` and
 /// `delimiter` are the pipeline's options (`auto` or a value). Returns the
 /// grid and the encoding used.
@@ -35,7 +70,8 @@ pub fn read(
     delimiter: &str,
 ) -> Result<(CsvGrid, &'static str)> {
     let (text, used) = decode(path, bytes, encoding)?;
-    let mut splitter = Splitter::new(path, &text, delimiter)?;
+    let delimiter = text.delimiter(delimiter);
+    let mut splitter = Splitter::new(path, &text, delimiter, Span::default())?;
     let grid = splitter
         .next_grid(usize::MAX, None)?
         .unwrap_or_else(|| CsvGrid::new(0));
@@ -58,15 +94,15 @@ pub struct Splitter<'t> {
     /// The first line of the next grid.
     next_line: usize,
     done: bool,
+    /// Records starting at or after this byte are left to the next block.
+    limit: Option<usize>,
+    /// The byte and line of the first record left to the next block.
+    cut: Option<(usize, usize)>,
 }
 
 impl<'t> Splitter<'t> {
-    pub fn new(path: &'t Path, text: &'t Text<'_>, delimiter: &str) -> Result<Self> {
+    pub fn new(path: &'t Path, text: &'t Text<'_>, delimiter: u8, span: Span) -> Result<Self> {
         let bytes: &[u8] = &text.bytes;
-        let delimiter = match delimiter {
-            "auto" => sniff_delimiter(bytes),
-            d => d.as_bytes()[0],
-        };
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -80,12 +116,20 @@ impl<'t> Splitter<'t> {
             record: csv::ByteRecord::new(),
             ahead: None,
             scanned: 0,
-            line_breaks: 0,
-            next_line: 0,
+            line_breaks: span.first_line,
+            next_line: span.first_line,
             done: false,
+            limit: span.limit,
+            cut: None,
         };
         splitter.read_ahead()?;
         Ok(splitter)
+    }
+
+    /// Where the next block starts (byte in this block, line in the file),
+    /// once every grid of this one is read; None after the file's last.
+    pub fn cut(&self) -> Option<(usize, usize)> {
+        self.cut
     }
 
     /// The next grid, of at most `records` records and the blank lines
@@ -115,7 +159,11 @@ impl<'t> Splitter<'t> {
             grid.push(line, self.record.iter(), self.encoding);
             self.read_ahead()?;
         }
-        grid.extend_to(self.total_lines());
+        let end = match self.cut {
+            Some((_, line)) => line,
+            None => self.total_lines(),
+        };
+        grid.extend_to(end);
         self.done = true;
         Ok(Some(grid))
     }
@@ -135,14 +183,21 @@ impl<'t> Splitter<'t> {
                     format!("{line}the file is not valid CSV: {e}"),
                 )
             })?;
-        self.ahead = if more {
-            let byte = self.record.position().map_or(0, |p| p.byte() as usize);
+        self.ahead = None;
+        if more {
+            let byte = self.record_start();
             let line = self.line_of(byte);
+            if self.limit.is_some_and(|limit| byte >= limit) {
+                self.cut = Some((byte, line));
+                return Ok(());
+            }
             self.check_record(line)?;
-            Some(line)
-        } else {
-            None
-        };
+            self.ahead = Some(line);
+        } else if self.limit.is_some() {
+            // Blank lines to the end of the block: the next one goes on from here.
+            let end = self.text.len();
+            self.cut = Some((end, self.line_of(end)));
+        }
         Ok(())
     }
 
@@ -162,8 +217,17 @@ impl<'t> Splitter<'t> {
         // Quotes removed, the fields end to end: the line breaks are theirs.
         let spanned = memchr::memchr_iter(b'\n', self.record.as_slice()).count();
         // A quote left open in the last lines takes them to the end of the file.
-        let start = self.record.position().map_or(0, |p| p.byte() as usize);
+        let start = self.record_start();
         let at_end = self.reader.position().byte() as usize >= self.text.len();
+        if at_end && self.limit.is_some() {
+            self.done = true;
+            return fail(format!(
+                "line {}: a record starts on this line and runs over more than {} MiB: a \
+                 closing quote (\") is probably missing",
+                line + 1,
+                super::blocks::MARGIN >> 20
+            ));
+        }
         let unclosed = spanned > 0
             && at_end
             && memchr::memchr_iter(b'"', &self.text[start.min(self.text.len())..]).count() % 2 == 1;
@@ -183,16 +247,22 @@ impl<'t> Splitter<'t> {
     /// from byte offsets: the csv reader's own line count is not what a user
     /// sees when lines end with CRLF. Records come in order: the count goes on
     /// from the previous one.
-    fn line_of(&mut self, mut byte: usize) -> usize {
+    fn line_of(&mut self, byte: usize) -> usize {
         let bytes = self.text;
-        // The reader may report a record's start on the line break before it.
-        while matches!(bytes.get(byte), Some(b'\r' | b'\n')) {
-            byte += 1;
-        }
-        let byte = byte.max(self.scanned);
+        let byte = byte.min(bytes.len()).max(self.scanned);
         self.line_breaks += memchr::memchr_iter(b'\n', &bytes[self.scanned..byte]).count();
         self.scanned = byte;
         self.line_breaks
+    }
+
+    /// The first byte of the record just read: the reader may report it on
+    /// the line break before it.
+    fn record_start(&self) -> usize {
+        let mut byte = self.record.position().map_or(0, |p| p.byte() as usize);
+        while matches!(self.text.get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        byte
     }
 
     /// Lines in the whole text: a final line break does not start a line of its own.
@@ -233,16 +303,7 @@ pub fn decode<'b>(
             }
         },
     };
-    let invalid = |line: usize| {
-        Error::input(
-            path,
-            None,
-            format!(
-                "not valid {} text (first bad byte on line {line}); set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")",
-                encoding.name()
-            ),
-        )
-    };
+    let invalid = |line: usize| not_valid(path, encoding, line);
     let text = if encoding == UTF_8 {
         if let Err(e) = std::str::from_utf8(body) {
             return Err(invalid(line_at(body, e.valid_up_to())));
@@ -314,7 +375,7 @@ fn first_undecodable(body: &[u8], encoding: &'static Encoding) -> Option<usize> 
 }
 
 /// The line (1-based) of a byte.
-fn line_at(body: &[u8], byte: usize) -> usize {
+pub fn line_at(body: &[u8], byte: usize) -> usize {
     memchr::memchr_iter(b'\n', &body[..byte.min(body.len())]).count() + 1
 }
 
@@ -326,23 +387,63 @@ const DETECTION_SAMPLE: usize = 1 << 16;
 /// The encoding of text that is not UTF-8, guessed from its lines that hold
 /// other bytes than ASCII (the others say nothing about it).
 fn guess_encoding(bytes: &[u8]) -> &'static Encoding {
-    let mut detector = chardetng::EncodingDetector::new();
-    let mut fed = 0;
-    let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-    for end in ends {
-        let line = &bytes[start..(end + 1).min(bytes.len())];
-        start = end + 1;
-        if !line.is_ascii() {
-            detector.feed(line, false);
-            fed += line.len();
-            if fed >= DETECTION_SAMPLE {
-                break;
+    let mut guess = EncodingGuess::default();
+    guess.feed(bytes);
+    guess.finish()
+}
+
+/// An encoding guessed from at most [`DETECTION_SAMPLE`] bytes of the
+/// non-ASCII lines of the text it is fed, in order.
+pub struct EncodingGuess {
+    detector: chardetng::EncodingDetector,
+    fed: usize,
+}
+
+impl Default for EncodingGuess {
+    fn default() -> Self {
+        EncodingGuess {
+            detector: chardetng::EncodingDetector::new(),
+            fed: 0,
+        }
+    }
+}
+
+impl EncodingGuess {
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.fed >= DETECTION_SAMPLE || bytes.is_ascii() {
+            return;
+        }
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+        for end in ends {
+            let line = &bytes[start..(end + 1).min(bytes.len())];
+            start = end + 1;
+            if !line.is_ascii() {
+                self.detector.feed(line, false);
+                self.fed += line.len();
+                if self.fed >= DETECTION_SAMPLE {
+                    break;
+                }
             }
         }
     }
-    detector.feed(b"", true);
-    detector.guess(Some(b"fr"), true)
+
+    pub fn finish(mut self) -> &'static Encoding {
+        self.detector.feed(b"", true);
+        self.detector.guess(Some(b"fr"), true)
+    }
+}
+
+/// What a file not in its encoding is told.
+pub fn not_valid(path: &Path, encoding: &'static Encoding, line: usize) -> Error {
+    Error::input(
+        path,
+        None,
+        format!(
+            "not valid {} text (first bad byte on line {line}); set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")",
+            encoding.name()
+        ),
+    )
 }
 
 /// The candidate that splits the most lines into the same number of fields.

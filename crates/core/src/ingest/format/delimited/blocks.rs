@@ -1,0 +1,163 @@
+//! A CSV file read from disk a block at a time into one buffer, never
+//! whole: a national file is a gigabyte, and on these machines fresh memory
+//! is what reading costs most. A first pass decides the encoding (and
+//! hashes the file when its hash is not known yet); the second splits it.
+
+use super::text;
+use crate::error::{Error, Result};
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes split together. A block is read up to this plus [`MARGIN`]; its
+/// records starting before this are its own, the others the next block's.
+pub const BLOCK: usize = 64 << 20;
+/// The longest record a block can end on: longer ones are a quote left open.
+pub const MARGIN: usize = 16 << 20;
+
+/// A reader's bytes, a block at a time in one buffer: each block starts
+/// where the previous one was cut, and holds `size + margin` bytes (fewer
+/// at the end of the file).
+pub struct Blocks<R> {
+    reader: R,
+    buffer: Vec<u8>,
+    size: usize,
+    margin: usize,
+    /// Bytes of `buffer` already handed out and cut off.
+    consumed: usize,
+    eof: bool,
+    hasher: Option<Sha256>,
+}
+
+impl<R: Read> Blocks<R> {
+    pub fn new(reader: R, size: usize, margin: usize, hash: bool) -> Self {
+        Blocks {
+            reader,
+            buffer: Vec::new(),
+            size,
+            margin,
+            consumed: 0,
+            eof: false,
+            hasher: hash.then(Sha256::new),
+        }
+    }
+
+    /// The next block and whether it is the file's last; `None` after it.
+    /// `cut` says where the previous block ended (bytes from its start).
+    pub fn next(&mut self, cut: usize) -> std::io::Result<Option<(&[u8], bool)>> {
+        self.buffer
+            .drain(..(self.consumed + cut).min(self.buffer.len()));
+        self.consumed = 0;
+        if self.eof && self.buffer.is_empty() {
+            return Ok(None);
+        }
+        // One byte more than a block tells whether the file ends with it.
+        let want = self.size.saturating_add(self.margin).saturating_add(1);
+        while !self.eof && self.buffer.len() < want {
+            let start = self.buffer.len();
+            let read = (&mut self.reader)
+                .take((want - start) as u64)
+                .read_to_end(&mut self.buffer)?;
+            if let Some(hasher) = &mut self.hasher {
+                hasher.update(&self.buffer[start..]);
+            }
+            self.eof = read == 0;
+        }
+        let mut end = self.buffer.len();
+        // A CR at the end may be the first half of a CRLF: left to the next block.
+        if !self.eof && self.buffer.last() == Some(&b'\r') {
+            end -= 1;
+        }
+        Ok(Some((&self.buffer[..end], self.eof)))
+    }
+
+    /// The SHA-256 of every byte read, once the last block is out.
+    pub fn sha256(self) -> Option<String> {
+        self.hasher.map(|h| hex::encode(h.finalize()))
+    }
+}
+
+/// What the first pass tells of a file.
+pub struct Survey {
+    /// UTF-8 (valid) or Windows-1252; `None`: another encoding, which the
+    /// file is decoded whole for.
+    pub encoding: Option<&'static Encoding>,
+    /// Bytes of its byte order mark, skipped.
+    pub bom: usize,
+    pub sha256: Option<String>,
+}
+
+/// Reads a file through once: its byte order mark, whether it is valid
+/// UTF-8, the lines an encoding is guessed from (`declared` is the
+/// pipeline's `encoding`: `auto` or a name), and its SHA-256 if `hash`.
+pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Result<Survey> {
+    let fail = |e: std::io::Error| Error::input(path, None, format!("cannot read the file: {e}"));
+    let mut blocks = Blocks::new(reader, BLOCK, 0, hash);
+    let mut guess = text::EncodingGuess::default();
+    let (mut bom, mut cut, mut lines, mut first) = (None, 0, 0, true);
+    let mut utf8 = declared != "windows-1252";
+    while let Some((block, last)) = blocks.next(cut).map_err(fail)? {
+        let mut skip = 0;
+        if first {
+            first = false;
+            if block.is_empty() {
+                return Err(Error::input(path, None, "the file is empty"));
+            }
+            bom = Encoding::for_bom(block);
+            match bom {
+                // UTF-16: decoded whole.
+                Some((encoding, _)) if encoding != UTF_8 => {
+                    return Ok(Survey {
+                        encoding: None,
+                        bom: 0,
+                        sha256: None,
+                    });
+                }
+                Some((_, length)) => skip = length,
+                None if declared == "auto" && block.iter().take(8192).any(|&b| b == 0) => {
+                    return Err(Error::input(
+                        path,
+                        None,
+                        "this looks like a binary file, not CSV text (is it a spreadsheet with a .csv name?)",
+                    ));
+                }
+                None => {}
+            }
+        }
+        // Whole lines only: a UTF-8 character never holds a line feed.
+        let body = &block[skip..];
+        let end = match last {
+            true => body.len(),
+            false => memchr::memrchr(b'\n', body).map_or(body.len(), |i| i + 1),
+        };
+        let body = &body[..end];
+        if utf8 && let Err(e) = std::str::from_utf8(body) {
+            utf8 = false;
+            if declared == "utf-8" || bom.is_some() {
+                return Err(text::not_valid(
+                    path,
+                    UTF_8,
+                    lines + text::line_at(body, e.valid_up_to()),
+                ));
+            }
+        }
+        if declared == "auto" && bom.is_none() {
+            guess.feed(body);
+        }
+        lines += memchr::memchr_iter(b'\n', body).count();
+        cut = skip + end;
+    }
+    let encoding = match (bom, declared) {
+        (Some((encoding, _)), _) if encoding != UTF_8 => None,
+        (Some(_), _) | (None, "utf-8") => Some(UTF_8),
+        (None, "windows-1252") => Some(WINDOWS_1252),
+        _ if utf8 => Some(UTF_8),
+        _ => Some(guess.finish()).filter(|&e| e == WINDOWS_1252),
+    };
+    Ok(Survey {
+        encoding,
+        bom: bom.map_or(0, |(_, length)| length),
+        sha256: blocks.sha256(),
+    })
+}
