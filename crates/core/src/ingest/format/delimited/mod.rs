@@ -257,6 +257,17 @@ mod tests {
     use crate::ingest::pseudo::Pseudonymizer;
     use crate::ingest::{ROW_COLUMN, Reason};
     use crate::reference::Reference;
+    use polars::prelude::DataFrame;
+
+    fn row_numbers(frame: &DataFrame) -> Vec<Option<i64>> {
+        frame
+            .column(ROW_COLUMN)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect()
+    }
 
     /// Batch boundaries fall on blank lines, between a row and its
     /// duplicate, and before the Total row; only some batches have an
@@ -307,14 +318,7 @@ mod tests {
         };
         let read = |first, rest, block| read_text(&text, first, rest, block);
         let (whole, report) = read(usize::MAX, usize::MAX, usize::MAX / 2);
-        let accepted: Vec<Option<i64>> = whole
-            .column(ROW_COLUMN)
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(accepted, [Some(4), Some(6), Some(11)]);
+        assert_eq!(row_numbers(&whole), [Some(4), Some(6), Some(11)]);
         let rejects: Vec<(usize, &str, &str)> = report
             .rejects
             .iter()
@@ -368,14 +372,7 @@ mod tests {
         .join("\r\n")
             + "\r\n";
         let (whole, report) = read_text(&quoted, usize::MAX, usize::MAX, usize::MAX / 2);
-        let rows: Vec<Option<i64>> = whole
-            .column(ROW_COLUMN)
-            .unwrap()
-            .i64()
-            .unwrap()
-            .iter()
-            .collect();
-        assert_eq!(rows, [Some(2), Some(4), Some(6)]);
+        assert_eq!(row_numbers(&whole), [Some(2), Some(4), Some(6)]);
         assert_eq!(report.rows_read, 7);
         for block in 70..quoted.len() + 2 {
             let (frame, batched) = read_text(&quoted, 2, 1, block);
