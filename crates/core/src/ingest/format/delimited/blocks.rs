@@ -24,8 +24,6 @@ pub struct Blocks<R> {
     buffer: Vec<u8>,
     size: usize,
     margin: usize,
-    /// Bytes of `buffer` already handed out and cut off.
-    consumed: usize,
     eof: bool,
     hasher: Option<Sha256>,
 }
@@ -37,7 +35,6 @@ impl<R: Read> Blocks<R> {
             buffer: Vec::new(),
             size,
             margin,
-            consumed: 0,
             eof: false,
             hasher: hash.then(Sha256::new),
         }
@@ -46,9 +43,7 @@ impl<R: Read> Blocks<R> {
     /// The next block and whether it is the file's last; `None` after it.
     /// `cut` says where the previous block ended (bytes from its start).
     pub fn next(&mut self, cut: usize) -> std::io::Result<Option<(&[u8], bool)>> {
-        self.buffer
-            .drain(..(self.consumed + cut).min(self.buffer.len()));
-        self.consumed = 0;
+        self.buffer.drain(..cut.min(self.buffer.len()));
         if self.eof && self.buffer.is_empty() {
             return Ok(None);
         }
