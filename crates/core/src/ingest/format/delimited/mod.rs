@@ -361,6 +361,25 @@ mod tests {
             );
             assert_eq!((batched.rows_read, batched.skipped), (14, 8));
         }
+        // A record longer than the margin a block can end on: a quote left
+        // open, told with its line, never split into two records.
+        let open = format!("{}\r\n202003,0123456,\"{}\r\n", lines[2], "x".repeat(300));
+        let batching = Batching {
+            first: 4,
+            rest: 2,
+            block: 90,
+            margin: 128,
+        };
+        let reader = std::io::Cursor::new(open.as_bytes());
+        let Err(error) = super::read(source, path, reader, &context, &batching, false) else {
+            panic!("a record longer than the margin was read");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("line 2: a record starts on this line and runs over"),
+            "{error}"
+        );
         // A quoted field over two lines, and CRLFs, whatever the blocks.
         let quoted = [
             "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
