@@ -93,7 +93,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
     for &scale in &options.scales {
         let all_csv = scale >= options.csv_from_scale;
         for &delivery in &options.deliveries {
-            let label = format!("scale {scale}, {}", delivery.name());
+            let label = label(scale, delivery);
             if all_csv && delivery == Delivery::Messy {
                 progress(&format!(
                     "{label}: skipped (from --csv-from-scale on, samples are clean CSV files)"
@@ -105,13 +105,15 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                 .join(format!("scale-{scale}-{}", delivery.name()));
             progress(&format!("{label}: generating the sample"));
             let pipeline = generate(options, scale, delivery, all_csv, &inputs, progress)?;
-            let figure = measure(options, &label, &pipeline, &inputs, progress)?;
-            figures.push(ScaleFigures {
+            let kind = if all_csv { "csv" } else { "xlsx + csv" };
+            let sample = Sample {
                 scale,
                 delivery,
-                inputs: if all_csv { "csv" } else { "xlsx + csv" },
-                ..figure
-            });
+                kind,
+                pipeline: &pipeline,
+                inputs: &inputs,
+            };
+            figures.push(measure(options, &sample, progress)?);
         }
     }
     Ok(figures)
@@ -190,14 +192,29 @@ fn save_as(path: &Path, format: &str) -> Result<bool> {
     }
 }
 
+/// How progress messages name a sample.
+fn label(scale: f64, delivery: Delivery) -> String {
+    format!("scale {scale}, {}", delivery.name())
+}
+
+/// A sample written, and the pipeline that reads it.
+struct Sample<'a> {
+    scale: f64,
+    delivery: Delivery,
+    /// `xlsx + csv` or `csv`.
+    kind: &'static str,
+    pipeline: &'a Path,
+    inputs: &'a Path,
+}
+
 /// Runs `suivi run` on a sample `options.runs` times, and the floor after each.
 fn measure(
     options: &BenchOptions,
-    label: &str,
-    pipeline: &Path,
-    inputs: &Path,
+    sample: &Sample,
     progress: &dyn Fn(&str),
 ) -> Result<ScaleFigures> {
+    let (pipeline, inputs) = (sample.pipeline, sample.inputs);
+    let label = &label(sample.scale, sample.delivery);
     let exe = std::env::current_exe().map_err(|e| Error::io("finding the suivi binary", e))?;
     let out = inputs.join("out");
     let mut peaks = Vec::new();
@@ -254,9 +271,9 @@ fn measure(
         floor_writes.push(write_floor(&out)?);
     }
     Ok(ScaleFigures {
-        scale: 0.0,
-        delivery: Delivery::Clean,
-        inputs: "",
+        scale: sample.scale,
+        delivery: sample.delivery,
+        inputs: sample.kind,
         input_rows: sources.values().map(|(_, rows, _)| rows).sum(),
         end_to_end: median(totals),
         stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),

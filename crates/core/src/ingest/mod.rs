@@ -114,39 +114,39 @@ fn read_file(
     context: &Context,
 ) -> Result<(rows::FileRows, String, f64)> {
     let started = std::time::Instant::now();
-    if let Some(read) = read_streamed(source, path, context)? {
-        let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-        tracing::debug!(file = %path.display(), rows = read.0.height, ms, "file parsed");
-        return Ok((read.0, read.1, ms));
+    if !path.is_file() {
+        return Err(Error::input(path, None, "no such file"));
     }
+    let (parsed, sha256) = match read_streamed(source, path, context)? {
+        Some(read) => read,
+        None => read_whole(source, path, context)?,
+    };
+    // Rounded to the microsecond: small sources read in well under a millisecond.
+    let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    tracing::debug!(file = %path.display(), rows = parsed.height, ms, "file parsed");
+    Ok((parsed, sha256, ms))
+}
+
+/// A file read whole into memory and parsed, hashed meanwhile unless its
+/// hash is known.
+fn read_whole(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
     let (bytes, unchanged) = read_bytes(path)?;
     let known = context
         .known_hashes
         .get(path)
         .filter(|hash| unchanged.as_ref().is_some_and(|m| hash.matches(m)));
+    let parse = || {
+        guarded(path, || {
+            format::of(path).parse(source, path, &bytes, context)
+        })
+    };
     let (sha256, parsed) = match known {
-        Some(hash) => (
-            hash.sha256.clone(),
-            guarded(path, || {
-                format::of(path).parse(source, path, &bytes, context)
-            }),
-        ),
-        None => rayon::join(
-            || hex::encode(Sha256::digest(&bytes)),
-            || {
-                guarded(path, || {
-                    format::of(path).parse(source, path, &bytes, context)
-                })
-            },
-        ),
+        Some(hash) => (hash.sha256.clone(), parse()),
+        None => rayon::join(|| hex::encode(Sha256::digest(&bytes)), parse),
     };
     // The file can be as large as its table: not both at once.
     drop(bytes);
-    let parsed = parsed?;
-    // Rounded to the microsecond: small sources read in well under a millisecond.
-    let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    tracing::debug!(file = %path.display(), rows = parsed.height, ms, "file parsed");
-    Ok((parsed, sha256, ms))
+    Ok((parsed?, sha256))
 }
 
 /// A file opened as a grid, whatever its format, for `inspect`.
@@ -213,9 +213,6 @@ fn read_streamed(
     path: &Path,
     context: &Context,
 ) -> Result<Option<(rows::FileRows, String)>> {
-    if !path.is_file() {
-        return Err(Error::input(path, None, "no such file"));
-    }
     let metadata = |path: &Path| {
         std::fs::metadata(path)
             .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))

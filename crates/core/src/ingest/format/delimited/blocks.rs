@@ -75,12 +75,20 @@ impl<R: Read> Blocks<R> {
 
 /// What the first pass tells of a file.
 pub struct Survey {
-    /// UTF-8 (valid) or Windows-1252; `None`: another encoding, which the
-    /// file is decoded whole for.
-    pub encoding: Option<&'static Encoding>,
+    /// UTF-8 (checked valid), or the encoding declared, marked or guessed.
+    pub encoding: &'static Encoding,
     /// Bytes of its byte order mark, skipped.
     pub bom: usize,
+    /// When asked for (not for UTF-16, which is read whole).
     pub sha256: Option<String>,
+}
+
+impl Survey {
+    /// Whether the file can be split a block at a time: its ASCII bytes
+    /// are ASCII characters, and none of its bytes can fail to decode.
+    pub fn splittable(&self) -> bool {
+        self.encoding == UTF_8 || self.encoding == WINDOWS_1252
+    }
 }
 
 /// Reads a file through once: its byte order mark, whether it is valid
@@ -91,6 +99,7 @@ pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Res
     let mut blocks = Blocks::new(reader, BLOCK, 0, hash);
     let mut guess = text::EncodingGuess::default();
     let (mut bom, mut cut, mut lines, mut first) = (None, 0, 0, true);
+    let auto = !matches!(declared, "utf-8" | "windows-1252");
     let mut utf8 = declared != "windows-1252";
     while let Some((block, last)) = blocks.next(cut).map_err(fail)? {
         let mut skip = 0;
@@ -102,15 +111,15 @@ pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Res
             bom = Encoding::for_bom(block);
             match bom {
                 // UTF-16: decoded whole.
-                Some((encoding, _)) if encoding != UTF_8 => {
+                Some((encoding, length)) if encoding != UTF_8 => {
                     return Ok(Survey {
-                        encoding: None,
-                        bom: 0,
+                        encoding,
+                        bom: length,
                         sha256: None,
                     });
                 }
-                Some((_, length)) => skip = length,
-                None if declared == "auto" && block.iter().take(8192).any(|&b| b == 0) => {
+                Some((_, length)) => (skip, utf8) = (length, true),
+                None if auto && block.iter().take(8192).any(|&b| b == 0) => {
                     return Err(Error::input(
                         path,
                         None,
@@ -137,18 +146,17 @@ pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Res
                 ));
             }
         }
-        if declared == "auto" && bom.is_none() {
+        if auto && bom.is_none() {
             guess.feed(body);
         }
         lines += memchr::memchr_iter(b'\n', body).count();
         cut = skip + end;
     }
     let encoding = match (bom, declared) {
-        (Some((encoding, _)), _) if encoding != UTF_8 => None,
-        (Some(_), _) | (None, "utf-8") => Some(UTF_8),
-        (None, "windows-1252") => Some(WINDOWS_1252),
-        _ if utf8 => Some(UTF_8),
-        _ => Some(guess.finish()).filter(|&e| e == WINDOWS_1252),
+        (Some(_), _) | (None, "utf-8") => UTF_8,
+        (None, "windows-1252") => WINDOWS_1252,
+        _ if utf8 => UTF_8,
+        _ => guess.finish(),
     };
     Ok(Survey {
         encoding,

@@ -132,27 +132,24 @@ fn read<R: Read + Seek>(
         height: 0,
         spare: Mutex::new(Vec::new()),
     };
-    let (encoding, sha256) = match survey.encoding {
-        Some(encoding) => {
-            reader
-                .seek(SeekFrom::Start(survey.bom as u64))
-                .map_err(fail)?;
-            let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, false);
-            let mut cut = 0;
-            while let Some((bytes, last)) = blocks.next(cut).map_err(fail)? {
-                cut = split.block(&text::Text::block(bytes, encoding), last)?;
-            }
-            (encoding.name(), survey.sha256)
+    let (encoding, sha256) = if survey.splittable() {
+        reader
+            .seek(SeekFrom::Start(survey.bom as u64))
+            .map_err(fail)?;
+        let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, false);
+        let mut cut = 0;
+        while let Some((bytes, last)) = blocks.next(cut).map_err(fail)? {
+            cut = split.block(&text::Text::block(bytes, survey.encoding), last)?;
         }
-        None => {
-            let mut bytes = Vec::new();
-            reader.seek(SeekFrom::Start(0)).map_err(fail)?;
-            reader.read_to_end(&mut bytes).map_err(fail)?;
-            let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
-            let (text, encoding) = text::decode(path, &bytes, &source.encoding)?;
-            split.block(&text, true)?;
-            (encoding, sha256)
-        }
+        (survey.encoding.name(), survey.sha256)
+    } else {
+        let mut bytes = Vec::new();
+        reader.seek(SeekFrom::Start(0)).map_err(fail)?;
+        reader.read_to_end(&mut bytes).map_err(fail)?;
+        let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
+        let (text, encoding) = text::whole(path, &bytes, &survey)?;
+        split.block(&text, true)?;
+        (encoding, sha256)
     };
     let rows = FileRows {
         layout: split

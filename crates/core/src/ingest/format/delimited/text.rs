@@ -273,48 +273,28 @@ impl<'t> Splitter<'t> {
     }
 }
 
-/// A CSV file's text and the name of the encoding it is in.
+/// A whole CSV file's text and the name of the encoding it is in.
 pub fn decode<'b>(
     path: &Path,
     bytes: &'b [u8],
     declared: &str,
 ) -> Result<(Text<'b>, &'static str)> {
-    if bytes.is_empty() {
-        return Err(Error::input(path, None, "the file is empty"));
-    }
-    let (encoding, body): (&'static Encoding, &[u8]) = match Encoding::for_bom(bytes) {
-        Some((enc, bom)) => (enc, &bytes[bom..]),
-        None => match declared {
-            "utf-8" => (UTF_8, bytes),
-            "windows-1252" => (WINDOWS_1252, bytes),
-            _ => {
-                if bytes.iter().take(8192).any(|&b| b == 0) {
-                    return Err(Error::input(
-                        path,
-                        None,
-                        "this looks like a binary file, not CSV text (is it a spreadsheet with a .csv name?)",
-                    ));
-                }
-                if std::str::from_utf8(bytes).is_ok() {
-                    (UTF_8, bytes)
-                } else {
-                    (guess_encoding(bytes), bytes)
-                }
-            }
-        },
-    };
+    let survey = super::blocks::survey(path, bytes, declared, false)?;
+    whole(path, bytes, &survey)
+}
+
+/// A whole CSV file's text, in the encoding its survey found (UTF-8 is
+/// checked valid there).
+pub fn whole<'b>(
+    path: &Path,
+    bytes: &'b [u8],
+    survey: &super::blocks::Survey,
+) -> Result<(Text<'b>, &'static str)> {
+    let (encoding, body) = (survey.encoding, &bytes[survey.bom.min(bytes.len())..]);
     let invalid = |line: usize| not_valid(path, encoding, line);
-    let text = if encoding == UTF_8 {
-        if let Err(e) = std::str::from_utf8(body) {
-            return Err(invalid(line_at(body, e.valid_up_to())));
-        }
-        Text {
-            bytes: with_line_feeds(Cow::Borrowed(body)),
-            encoding,
-        }
-    } else if encoding.is_single_byte() {
+    let text = if encoding == UTF_8 || encoding.is_single_byte() {
         // Windows-1252 maps every byte: only the others can fail.
-        let check = encoding != WINDOWS_1252;
+        let check = encoding != UTF_8 && encoding != WINDOWS_1252;
         if let Some(at) = first_undecodable(body, encoding).filter(|_| check) {
             return Err(invalid(line_at(body, at)));
         }
@@ -383,14 +363,6 @@ pub fn line_at(body: &[u8], byte: usize) -> usize {
 /// Windows-1252 from the other encodings, where feeding it a whole large
 /// file took most of the time of reading it.
 const DETECTION_SAMPLE: usize = 1 << 16;
-
-/// The encoding of text that is not UTF-8, guessed from its lines that hold
-/// other bytes than ASCII (the others say nothing about it).
-fn guess_encoding(bytes: &[u8]) -> &'static Encoding {
-    let mut guess = EncodingGuess::default();
-    guess.feed(bytes);
-    guess.finish()
-}
 
 /// An encoding guessed from at most [`DETECTION_SAMPLE`] bytes of the
 /// non-ASCII lines of the text it is fed, in order.
@@ -490,6 +462,12 @@ fn count_outside_quotes(line: &[u8], d: u8) -> usize {
 mod tests {
     use super::*;
 
+    fn guess(bytes: &[u8]) -> &'static Encoding {
+        let mut guess = EncodingGuess::default();
+        guess.feed(bytes);
+        guess.finish()
+    }
+
     fn decoded(text: &Text) -> String {
         text.encoding
             .decode_without_bom_handling(&text.bytes)
@@ -540,14 +518,14 @@ mod tests {
             ));
         }
         let (bytes, _, _) = WINDOWS_1252.encode(&text);
-        assert_eq!(guess_encoding(&bytes), WINDOWS_1252);
+        assert_eq!(guess(&bytes), WINDOWS_1252);
         let (read, used) = decode(Path::new("x.csv"), &bytes, "auto").unwrap();
         assert_eq!(
             (used, decoded(&read).as_str()),
             ("windows-1252", text.as_str())
         );
         let (bytes, _, _) = encoding_rs::ISO_8859_7.encode("Όνομα;Πόλη\nΑθήνα;Ελλάδα\n");
-        assert_ne!(guess_encoding(&bytes), WINDOWS_1252);
+        assert_ne!(guess(&bytes), WINDOWS_1252);
     }
 
     /// Split as bytes, decoded per field: accented fields come out whole in
@@ -569,6 +547,12 @@ mod tests {
             let cells: Vec<String> = (0..3).map(|r| grid.cell(r, 1).display()).collect();
             assert_eq!(cells, ["Libellé", "Saint-Étienne", "Roanne"], "{encoding}");
         }
+        // Longer than the decoding buffer: decoded in several steps.
+        let long = "é".repeat(300) + "x";
+        let text = format!("a;b\n1;{long}\n");
+        let (bytes, _, _) = WINDOWS_1252.encode(&text);
+        let (grid, _) = read(Path::new("x.csv"), &bytes, "windows-1252", "auto").unwrap();
+        assert_eq!(grid.cell(1, 1).display(), long);
     }
 
     #[test]
