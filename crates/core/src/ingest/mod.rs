@@ -100,9 +100,17 @@ fn read_source(
             }
         }
     }
+    let frame = frame.expect("resolve_files returns at least one file");
+    let mib = frame.estimated_size() as f64 / (1 << 20) as f64;
+    tracing::debug!(
+        source = name,
+        rows = frame.height(),
+        mib,
+        "source table built"
+    );
     Ok(SourceTable {
         name: name.to_owned(),
-        frame: frame.expect("resolve_files returns at least one file"),
+        frame,
         files: reports,
     })
 }
