@@ -34,11 +34,11 @@ fn frame_of<'a>(tables: &'a [SourceTable], name: &str) -> &'a DataFrame {
         .frame
 }
 
-fn rows(frame: &DataFrame) -> Vec<i64> {
+fn rows(frame: &DataFrame) -> Vec<u32> {
     frame
         .column(ingest::ROW_COLUMN)
         .unwrap()
-        .i64()
+        .u32()
         .unwrap()
         .iter()
         .map(|r| r.expect("every row has its number"))
@@ -219,7 +219,7 @@ fn mixed_cell_shapes_give_the_same_values() {
 
     let tables = read_tables(&pipeline("mixed_types.toml"));
     let frame = frame_of(&tables, "mixed");
-    assert_eq!(rows(frame), (2..=14).collect::<Vec<i64>>());
+    assert_eq!(rows(frame), (2..=14).collect::<Vec<u32>>());
     // Rows 2-13: the same date in 12 shapes (Excel date, serial number,
     // JJ/MM/AAAA, JJ/MM/AA, AAAA-MM-JJ, with a time part, AAAAMMJJ...).
     let mut want = vec![ymd(2020, 2, 3); 12];

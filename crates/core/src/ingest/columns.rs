@@ -64,12 +64,12 @@ pub fn parse_column(
     position: Option<usize>,
     index: usize,
     column: &ColumnSpec,
-    rows: &[usize],
+    rows: &[u32],
     context: &Context,
     notes: &mut Notes,
 ) -> Values {
     let Notes { problems, former } = notes;
-    let cell = |row: usize| position.map_or(Cell::Empty, |c| grid.cell(row, c));
+    let cell = |row: u32| position.map_or(Cell::Empty, |c| grid.cell(row as usize, c));
     let mut note = |i: usize, problem: Problem, value: String| {
         problems.entry(i).or_insert(CellProblem {
             column: index,

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Duplicates, Source};
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -20,10 +20,14 @@ use std::path::{Path, PathBuf};
 
 const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
 
+/// Rows are numbered in 32 bits, in the table as in its bookkeeping.
+const MAX_ROWS: usize = u32::MAX as usize - 1;
+
 /// The data rows of consecutive lines, parsed.
 pub struct Part {
-    /// 0-based row of each data row in the sheet or file.
-    rows: Vec<usize>,
+    /// 0-based row of each data row in the sheet or file (a file has at
+    /// most `u32::MAX` rows: see `parse_rows`).
+    rows: Vec<u32>,
     /// One per declared column, every data row (rejected ones too): the
     /// part's chunk of the table. Typed values are held once, in polars.
     columns: Vec<Column>,
@@ -55,7 +59,14 @@ pub fn parse_rows(
     context: &Context,
     path: &Path,
 ) -> Result<Part> {
-    let mut rows = Vec::with_capacity(range.len());
+    if range.end > MAX_ROWS {
+        return Err(Error::input(
+            path,
+            None,
+            format!("more than {MAX_ROWS} rows: too many to read"),
+        ));
+    }
+    let mut rows: Vec<u32> = Vec::with_capacity(range.len());
     let mut totals = Vec::new();
     for row in range {
         if grid.row_is_blank(row) {
@@ -64,7 +75,7 @@ pub fn parse_rows(
         if grid.is_total_row(row) {
             totals.push(row);
         } else {
-            rows.push(row);
+            rows.push(row as u32);
         }
     }
     let mut noted = columns::Notes::default();
@@ -147,7 +158,7 @@ struct Undeclared {
 }
 
 impl Undeclared {
-    fn of(grid: &dyn Grid, layout: &Layout, rows: &[usize]) -> Option<Self> {
+    fn of(grid: &dyn Grid, layout: &Layout, rows: &[u32]) -> Option<Self> {
         let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
         let mut columns: Vec<(std::borrow::Cow<'_, str>, usize)> = (0..grid.width())
             .filter(|c| !declared.contains(c))
@@ -162,7 +173,7 @@ impl Undeclared {
             .iter()
             .map(|&row| {
                 for (name, c) in &columns {
-                    let cell = grid.cell(row, *c);
+                    let cell = grid.cell(row as usize, *c);
                     if !cell.is_blank() {
                         // Writing to a String cannot fail.
                         let _ = write!(text, "{name}\u{1f}{cell}\u{1e}");
@@ -240,11 +251,10 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
             format!("{} files for one source: at most 65,536", files.len()),
         ));
     }
-    let notes: Vec<Vec<Vec<bool>>> = files.iter().map(notes_below_last_total).collect();
+    let notes: Vec<BTreeSet<(usize, usize)>> = files.iter().map(notes_below_last_total).collect();
     for file in &files {
         // Keys hold 16 bits of part and 32 of row: parts are batches of 65,536 lines.
-        if file.parts.len() > 1 << 16 || file.parts.iter().any(|p| p.rows.len() > u32::MAX as usize)
-        {
+        if file.parts.len() > 1 << 16 {
             return Err(Error::input(
                 &file.path,
                 file.sheet.as_deref(),
@@ -273,14 +283,17 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
         let mut rejects = Vec::new();
         let mut repeats: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
         let mut former_rows: BTreeMap<u32, usize> = BTreeMap::new();
-        let mut keeps: Vec<Vec<usize>> = Vec::with_capacity(file.parts.len());
+        // Rows not kept are few: listed, rather than every row kept.
+        let mut dropped: Vec<Vec<u32>> = Vec::with_capacity(file.parts.len());
         for (p, part) in file.parts.iter().enumerate() {
-            let mut keep = Vec::with_capacity(part.rows.len());
+            let mut not_kept = Vec::new();
             let mut problems = part.problems.iter().peekable();
             for (i, &row) in part.rows.iter().enumerate() {
+                let row = row as usize;
                 if let Some((_, problem)) = problems.next_if(|(at, _)| *at == i) {
+                    not_kept.push(i as u32);
                     // Notes are not data: skipped, not rejected.
-                    if notes[f][p][i] {
+                    if notes[f].contains(&(p, i)) {
                         continue;
                     }
                     rejects.push(Reject {
@@ -307,13 +320,14 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                 match entry {
                     Entry::Occupied(first) => {
                         let at = At::of(*first.get());
-                        let first_row = files[at.file].parts[at.part].rows[at.index] + 1;
+                        let first_row = files[at.file].parts[at.part].rows[at.index] as usize + 1;
                         let duplicate = match policy {
                             Duplicates::Auto => part.identified[i],
                             Duplicates::Reject => true,
                             Duplicates::Keep => false,
                         };
                         if duplicate {
+                            not_kept.push(i as u32);
                             rejects.push(Reject {
                                 row: row + 1,
                                 column: String::new(),
@@ -329,24 +343,22 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                                 .entry((at.file, first_row))
                                 .or_default()
                                 .push(row + 1);
-                            keep.push(i);
                         }
                     }
                     Entry::Vacant(slot) => {
                         slot.insert(here.key());
-                        keep.push(i);
                     }
                 }
             }
             // Rows mapped through the passage table, among the rows kept.
-            let mut kept = keep.iter().peekable();
+            let mut gone = not_kept.iter().peekable();
             for &(i, code) in &part.former {
-                while kept.next_if(|&&k| k < i).is_some() {}
-                if kept.peek() == Some(&&i) {
+                while gone.next_if(|&&d| (d as usize) < i).is_some() {}
+                if gone.peek() != Some(&&(i as u32)) {
                     *former_rows.entry(code).or_default() += 1;
                 }
             }
-            keeps.push(keep);
+            dropped.push(not_kept);
         }
         let repeats: Vec<Repeat> = repeats
             .into_iter()
@@ -356,57 +368,65 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                 rows,
             })
             .collect();
-        outcomes.push((rejects, repeats, former_rows, keeps));
+        outcomes.push((rejects, repeats, former_rows, dropped));
     }
     drop(seen);
     files
         .into_iter()
         .zip(outcomes)
         .zip(notes)
-        .map(|((file, (rejects, repeats, former_rows, keeps)), notes)| {
-            let last_data = file
-                .parts
-                .iter()
-                .zip(&notes)
-                .flat_map(|(p, notes)| p.rows.iter().zip(notes).filter(|(_, n)| !**n))
-                .map(|(r, _)| *r)
-                .max();
-            let notes = notes.iter().flatten().filter(|&&n| n).count();
-            let totals = file.parts.iter().map(|p| p.totals.len()).sum();
-            let inner_totals = file
-                .parts
-                .iter()
-                .flat_map(|p| &p.totals)
-                .filter(|&&t| last_data.is_some_and(|last| t < last))
-                .count();
-            let data_rows: usize = file.parts.iter().map(|p| p.rows.len()).sum::<usize>() - notes;
-            let accepted: usize = keeps.iter().map(Vec::len).sum();
-            let report = FileReport {
-                source: String::new(),
-                path: file.path.clone(),
-                sheet: file.sheet.clone(),
-                sha256: String::new(),
-                encoding: file.encoding,
-                header_row: file.layout.header_row + 1,
-                rows_read: file.height,
-                read_ms: 0.0,
-                accepted,
-                // Every row that is not data: titles, header, blank, totals and notes.
-                skipped: file.height - data_rows,
-                totals,
-                inner_totals,
-                notes,
-                rejects,
-                repeats,
-                mapped: Vec::new(),
-                absent_columns: file.layout.absent.clone(),
-            };
-            Ok(Finished {
-                frame: accepted_frame(file.parts, &keeps, &file.path)?,
-                report,
-                former_rows,
-            })
-        })
+        .map(
+            |((file, (rejects, repeats, former_rows, dropped)), notes)| {
+                let last_data = file
+                    .parts
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(p, part)| {
+                        // The last row of the part that is not a note.
+                        (0..part.rows.len())
+                            .rev()
+                            .find(|&i| !notes.contains(&(p, i)))
+                            .map(|i| part.rows[i] as usize)
+                    })
+                    .max();
+                let totals = file.parts.iter().map(|p| p.totals.len()).sum();
+                let inner_totals = file
+                    .parts
+                    .iter()
+                    .flat_map(|p| &p.totals)
+                    .filter(|&&t| last_data.is_some_and(|last| t < last))
+                    .count();
+                let data_rows: usize =
+                    file.parts.iter().map(|p| p.rows.len()).sum::<usize>() - notes.len();
+                let accepted =
+                    data_rows + notes.len() - dropped.iter().map(Vec::len).sum::<usize>();
+                let report = FileReport {
+                    source: String::new(),
+                    path: file.path.clone(),
+                    sheet: file.sheet.clone(),
+                    sha256: String::new(),
+                    encoding: file.encoding,
+                    header_row: file.layout.header_row + 1,
+                    rows_read: file.height,
+                    read_ms: 0.0,
+                    accepted,
+                    // Every row that is not data: titles, header, blank, totals and notes.
+                    skipped: file.height - data_rows,
+                    totals,
+                    inner_totals,
+                    notes: notes.len(),
+                    rejects,
+                    repeats,
+                    mapped: Vec::new(),
+                    absent_columns: file.layout.absent.clone(),
+                };
+                Ok(Finished {
+                    frame: accepted_frame(file.parts, &dropped, accepted, &file.path)?,
+                    report,
+                    former_rows,
+                })
+            },
+        )
         .collect()
 }
 
@@ -414,16 +434,11 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
 /// data gone wrong, rejected and counted towards the reject rate.
 const MAX_NOTES: usize = 10;
 
-/// Which data rows are notes ("Source : CAF" under the table), per part:
-/// the rows below the file's last total row, when there are at most
-/// [`MAX_NOTES`] of them and none reads as a valid data row. Anywhere else a
-/// row is data, accepted or rejected.
-fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
-    let mut notes: Vec<Vec<bool>> = file
-        .parts
-        .iter()
-        .map(|p| vec![false; p.rows.len()])
-        .collect();
+/// Which data rows are notes ("Source : CAF" under the table), as (part,
+/// index in the part): the rows below the file's last total row, when
+/// there are at most [`MAX_NOTES`] of them and none reads as a valid data
+/// row. Anywhere else a row is data, accepted or rejected.
+fn notes_below_last_total(file: &FileRows) -> BTreeSet<(usize, usize)> {
     let Some(last_total) = file
         .parts
         .iter()
@@ -431,13 +446,13 @@ fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
         .max()
         .copied()
     else {
-        return notes;
+        return BTreeSet::new();
     };
     // Rows are in order in each part: those below the total end each part.
     let below: Vec<std::ops::Range<usize>> = file
         .parts
         .iter()
-        .map(|p| p.rows.partition_point(|&r| r < last_total)..p.rows.len())
+        .map(|p| p.rows.partition_point(|&r| (r as usize) < last_total)..p.rows.len())
         .collect();
     let count: usize = below.iter().map(|range| range.len()).sum();
     let all_invalid = file.parts.iter().zip(&below).all(|(p, range)| {
@@ -445,47 +460,66 @@ fn notes_below_last_total(file: &FileRows) -> Vec<Vec<bool>> {
             .clone()
             .all(|i| p.problems.binary_search_by_key(&i, |(at, _)| *at).is_ok())
     });
-    if all_invalid && count <= MAX_NOTES {
-        for (notes, range) in notes.iter_mut().zip(below) {
-            notes[range].fill(true);
-        }
+    if !all_invalid || count > MAX_NOTES {
+        return BTreeSet::new();
     }
-    notes
+    below
+        .into_iter()
+        .enumerate()
+        .flat_map(|(p, range)| range.map(move |i| (p, i)))
+        .collect()
 }
 
-/// The table of a file's rows kept: its row numbers, then its columns.
-fn accepted_frame(parts: Vec<Part>, keeps: &[Vec<usize>], path: &Path) -> Result<DataFrame> {
+/// The table of a file's rows kept (all but the `dropped` ones of each
+/// part, in order): its row numbers, then its columns. Each part's chunk is
+/// moved in, and its bookkeeping freed, before the next.
+fn accepted_frame(
+    parts: Vec<Part>,
+    dropped: &[Vec<u32>],
+    accepted: usize,
+    path: &Path,
+) -> Result<DataFrame> {
     let to_polars = |e| Error::polars(format!("building the table of {}", path.display()), e);
-    let accepted: usize = keeps.iter().map(Vec::len).sum();
-    let row_numbers: Vec<i64> = parts
-        .iter()
-        .zip(keeps)
-        .flat_map(|(p, keep)| keep.iter().map(|&i| p.rows[i] as i64 + 1))
-        .collect();
+    let mut row_numbers: Option<Column> = None;
     let mut columns: Vec<Column> = Vec::new();
-    for (part, keep) in parts.into_iter().zip(keeps) {
-        // Most parts have no rejected row: their chunk is kept as it is.
-        let chunks = if keep.len() == part.rows.len() {
-            part.columns
+    for (part, dropped) in parts.into_iter().zip(dropped) {
+        // Row numbers as a user sees them: 1-based.
+        let numbers = UInt32Chunked::from_vec(
+            ROW_COLUMN.into(),
+            part.rows.iter().map(|&r| r + 1).collect(),
+        )
+        .into_column();
+        // Most parts have no row dropped: their chunk is kept as it is.
+        let (numbers, chunks) = if dropped.is_empty() {
+            (numbers, part.columns)
         } else {
-            let mut kept = vec![false; part.rows.len()];
-            keep.iter().for_each(|&i| kept[i] = true);
+            let mut kept = vec![true; part.rows.len()];
+            dropped.iter().for_each(|&i| kept[i as usize] = false);
             let mask = BooleanChunked::from_slice(PlSmallStr::EMPTY, &kept);
-            part.columns
+            let chunks = part
+                .columns
                 .iter()
                 .map(|c| c.filter(&mask))
                 .collect::<PolarsResult<_>>()
-                .map_err(to_polars)?
+                .map_err(to_polars)?;
+            (numbers.filter(&mask).map_err(to_polars)?, chunks)
         };
-        if columns.is_empty() {
-            columns = chunks;
-        } else {
-            for (column, chunk) in columns.iter_mut().zip(&chunks) {
-                column.append(chunk).map_err(to_polars)?;
+        match &mut row_numbers {
+            None => {
+                row_numbers = Some(numbers);
+                columns = chunks;
+            }
+            Some(all) => {
+                all.append(&numbers).map_err(to_polars)?;
+                for (column, chunk) in columns.iter_mut().zip(&chunks) {
+                    column.append(chunk).map_err(to_polars)?;
+                }
             }
         }
     }
-    let mut frame_columns = vec![Series::new(ROW_COLUMN.into(), row_numbers).into_column()];
+    let mut frame_columns = vec![
+        row_numbers.unwrap_or_else(|| Column::new_empty(ROW_COLUMN.into(), &DataType::UInt32)),
+    ];
     frame_columns.extend(columns);
     DataFrame::new(accepted, frame_columns).map_err(to_polars)
 }

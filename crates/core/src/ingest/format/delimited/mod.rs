@@ -256,11 +256,11 @@ mod tests {
     use crate::reference::Reference;
     use polars::prelude::DataFrame;
 
-    fn row_numbers(frame: &DataFrame) -> Vec<Option<i64>> {
+    fn row_numbers(frame: &DataFrame) -> Vec<Option<u32>> {
         frame
             .column(ROW_COLUMN)
             .unwrap()
-            .i64()
+            .u32()
             .unwrap()
             .iter()
             .collect()
