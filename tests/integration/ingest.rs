@@ -1018,3 +1018,117 @@ fn the_keep_override_keeps_identified_copies_as_possible_double_entries() {
         stdout(&output)
     );
 }
+
+/// Duplicates over a source of two CSV files of 100,000 rows each: copies
+/// within a block of lines, across blocks (a CSV file is parsed in batches
+/// of 65,536 lines) and across files, and copies without an identifier
+/// (kept, listed). The expectation is worked out here, from the lines
+/// written, with a plain map of lines seen.
+#[test]
+fn duplicates_are_found_across_blocks_and_files_of_a_large_source() {
+    use std::collections::HashMap;
+    const ROWS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = fixture("ingest");
+    let line = |k: usize| {
+        // Every 1,000th row has no identifier; `nb` makes every generated row unique.
+        let id = if k % 1_000 == 7 {
+            String::new()
+        } else {
+            format!("{:07}", k * 7_919 % 10_000_000)
+        };
+        format!("{id};2020-{:02};{k}", k % 12 + 1)
+    };
+    let mut files: Vec<Vec<String>> = vec![
+        (0..ROWS).map(line).collect(),
+        (ROWS..2 * ROWS).map(line).collect(),
+    ];
+    // (file, 0-based data row) of each copy and of its original.
+    let copies = [
+        ((0, 9), (0, 11)),         // same block
+        ((0, 10), (0, 70_000)),    // next block
+        ((0, 7), (0, 90_000)),     // no identifier: kept
+        ((0, 99_999), (1, 3)),     // next file
+        ((1, 2_007), (1, 99_000)), // no identifier, second file
+        ((0, 10), (1, 50_000)),    // a third copy, in the next file
+        ((1, 60_000), (1, 60_001)),
+    ];
+    for ((f, r), (g, s)) in copies {
+        files[g][s] = files[f][r].clone();
+    }
+    let names = ["mouvements_1.csv", "mouvements_2.csv"];
+    let mut expected_rejects = Vec::new();
+    let mut expected_repeats = 0;
+    let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (f, lines) in files.iter().enumerate() {
+        for (r, text) in lines.iter().enumerate() {
+            // Line 1 is the header: data row r is on line r + 2.
+            match seen.get(text.as_str()) {
+                None => {
+                    seen.insert(text, (f, r + 2));
+                }
+                Some(_) if text.starts_with(';') => expected_repeats += 1,
+                Some(&(g, row)) => {
+                    let of = if g == f {
+                        String::new()
+                    } else {
+                        format!(" of {}", names[g])
+                    };
+                    expected_rejects.push((
+                        names[f].to_string(),
+                        r + 2,
+                        format!("exact duplicate of row {row}{of}"),
+                    ));
+                }
+            }
+        }
+    }
+    assert_eq!((expected_rejects.len(), expected_repeats), (5, 2));
+    for (name, lines) in names.iter().zip(&files) {
+        let text = format!("numalloc;mois;nb\n{}\n", lines.join("\n"));
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let pipeline = dir.path().join("large.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"[pipeline]
+name = "Ingest tests - large source"
+departement = "Loire"
+year = 2020
+inputs = {inputs:?}
+max_reject_rate = 0.5
+
+[reference]
+territories = {territories:?}
+
+[sources.mouvements]
+file = "mouvements_*.csv"
+several_files = true
+columns = [
+  {{ name = "numalloc", header = "numalloc", type = "id", width = 7 }},
+  {{ name = "mois", header = "mois", type = "month", required = true }},
+  {{ name = "nb", header = "nb", type = "integer", required = true }},
+]
+"#,
+            inputs = dir.path(),
+            territories = fixtures.join("territoires.csv"),
+        ),
+    )
+    .unwrap();
+    let (output, table, rejects) = check_with_rejects(&pipeline, &[]);
+    assert_exit(&output, 0);
+    assert_all_reconciled(&table);
+    let found: Vec<(String, usize, String)> = rejects
+        .iter()
+        .map(|r| {
+            assert_eq!(r.reason, "duplicate");
+            (r.file.clone(), r.row, r.message.clone())
+        })
+        .collect();
+    assert_eq!(found, expected_rejects);
+    let repeats: usize = table.iter().map(|row| row.repeats).sum();
+    let accepted: usize = table.iter().map(|row| row.accepted).sum();
+    assert_eq!(repeats, expected_repeats);
+    assert_eq!(accepted, 2 * ROWS - expected_rejects.len());
+}

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Duplicates, Source};
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::hash::BuildHasher;
@@ -262,22 +263,7 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
             ));
         }
     }
-    let part = |at: At| &files[at.file].parts[at.part];
-    let equal = |a: At, b: At| {
-        let (pa, pb) = (part(a), part(b));
-        // Only rows with equal hashes get here: rarely other than duplicates.
-        pa.columns
-            .iter()
-            .zip(&pb.columns)
-            .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
-            && pa.undeclared_at(a.index) == pb.undeclared_at(b.index)
-    };
-    let data_rows: usize = files
-        .iter()
-        .flat_map(|f| &f.parts)
-        .map(|p| p.rows.len())
-        .sum();
-    let mut seen: HashTable<u64> = HashTable::with_capacity(data_rows);
+    let mut repeated = repeated_rows(&files).into_iter().peekable();
     let mut outcomes = Vec::with_capacity(files.len());
     for (f, file) in files.iter().enumerate() {
         let mut rejects = Vec::new();
@@ -309,44 +295,30 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
                     part: p,
                     index: i,
                 };
-                let entry = seen.entry(
-                    part.hashes[i],
-                    |&key| equal(here, At::of(key)),
-                    |&key| {
-                        let at = At::of(key);
-                        files[at.file].parts[at.part].hashes[at.index]
-                    },
-                );
-                match entry {
-                    Entry::Occupied(first) => {
-                        let at = At::of(*first.get());
-                        let first_row = files[at.file].parts[at.part].rows[at.index] as usize + 1;
-                        let duplicate = match policy {
-                            Duplicates::Auto => part.identified[i],
-                            Duplicates::Reject => true,
-                            Duplicates::Keep => false,
-                        };
-                        if duplicate {
-                            not_kept.push(i as u32);
-                            rejects.push(Reject {
-                                row: row + 1,
-                                column: String::new(),
-                                value: String::new(),
-                                reason: Reason::Duplicate {
-                                    first_row,
-                                    first_file: (at.file != f)
-                                        .then(|| file_name(&files[at.file].path)),
-                                },
-                            });
-                        } else {
-                            repeats
-                                .entry((at.file, first_row))
-                                .or_default()
-                                .push(row + 1);
-                        }
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(here.key());
+                if let Some((_, first)) = repeated.next_if(|(row, _)| *row == here.key()) {
+                    let at = At::of(first);
+                    let first_row = files[at.file].parts[at.part].rows[at.index] as usize + 1;
+                    let duplicate = match policy {
+                        Duplicates::Auto => part.identified[i],
+                        Duplicates::Reject => true,
+                        Duplicates::Keep => false,
+                    };
+                    if duplicate {
+                        not_kept.push(i as u32);
+                        rejects.push(Reject {
+                            row: row + 1,
+                            column: String::new(),
+                            value: String::new(),
+                            reason: Reason::Duplicate {
+                                first_row,
+                                first_file: (at.file != f).then(|| file_name(&files[at.file].path)),
+                            },
+                        });
+                    } else {
+                        repeats
+                            .entry((at.file, first_row))
+                            .or_default()
+                            .push(row + 1);
                     }
                 }
             }
@@ -370,7 +342,6 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
             .collect();
         outcomes.push((rejects, repeats, former_rows, dropped));
     }
-    drop(seen);
     files
         .into_iter()
         .zip(outcomes)
@@ -428,6 +399,124 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
             },
         )
         .collect()
+}
+
+/// Rows a partition of the duplicate search holds, on average at most: its
+/// hash table (16 bytes a row, half full at worst) stays in a core's cache.
+const ROWS_PER_PARTITION: usize = 1 << 15;
+
+/// Every row equal in all its columns (undeclared ones too) to an earlier
+/// row of the source, rows with a cell problem aside, as (its key, the
+/// first such row's key) in file order (keys as in [`At::key`]).
+///
+/// Equal rows have equal hashes, so the rows are split by bits of their
+/// hash into partitions searched independently, in parallel, each in file
+/// order: a table per partition small enough for a core's cache, where one
+/// table of the whole source (hundreds of MB at national scale) cost a cache
+/// miss per row.
+fn repeated_rows(files: &[FileRows]) -> Vec<(u64, u64)> {
+    let data_rows: usize = files
+        .iter()
+        .flat_map(|f| &f.parts)
+        .map(|p| p.rows.len())
+        .sum();
+    let partitions = (data_rows / ROWS_PER_PARTITION)
+        .next_power_of_two()
+        .min(1 << 12);
+    // Bits above those hashbrown uses for a bucket in a partition's table,
+    // below the 7 it keeps as a tag.
+    let partition_of = |hash: u64| (hash >> 40) as usize & (partitions - 1);
+    let by_partition: Vec<Vec<Partitioned>> = files
+        .par_iter()
+        .map(|file| {
+            file.parts
+                .par_iter()
+                .map(|part| Partitioned::of(part, partitions, partition_of))
+                .collect()
+        })
+        .collect();
+    let part = |at: At| &files[at.file].parts[at.part];
+    let equal = |a: At, b: At| {
+        let (pa, pb) = (part(a), part(b));
+        // Only rows with equal hashes get here: rarely other than duplicates.
+        pa.columns
+            .iter()
+            .zip(&pb.columns)
+            .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
+            && pa.undeclared_at(a.index) == pb.undeclared_at(b.index)
+    };
+    let mut repeated: Vec<(u64, u64)> = (0..partitions)
+        .into_par_iter()
+        .map_init(HashTable::<(u64, u64)>::new, |seen, k| {
+            seen.clear();
+            let mut repeated = Vec::new();
+            for (f, file) in files.iter().enumerate() {
+                for (p, part) in file.parts.iter().enumerate() {
+                    for &i in by_partition[f][p].rows(k) {
+                        let here = At {
+                            file: f,
+                            part: p,
+                            index: i as usize,
+                        };
+                        let hash = part.hashes[here.index];
+                        match seen.entry(
+                            hash,
+                            |&(h, key)| h == hash && equal(here, At::of(key)),
+                            |&(h, _)| h,
+                        ) {
+                            Entry::Occupied(first) => repeated.push((here.key(), first.get().1)),
+                            Entry::Vacant(slot) => {
+                                slot.insert((hash, here.key()));
+                            }
+                        }
+                    }
+                }
+            }
+            repeated
+        })
+        .flatten()
+        .collect();
+    repeated.par_sort_unstable();
+    repeated
+}
+
+/// A part's rows without cell problems (indices in the part), grouped by
+/// partition of the duplicate search, in order within each.
+struct Partitioned {
+    indices: Vec<u32>,
+    /// Where each partition's rows start in `indices`, and the end.
+    starts: Vec<u32>,
+}
+
+impl Partitioned {
+    fn of(part: &Part, partitions: usize, partition_of: impl Fn(u64) -> usize) -> Self {
+        let mut problems = part.problems.iter().map(|(i, _)| *i).peekable();
+        let searched: Vec<(u32, u32)> = part
+            .hashes
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| problems.next_if_eq(&i).is_none())
+            .map(|(i, &h)| (partition_of(h) as u32, i as u32))
+            .collect();
+        let mut starts = vec![0u32; partitions + 1];
+        searched
+            .iter()
+            .for_each(|&(k, _)| starts[k as usize + 1] += 1);
+        for k in 0..partitions {
+            starts[k + 1] += starts[k];
+        }
+        let mut next = starts.clone();
+        let mut indices = vec![0u32; searched.len()];
+        for (k, i) in searched {
+            indices[next[k as usize] as usize] = i;
+            next[k as usize] += 1;
+        }
+        Partitioned { indices, starts }
+    }
+
+    fn rows(&self, partition: usize) -> &[u32] {
+        &self.indices[self.starts[partition] as usize..self.starts[partition + 1] as usize]
+    }
 }
 
 /// Most rows below the last total that can be notes: more than that are
