@@ -77,6 +77,13 @@ pub fn compute_year(
         frames.insert(table.name, table.frame);
     }
     let as_of = latest_date(pipeline.year, &frames);
+    for (source, columns) in indicators::drop_unused_columns(pipeline, &mut frames) {
+        tracing::debug!(
+            source,
+            columns = columns.join(", "),
+            "columns no query reads, dropped"
+        );
+    }
     let computed = timings.time("compute", || {
         indicators::compute(pipeline, frames, reference)
     })?;

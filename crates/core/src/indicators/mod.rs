@@ -1,10 +1,12 @@
 //! The indicator engine: derived tables, then every indicator of the
 //! pipeline at every level, then data-quality findings.
 
+mod columns_used;
 mod eval;
 pub mod rows;
 pub mod sql;
 
+pub use columns_used::drop_unused_columns;
 pub use eval::Figure;
 
 use crate::error::{Error, Result};
