@@ -50,11 +50,15 @@ pub fn read_sources(
         pseudonymizer,
         known_hashes,
     };
-    pipeline
+    let tables = pipeline
         .sources
         .par_iter()
         .map(|(name, source)| read_source(pipeline, name, source, &context))
-        .collect()
+        .collect();
+    // The tables are built: batch buffers kept for reuse are freed.
+    rayon::broadcast(|_| columns::Spare::release());
+    columns::Spare::release();
+    tables
 }
 
 fn read_source(

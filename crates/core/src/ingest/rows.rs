@@ -126,10 +126,11 @@ pub fn parse_rows(
     let columns = source
         .columns
         .iter()
-        .zip(values)
-        .map(|(column, v)| v.into_column(column.name.get_ref()))
+        .zip(&values)
+        .map(|(column, v)| v.to_column(column.name.get_ref()))
         .collect::<PolarsResult<_>>()
         .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
+    values.into_iter().for_each(Values::recycle);
     Ok(Part {
         rows,
         columns,
