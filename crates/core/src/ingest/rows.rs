@@ -32,7 +32,8 @@ pub struct Part {
     /// One per declared column, every data row (rejected ones too): the
     /// part's chunk of the table. Typed values are held once, in polars.
     columns: Vec<Column>,
-    /// Each data row's hash over all its values, to find duplicates.
+    /// Each data row's hash over all its values, to find duplicates (taken
+    /// by the search).
     hashes: Vec<u64>,
     /// The first problem of each rejected data row (index in `rows`), in order.
     problems: Vec<(usize, CellProblem)>,
@@ -245,7 +246,7 @@ impl At {
 /// a person or a household; otherwise it is an event (two sessions of the
 /// same day and size), kept and listed as a possible double entry. `policy`
 /// may force either way.
-pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
+pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>> {
     if files.len() > 1 << 16 {
         return Err(Error::input(
             &files[0].path,
@@ -264,7 +265,7 @@ pub fn finish(files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finished>>
             ));
         }
     }
-    let mut repeated = repeated_rows(&files).into_iter().peekable();
+    let mut repeated = repeated_rows(&mut files).into_iter().peekable();
     let mut outcomes = Vec::with_capacity(files.len());
     for (f, file) in files.iter().enumerate() {
         let mut rejects = Vec::new();
@@ -415,7 +416,7 @@ const ROWS_PER_PARTITION: usize = 1 << 15;
 /// order: a table per partition small enough for a core's cache, where one
 /// table of the whole source (hundreds of MB at national scale) cost a cache
 /// miss per row.
-fn repeated_rows(files: &[FileRows]) -> Vec<(u64, u64)> {
+fn repeated_rows(files: &mut [FileRows]) -> Vec<(u64, u64)> {
     let data_rows: usize = files
         .iter()
         .flat_map(|f| &f.parts)
@@ -428,14 +429,15 @@ fn repeated_rows(files: &[FileRows]) -> Vec<(u64, u64)> {
     // below the 7 it keeps as a tag.
     let partition_of = |hash: u64| (hash >> 40) as usize & (partitions - 1);
     let by_partition: Vec<Vec<Partitioned>> = files
-        .par_iter()
+        .par_iter_mut()
         .map(|file| {
             file.parts
-                .par_iter()
+                .par_iter_mut()
                 .map(|part| Partitioned::of(part, partitions, partition_of))
                 .collect()
         })
         .collect();
+    let files: &[FileRows] = files;
     let part = |at: At| &files[at.file].parts[at.part];
     let equal = |a: At, b: At| {
         let (pa, pb) = (part(a), part(b));
@@ -451,15 +453,15 @@ fn repeated_rows(files: &[FileRows]) -> Vec<(u64, u64)> {
         .map_init(HashTable::<(u64, u64)>::new, |seen, k| {
             seen.clear();
             let mut repeated = Vec::new();
-            for (f, file) in files.iter().enumerate() {
-                for (p, part) in file.parts.iter().enumerate() {
-                    for &i in by_partition[f][p].rows(k) {
+            for (f, parts) in by_partition.iter().enumerate() {
+                for (p, partitioned) in parts.iter().enumerate() {
+                    let (indices, hashes) = partitioned.rows(k);
+                    for (&i, &hash) in indices.iter().zip(hashes) {
                         let here = At {
                             file: f,
                             part: p,
                             index: i as usize,
                         };
-                        let hash = part.hashes[here.index];
                         match seen.entry(
                             hash,
                             |&(h, key)| h == hash && equal(here, At::of(key)),
@@ -481,42 +483,50 @@ fn repeated_rows(files: &[FileRows]) -> Vec<(u64, u64)> {
     repeated
 }
 
-/// A part's rows without cell problems (indices in the part), grouped by
-/// partition of the duplicate search, in order within each.
+/// A part's rows without cell problems (indices in the part, and hashes,
+/// moved out of the part), grouped by partition of the duplicate search, in
+/// order within each: a partition's search reads them in sequence.
 struct Partitioned {
     indices: Vec<u32>,
+    hashes: Vec<u64>,
     /// Where each partition's rows start in `indices`, and the end.
     starts: Vec<u32>,
 }
 
 impl Partitioned {
-    fn of(part: &Part, partitions: usize, partition_of: impl Fn(u64) -> usize) -> Self {
+    fn of(part: &mut Part, partitions: usize, partition_of: impl Fn(u64) -> usize) -> Self {
+        let all = std::mem::take(&mut part.hashes);
         let mut problems = part.problems.iter().map(|(i, _)| *i).peekable();
-        let searched: Vec<(u32, u32)> = part
-            .hashes
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| problems.next_if_eq(&i).is_none())
-            .map(|(i, &h)| (partition_of(h) as u32, i as u32))
+        let searched: Vec<u32> = (0..all.len() as u32)
+            .filter(|&i| problems.next_if_eq(&(i as usize)).is_none())
             .collect();
         let mut starts = vec![0u32; partitions + 1];
-        searched
-            .iter()
-            .for_each(|&(k, _)| starts[k as usize + 1] += 1);
+        for &i in &searched {
+            starts[partition_of(all[i as usize]) + 1] += 1;
+        }
         for k in 0..partitions {
             starts[k + 1] += starts[k];
         }
         let mut next = starts.clone();
         let mut indices = vec![0u32; searched.len()];
-        for (k, i) in searched {
-            indices[next[k as usize] as usize] = i;
-            next[k as usize] += 1;
+        let mut hashes = vec![0u64; searched.len()];
+        for i in searched {
+            let hash = all[i as usize];
+            let at = &mut next[partition_of(hash)];
+            indices[*at as usize] = i;
+            hashes[*at as usize] = hash;
+            *at += 1;
         }
-        Partitioned { indices, starts }
+        Partitioned {
+            indices,
+            hashes,
+            starts,
+        }
     }
 
-    fn rows(&self, partition: usize) -> &[u32] {
-        &self.indices[self.starts[partition] as usize..self.starts[partition + 1] as usize]
+    fn rows(&self, partition: usize) -> (&[u32], &[u64]) {
+        let range = self.starts[partition] as usize..self.starts[partition + 1] as usize;
+        (&self.indices[range.clone()], &self.hashes[range])
     }
 }
 
