@@ -5,8 +5,8 @@
 //!
 //! The reading is conservative: a column is used when its name appears as a
 //! word in any text over its source (SQL, indicator expressions, parameters
-//! rendered), and every column is used when a `*` selects from the source
-//! or a query cannot be parsed.
+//! rendered), and every column is used when a `*` (or `COLUMNS(...)`)
+//! selects from the source or a query cannot be parsed.
 
 use super::sql::render;
 use crate::ingest::ROW_COLUMN;
@@ -49,9 +49,10 @@ pub fn drop_unused_columns(
 struct Usage {
     /// Lower-case words of every text naming the source.
     words: BTreeMap<String, BTreeSet<String>>,
-    /// Sources a `*` selects from, or all of them (`None` in the set) when
-    /// a query could not be read.
-    whole: BTreeSet<Option<String>>,
+    /// Sources read whole: a `*` or `COLUMNS(...)` selects from them.
+    whole: BTreeSet<String>,
+    /// A query could not be read: every source is read whole.
+    everything: bool,
 }
 
 impl Usage {
@@ -70,7 +71,7 @@ impl Usage {
             .chain(pipeline.coverage.iter().map(|c| &c.sql));
         for sql in queries {
             let Ok(sql) = render(sql, pipeline) else {
-                usage.whole.insert(None);
+                usage.everything = true;
                 continue;
             };
             let words = words(&sql);
@@ -82,14 +83,17 @@ impl Usage {
                 Some(starred) => usage.whole.extend(
                     starred
                         .iter()
-                        .filter_map(|r| sources.get(r).map(|s| Some((*s).clone()))),
+                        .filter_map(|r| sources.get(r).map(|s| (*s).clone())),
                 ),
-                None => {
-                    usage.whole.insert(None);
-                }
+                None => usage.everything = true,
             }
+            // Columns chosen by pattern: every source the query names.
+            let by_pattern = sql.to_uppercase().contains("COLUMNS(");
             for source in named {
                 usage.add(source, &words);
+                if by_pattern {
+                    usage.whole.insert(source.clone());
+                }
             }
         }
         for indicator in &pipeline.indicators {
@@ -110,7 +114,7 @@ impl Usage {
                 match render(text, pipeline) {
                     Ok(text) => usage.add(source, &words(&text)),
                     Err(_) => {
-                        usage.whole.insert(Some((*source).clone()));
+                        usage.whole.insert((*source).clone());
                     }
                 }
             }
@@ -126,8 +130,8 @@ impl Usage {
     }
 
     fn reads(&self, source: &str, column: &str) -> bool {
-        self.whole.contains(&None)
-            || self.whole.contains(&Some(source.to_owned()))
+        self.everything
+            || self.whole.contains(source)
             // A name a word cannot hold is never looked for: kept.
             || !column.chars().all(is_word_char)
             || self
@@ -302,6 +306,17 @@ mod tests {
         let expected: BTreeMap<String, Vec<String>> = map(LOIRE_UNUSED)
             .into_iter()
             .filter(|(s, _)| s != "brsa" && s != "orientations" && s != "contrats_aides")
+            .collect();
+        assert_eq!(dropped(&pipeline), expected);
+    }
+
+    #[test]
+    fn columns_chosen_by_pattern_keep_the_whole_source() {
+        let mut pipeline = loire();
+        pipeline.findings[0].sql = "SELECT COLUMNS('^date_.*$') FROM brsa".into();
+        let expected: BTreeMap<String, Vec<String>> = map(LOIRE_UNUSED)
+            .into_iter()
+            .filter(|(s, _)| s != "brsa")
             .collect();
         assert_eq!(dropped(&pipeline), expected);
     }
