@@ -107,6 +107,11 @@ fn main() {
 mod tests {
     use super::*;
 
+    /// An option's value now. SAFETY: reading an option is thread-safe in mimalloc.
+    fn option(option: libmimalloc_sys::mi_option_t) -> std::ffi::c_long {
+        unsafe { libmimalloc_sys::mi_option_get(option) }
+    }
+
     /// The option's place is right: its default is 1000 ms (mimalloc v3's
     /// options.c), which no neighbouring option has.
     #[test]
@@ -114,10 +119,9 @@ mod tests {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return;
         }
-        // SAFETY: reading an option is thread-safe in mimalloc.
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }, 1000);
+        assert_eq!(option(PURGE_DELAY), 1000);
         purge_freed_memory_at_once();
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }, 0);
+        assert_eq!(option(PURGE_DELAY), 0);
     }
 
     /// As above: the option's default is 1 (options.c), which neither
@@ -127,10 +131,9 @@ mod tests {
         if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
             return;
         }
-        // SAFETY: reading an option is thread-safe in mimalloc.
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(ALLOW_THP) }, 1);
+        assert_eq!(option(ALLOW_THP), 1);
         keep_memory_pages_small();
-        assert_eq!(unsafe { libmimalloc_sys::mi_option_get(ALLOW_THP) }, 0);
+        assert_eq!(option(ALLOW_THP), 0);
         #[cfg(target_os = "linux")]
         // SAFETY: reads a flag of the calling process.
         assert_eq!(
