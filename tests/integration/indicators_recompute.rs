@@ -492,6 +492,23 @@ impl NewEntrant {
     }
 }
 
+/// The households entered in the year under rights and duties (the same
+/// rule as [`new_entrants`]).
+fn new_entrant_numallocs(data: &SampleData) -> BTreeSet<&str> {
+    let y = data.year;
+    let mut households: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    for row in data.caf.iter().filter(|r| in_year(r.moisref, y)) {
+        let (opened, sdd) = households.entry(row.numalloc.as_str()).or_default();
+        *opened |= in_year(row.dtouvdrt, y);
+        *sdd |= row.sdd;
+    }
+    households
+        .into_iter()
+        .filter(|(_, (opened, sdd))| *opened && *sdd)
+        .map(|(numalloc, _)| numalloc)
+        .collect()
+}
+
 fn new_entrants(data: &SampleData) -> Vec<NewEntrant> {
     let reference = reference();
     let y = data.year;
@@ -1071,6 +1088,14 @@ enum Diffusion {
 
 /// Runs `suivi run` for `year` on `inputs`; returns the CSV's text.
 fn run_engine(inputs: &Path, year: i32, diffusion: Diffusion) -> String {
+    run_engine_with_coverage(inputs, year, diffusion).0
+}
+
+/// The join coverage measures of the quality workbook: id -> (numerator, denominator).
+type Coverage = BTreeMap<String, (f64, f64)>;
+
+/// The indicator table, and the coverage measures of the quality workbook.
+fn run_engine_with_coverage(inputs: &Path, year: i32, diffusion: Diffusion) -> (String, Coverage) {
     let out = tempfile::tempdir().expect("a temporary folder");
     let mut command = Command::new(env!("CARGO_BIN_EXE_suivi"));
     command
@@ -1100,7 +1125,31 @@ fn run_engine(inputs: &Path, year: i32, diffusion: Diffusion) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     let path = out.path().join(file);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    let csv = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    (
+        csv,
+        coverage_of(&out.path().join(format!("qualite_donnees_{year}.xlsx"))),
+    )
+}
+
+/// The rows of the quality workbook's coverage sheet: an id, a label, a
+/// numerator and a denominator.
+fn coverage_of(workbook: &Path) -> Coverage {
+    use calamine::{Data, Reader};
+    let mut workbook = calamine::open_workbook_auto(workbook).expect("the quality workbook opens");
+    let mut coverage = Coverage::new();
+    for name in workbook.sheet_names() {
+        let range = workbook.worksheet_range(&name).expect("a sheet");
+        for row in range.rows() {
+            if let [Data::String(id), _, Data::Float(num), Data::Float(den), ..] = row
+                && ["nouveaux_entrants_trouves", "orientations_sans_foyer"].contains(&id.as_str())
+            {
+                coverage.insert(id.clone(), (*num, *den));
+            }
+        }
+    }
+    coverage
 }
 
 /// Writes the files of `years` (clean unless `messy`) into a new folder.
@@ -1117,13 +1166,15 @@ fn generate(years: &[i32], messy: bool) -> (tempfile::TempDir, Vec<SampleData>) 
 
 /// The public run on the clean 2020 files alone, shared by the tests.
 fn clean_run() -> &'static (String, SampleData) {
-    static CLEAN: OnceLock<(String, SampleData)> = OnceLock::new();
+    &clean_run_with_coverage().0
+}
+
+fn clean_run_with_coverage() -> &'static ((String, SampleData), Coverage) {
+    static CLEAN: OnceLock<((String, SampleData), Coverage)> = OnceLock::new();
     CLEAN.get_or_init(|| {
         let (inputs, mut datas) = generate(&[YEAR], false);
-        (
-            run_engine(inputs.path(), YEAR, Diffusion::Public),
-            datas.remove(0),
-        )
+        let (csv, coverage) = run_engine_with_coverage(inputs.path(), YEAR, Diffusion::Public);
+        ((csv, datas.remove(0)), coverage)
     })
 }
 
@@ -1881,4 +1932,47 @@ fn identical_sessions_are_counted_listed_and_never_rejected() {
     let table = check_table_of(inputs.path(), &copy);
     assert_eq!(figures(&table, "accueil_social"), (0, accueil));
     assert_eq!(figures(&table, "initiatives"), (sessions, 0));
+}
+
+/// The quality workbook's join coverage, recomputed from the records: the
+/// new entrants found in the orientations file, and the orientation rows
+/// whose household is nowhere in the CAF file (any month).
+#[test]
+fn join_coverage_matches_an_independent_recomputation() {
+    let ((_, data), coverage) = clean_run_with_coverage();
+    let entrants = new_entrant_numallocs(data);
+    let oriented: BTreeSet<&str> = data
+        .orientations
+        .iter()
+        .map(|o| o.numalloc.as_str())
+        .collect();
+    let found = entrants.iter().filter(|n| oriented.contains(*n)).count();
+    let households: BTreeSet<&str> = data.caf.iter().map(|r| r.numalloc.as_str()).collect();
+    let orphans = data
+        .orientations
+        .iter()
+        .filter(|o| !households.contains(o.numalloc.as_str()))
+        .count();
+    // Not vacuous: the sample has new entrants both found and not, and
+    // orientation rows both with and without a household.
+    assert!(
+        0 < found && found < entrants.len(),
+        "{found} of {}",
+        entrants.len()
+    );
+    assert!(
+        0 < orphans && orphans < data.orientations.len(),
+        "{orphans}"
+    );
+    let expected = Coverage::from([
+        (
+            "nouveaux_entrants_trouves".to_owned(),
+            (found as f64, entrants.len() as f64),
+        ),
+        (
+            "orientations_sans_foyer".to_owned(),
+            (orphans as f64, data.orientations.len() as f64),
+        ),
+    ]);
+    assert_eq!(coverage, &expected);
 }

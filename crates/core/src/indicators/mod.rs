@@ -62,33 +62,44 @@ pub fn compute(
     });
     let tables = sql::build_tables(pipeline, sources)?;
     let territories = eval::territory_table(reference)?;
-    let indicators = pipeline
-        .indicators
-        .par_iter()
-        .enumerate()
-        .map(|(index, indicator)| {
-            let started = std::time::Instant::now();
-            let figures = eval::evaluate(
-                indicator,
-                pipeline,
-                &tables,
-                &territories,
-                &reference.territories,
-            )?;
-            tracing::debug!(
-                indicator = indicator.id.get_ref().as_str(),
-                ms = started.elapsed().as_millis() as u64,
-                "indicator computed"
-            );
-            Ok(IndicatorFigures { index, figures })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut context = polars::sql::SQLContext::new();
-    for (name, frame) in &tables.frames {
-        context.register(name, frame.clone());
-    }
-    let findings = findings(pipeline, &mut context)?;
-    let coverage = coverage(pipeline, &mut context)?;
+    // Findings and coverage queries run beside the indicators: the longest
+    // indicators would otherwise leave a core idle at the end.
+    let (indicators, checks) = rayon::join(
+        || {
+            pipeline
+                .indicators
+                .par_iter()
+                .enumerate()
+                .map(|(index, indicator)| {
+                    let started = std::time::Instant::now();
+                    let figures = eval::evaluate(
+                        indicator,
+                        pipeline,
+                        &tables,
+                        &territories,
+                        &reference.territories,
+                    )?;
+                    tracing::debug!(
+                        indicator = indicator.id.get_ref().as_str(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "indicator computed"
+                    );
+                    Ok(IndicatorFigures { index, figures })
+                })
+                .collect::<Result<Vec<_>>>()
+        },
+        || {
+            let mut context = polars::sql::SQLContext::new();
+            for (name, frame) in &tables.frames {
+                context.register(name, frame.clone());
+            }
+            let engine = tables.any_table_engine();
+            let findings = findings(pipeline, &mut context, engine)?;
+            let coverage = coverage(pipeline, &mut context, engine)?;
+            Ok::<_, Error>((findings, coverage))
+        },
+    );
+    let (indicators, (findings, coverage)) = (indicators?, checks?);
     Ok(Computed {
         indicators,
         findings,
@@ -96,9 +107,31 @@ pub fn compute(
     })
 }
 
+/// Collects one findings or coverage query on `engine`, logging its time.
+fn run_query(
+    context: &mut polars::sql::SQLContext,
+    sql: &str,
+    engine: Engine,
+    what: &str,
+    id: &str,
+) -> PolarsResult<DataFrame> {
+    let started = std::time::Instant::now();
+    let frame = context
+        .execute(sql)?
+        .collect_with_engine(engine)?
+        .unwrap_single();
+    tracing::debug!(
+        id,
+        ms = started.elapsed().as_millis() as u64,
+        "{what} computed"
+    );
+    Ok(frame)
+}
+
 fn coverage(
     pipeline: &Pipeline,
     context: &mut polars::sql::SQLContext,
+    engine: Engine,
 ) -> Result<Vec<CoverageResult>> {
     pipeline
         .coverage
@@ -107,9 +140,7 @@ fn coverage(
             let id = c.id.get_ref();
             let fail = |m: String| pipeline.error_at(c.id.span(), format!("coverage {id}: {m}"));
             let sql = sql::render(&c.sql, pipeline).map_err(fail)?;
-            let frame = context
-                .execute(&sql)
-                .and_then(|lf| lf.collect())
+            let frame = run_query(context, &sql, engine, "coverage", id)
                 .map_err(|e| fail(e.to_string()))?;
             let number = |name: &str| -> Result<f64> {
                 frame
@@ -136,6 +167,7 @@ fn coverage(
 fn findings(
     pipeline: &Pipeline,
     context: &mut polars::sql::SQLContext,
+    engine: Engine,
 ) -> Result<Vec<FindingResult>> {
     // Findings list rows to fix, never who they are about.
     let identifiers: BTreeSet<&str> = pipeline
@@ -153,10 +185,8 @@ fn findings(
             let fail =
                 |m: String| pipeline.error_at(finding.id.span(), format!("finding {id}: {m}"));
             let sql = sql::render(&finding.sql, pipeline).map_err(fail)?;
-            let mut rows = context
-                .execute(&sql)
-                .and_then(|lf| lf.collect())
-                .map_err(|e| fail(e.to_string()))?;
+            let mut rows =
+                run_query(context, &sql, engine, "finding", id).map_err(|e| fail(e.to_string()))?;
             let hidden: Vec<PlSmallStr> = rows
                 .get_column_names()
                 .into_iter()
