@@ -1127,10 +1127,11 @@ fn run_engine_with_coverage(inputs: &Path, year: i32, diffusion: Diffusion) -> (
     let path = out.path().join(file);
     let csv = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    (
-        csv,
-        coverage_of(&out.path().join(format!("qualite_donnees_{year}.xlsx"))),
-    )
+    let quality = match diffusion {
+        Diffusion::Public => format!("qualite_donnees_{year}.xlsx"),
+        Diffusion::Internal => format!("qualite_donnees_{year}_interne.xlsx"),
+    };
+    (csv, coverage_of(&out.path().join(quality)))
 }
 
 /// The rows of the quality workbook's coverage sheet: an id, a label, a
