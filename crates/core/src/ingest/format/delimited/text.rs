@@ -153,6 +153,7 @@ impl<'t> Splitter<'t> {
         while let Some(line) = self.ahead {
             if grid.records() == records {
                 grid.extend_to(line);
+                grid.seal();
                 self.next_line = line;
                 return Ok(Some(grid));
             }
@@ -164,6 +165,7 @@ impl<'t> Splitter<'t> {
             None => self.total_lines(),
         };
         grid.extend_to(end);
+        grid.seal();
         self.done = true;
         Ok(Some(grid))
     }
