@@ -254,12 +254,20 @@ impl CsvGrid {
         self.record_at_line[line - self.first_line] = Some(index as u32);
     }
 
-    /// Makes the fields pushed readable. UTF-8 fields were checked valid
-    /// when the file was surveyed: nothing is replaced.
-    pub fn seal(&mut self) {
-        let bytes = std::mem::take(&mut self.pending);
-        self.text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    /// Makes the fields pushed readable; false, and nothing readable, when
+    /// they are not valid UTF-8 (a file read as UTF-8 from its first block
+    /// only, whose later bytes are in another encoding).
+    pub fn seal(&mut self) -> bool {
+        match String::from_utf8(std::mem::take(&mut self.pending)) {
+            Ok(text) => {
+                self.text = text;
+                true
+            }
+            Err(e) => {
+                self.pending = e.into_bytes();
+                false
+            }
+        }
     }
 
     /// Makes the grid cover lines up to `end` (exclusive), blank lines included.

@@ -1,7 +1,9 @@
 //! A CSV file read from disk a block at a time into one buffer, never
 //! whole: a national file is a gigabyte, and on these machines fresh memory
-//! is what reading costs most. A first pass decides the encoding (and
-//! hashes the file when its hash is not known yet); the second splits it.
+//! is what reading costs most. A survey of the first block decides the
+//! encoding when it can (see `read`); otherwise a first pass over the whole
+//! file does (and hashes the file when its hash is not known yet), and the
+//! second splits it.
 
 use super::text;
 use crate::error::{Error, Result};
@@ -81,6 +83,11 @@ pub struct Survey {
     pub bom: usize,
     /// When asked for (not for UTF-16, which is read whole).
     pub sha256: Option<String>,
+    /// Whether every byte of the file was surveyed, not only its first block.
+    pub whole: bool,
+    /// Whether the rest of the file cannot change `encoding`: declared
+    /// Windows-1252, or guessed from as many bytes as the guess ever reads.
+    pub settled: bool,
 }
 
 impl Survey {
@@ -94,9 +101,18 @@ impl Survey {
 /// Reads a file through once: its byte order mark, whether it is valid
 /// UTF-8, the lines an encoding is guessed from (`declared` is the
 /// pipeline's `encoding`: `auto` or a name), and its SHA-256 if `hash`.
-pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Result<Survey> {
+/// With `first_block`, stops after the first `first_block` bytes (then
+/// `whole` says whether they were the whole file).
+pub fn survey(
+    path: &Path,
+    reader: impl Read,
+    declared: &str,
+    hash: bool,
+    first_block: Option<usize>,
+) -> Result<Survey> {
     let fail = |e: std::io::Error| Error::input(path, None, format!("cannot read the file: {e}"));
-    let mut blocks = Blocks::new(reader, BLOCK, 0, hash);
+    let mut blocks = Blocks::new(reader, first_block.unwrap_or(BLOCK), 0, hash);
+    let mut whole = true;
     let mut guess = text::EncodingGuess::default();
     let (mut bom, mut cut, mut lines, mut first) = (None, 0, 0, true);
     let auto = !matches!(declared, "utf-8" | "windows-1252");
@@ -116,6 +132,8 @@ pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Res
                         encoding,
                         bom: length,
                         sha256: None,
+                        whole: true,
+                        settled: true,
                     });
                 }
                 Some((_, length)) => (skip, utf8) = (length, true),
@@ -151,16 +169,25 @@ pub fn survey(path: &Path, reader: impl Read, declared: &str, hash: bool) -> Res
         }
         lines += memchr::memchr_iter(b'\n', body).count();
         cut = skip + end;
+        if first_block.is_some() {
+            whole = last;
+            break;
+        }
     }
-    let encoding = match (bom, declared) {
-        (Some(_), _) | (None, "utf-8") => UTF_8,
-        (None, "windows-1252") => WINDOWS_1252,
-        _ if utf8 => UTF_8,
-        _ => guess.finish(),
+    let (encoding, settled) = match (bom, declared) {
+        (Some(_), _) | (None, "utf-8") => (UTF_8, false),
+        (None, "windows-1252") => (WINDOWS_1252, true),
+        _ if utf8 => (UTF_8, false),
+        _ => {
+            let settled = guess.saturated();
+            (guess.finish(), settled)
+        }
     };
     Ok(Survey {
         encoding,
         bom: bom.map_or(0, |(_, length)| length),
-        sha256: blocks.sha256(),
+        sha256: if whole { blocks.sha256() } else { None },
+        whole,
+        settled,
     })
 }

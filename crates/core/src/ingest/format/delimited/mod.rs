@@ -12,6 +12,7 @@ use crate::ingest::grid::{CsvGrid, Grid};
 use crate::ingest::header::Layout;
 use crate::ingest::rows::{FileRows, Part, parse_rows};
 use crate::pipeline::Source;
+use encoding_rs::UTF_8;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom};
@@ -106,10 +107,14 @@ impl Batching {
     }
 }
 
-/// A CSV file's rows, read twice from `reader`: once to know its encoding
-/// (and its SHA-256, when `hash`), then a block at a time to parse it. A
-/// file in an encoding that is neither UTF-8 nor Windows-1252 is decoded
-/// whole.
+/// A CSV file's rows, read from `reader` a block at a time. Its first block
+/// decides its encoding when it is the whole file, when the pipeline
+/// declares Windows-1252, when the guess it gives is settled (the guess
+/// reads its accented lines only, up to a sample size), or when it is valid
+/// UTF-8: the rest is then read as UTF-8 and checked batch by batch. Otherwise, or when a later batch is
+/// not UTF-8 after all, a first pass over the whole file decides it (and
+/// its SHA-256, when `hash`) before it is read again. A file in an encoding
+/// that is neither UTF-8 nor Windows-1252 is decoded whole.
 fn read<R: Read + Seek>(
     source: &Source,
     path: &Path,
@@ -118,8 +123,48 @@ fn read<R: Read + Seek>(
     batching: &Batching,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
-    let fail = |e: std::io::Error| Error::input(path, None, format!("cannot read the file: {e}"));
-    let survey = blocks::survey(path, &mut reader, &source.encoding, hash)?;
+    let first = blocks::survey(
+        path,
+        &mut reader,
+        &source.encoding,
+        hash,
+        Some(batching.block),
+    )?;
+    // The split pass hashes what it reads, which starts after the mark.
+    let decided = first.whole
+        || (first.bom == 0 || !hash)
+            && first.splittable()
+            && (first.encoding == UTF_8 || first.settled);
+    if decided
+        && let Some(read) = read_as(source, path, &mut reader, context, batching, hash, &first)?
+    {
+        return Ok(read);
+    }
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| cannot_read(path, e))?;
+    let survey = blocks::survey(path, &mut reader, &source.encoding, hash, None)?;
+    read_as(source, path, &mut reader, context, batching, hash, &survey)?
+        .ok_or_else(|| text::not_valid(path, UTF_8, 1))
+}
+
+fn cannot_read(path: &Path, e: std::io::Error) -> Error {
+    Error::input(path, None, format!("cannot read the file: {e}"))
+}
+
+/// A CSV file's rows read in the encoding `survey` found, and its SHA-256
+/// (the survey's, or taken while reading); `None` when it is read as UTF-8
+/// and is not (a survey of its first block only).
+fn read_as<R: Read + Seek>(
+    source: &Source,
+    path: &Path,
+    reader: &mut R,
+    context: &Context,
+    batching: &Batching,
+    hash: bool,
+    survey: &blocks::Survey,
+) -> Result<Option<(FileRows, Option<String>)>> {
+    let fail = |e: std::io::Error| cannot_read(path, e);
     let mut split = Splitting {
         source,
         path,
@@ -136,19 +181,26 @@ fn read<R: Read + Seek>(
         reader
             .seek(SeekFrom::Start(survey.bom as u64))
             .map_err(fail)?;
-        let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, false);
+        let hash_here = hash && survey.sha256.is_none();
+        let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, hash_here);
         let mut cut = 0;
         while let Some((bytes, last)) = blocks.next(cut).map_err(fail)? {
-            cut = split.block(&text::Text::block(bytes, survey.encoding), last)?;
+            let Some(next) = split.block(&text::Text::block(bytes, survey.encoding), last)? else {
+                return Ok(None);
+            };
+            cut = next;
         }
-        (survey.encoding.name(), survey.sha256)
+        let sha256 = survey.sha256.clone().or_else(|| blocks.sha256());
+        (survey.encoding.name(), sha256)
     } else {
         let mut bytes = Vec::new();
         reader.seek(SeekFrom::Start(0)).map_err(fail)?;
         reader.read_to_end(&mut bytes).map_err(fail)?;
         let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
-        let (text, encoding) = text::whole(path, &bytes, &survey)?;
-        split.block(&text, true)?;
+        let (text, encoding) = text::whole(path, &bytes, survey)?;
+        if split.block(&text, true)?.is_none() {
+            return Ok(None);
+        }
         (encoding, sha256)
     };
     let rows = FileRows {
@@ -161,7 +213,7 @@ fn read<R: Read + Seek>(
         sheet: None,
         encoding: Some(encoding),
     };
-    Ok((rows, sha256))
+    Ok(Some((rows, sha256)))
 }
 
 /// What is split so far of a file, block after block.
@@ -184,8 +236,8 @@ struct Splitting<'a> {
 impl Splitting<'_> {
     /// Splits and parses a block's records (those starting before
     /// `batching.block`, unless it is the `last`); returns the byte the next
-    /// block starts at.
-    fn block(&mut self, text: &text::Text, last: bool) -> Result<usize> {
+    /// block starts at, or `None` when its text is not valid UTF-8.
+    fn block(&mut self, text: &text::Text, last: bool) -> Result<Option<usize>> {
         let (source, path, context) = (self.source, self.path, self.context);
         let delimiter = *self
             .delimiter
@@ -197,9 +249,11 @@ impl Splitting<'_> {
         let mut splitter = text::Splitter::new(path, text, delimiter, span)?;
         let take_spare = || self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
         if self.layout.is_none() {
-            let first = splitter
-                .next_grid(self.batching.first, take_spare())?
-                .unwrap_or_else(|| CsvGrid::new(self.first_line));
+            let first = splitter.next_grid(self.batching.first, take_spare())?;
+            if splitter.not_utf8() {
+                return Ok(None);
+            }
+            let first = first.unwrap_or_else(|| CsvGrid::new(self.first_line));
             let layout = crate::ingest::header::locate(&first, source, path, None)?;
             let rows = layout.header_row + 1..first.height();
             self.parts
@@ -232,18 +286,21 @@ impl Splitting<'_> {
             })
             .collect();
         rest.sort_unstable_by_key(|(i, _)| *i);
+        if splitter.not_utf8() {
+            return Ok(None);
+        }
         for (_, parsed) in rest {
             let (end, part) = parsed?;
             self.height = end;
             self.parts.push(part);
         }
-        Ok(match splitter.cut() {
+        Ok(Some(match splitter.cut() {
             Some((byte, line)) => {
                 self.first_line = line;
                 byte
             }
             None => text.size(),
-        })
+        }))
     }
 }
 
@@ -395,5 +452,164 @@ mod tests {
             assert!(frame.equals_missing(&whole), "blocks of {block} bytes");
             assert_eq!(batched.rows_read, 7, "blocks of {block} bytes");
         }
+    }
+
+    /// A file whose first blocks are plain ASCII and whose later lines are
+    /// Windows-1252 is read as such, whatever the blocks: the first block's
+    /// verdict (UTF-8) is taken back once a later batch is not UTF-8. A file
+    /// declared UTF-8 is refused on the line of its first bad byte.
+    #[test]
+    fn a_late_windows_1252_byte_is_found_whatever_the_blocks() {
+        let dir = crate::repository().join("tests/fixtures/ingest");
+        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
+        let reference = Reference::load(&pipeline).unwrap();
+        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
+        let context = Context {
+            reference: &reference,
+            pseudonymizer: &pseudonymizer,
+            known_hashes: &FileHashes::new(),
+        };
+        let source = &pipeline.sources["caf_comma"];
+        let mut bytes =
+            b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
+        for i in 0..6 {
+            bytes.extend(
+                format!("202003,012345{i},2018-03-15,42218,Saint-Etienne,1,2,1,10.5\r\n").bytes(),
+            );
+        }
+        // Line 8: "Saint-\u{c9}tienne" in Windows-1252.
+        bytes.extend(b"202003,0123457,2018-03-15,42218,Saint-\xc9tienne,1,2,1,10.5\r\n");
+        let path = Path::new("late.csv");
+        let read = |source: &Source, block: usize| {
+            let batching = Batching {
+                first: 2,
+                rest: 2,
+                block,
+                margin: 128,
+            };
+            super::read(
+                source,
+                path,
+                std::io::Cursor::new(&bytes),
+                &context,
+                &batching,
+                true,
+            )
+        };
+        let names = |file: FileRows| {
+            let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
+                .unwrap()
+                .remove(0);
+            let names: Vec<Option<String>> = finished
+                .frame
+                .column("libelle_commune")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|s| s.map(str::to_owned))
+                .collect();
+            names
+        };
+        let expected_hash = hex::encode(Sha256::digest(&bytes));
+        let (whole, hash) = read(source, usize::MAX / 2).unwrap();
+        assert_eq!(whole.encoding, Some("windows-1252"));
+        assert_eq!(hash.as_deref(), Some(expected_hash.as_str()));
+        let whole = names(whole);
+        assert_eq!(whole.last().unwrap().as_deref(), Some("Saint-\u{c9}tienne"));
+        assert_eq!(whole.len(), 7);
+        for block in [100, 150, 300, 500] {
+            let (file, hash) = read(source, block).unwrap();
+            assert_eq!(
+                file.encoding,
+                Some("windows-1252"),
+                "blocks of {block} bytes"
+            );
+            assert_eq!(
+                hash.as_deref(),
+                Some(expected_hash.as_str()),
+                "blocks of {block} bytes"
+            );
+            assert_eq!(names(file), whole, "blocks of {block} bytes");
+        }
+        // Plain ASCII: read as UTF-8 from its first block, hashed while split.
+        let ascii = &bytes[..memchr::memrchr(b'\n', &bytes[..bytes.len() - 1]).unwrap() + 1];
+        let batching = Batching {
+            first: 2,
+            rest: 2,
+            block: 100,
+            margin: 128,
+        };
+        let cursor = std::io::Cursor::new(ascii);
+        let (file, hash) = super::read(source, path, cursor, &context, &batching, true).unwrap();
+        assert_eq!(file.encoding, Some("UTF-8"));
+        assert_eq!(hash, Some(hex::encode(Sha256::digest(ascii))));
+        assert_eq!(names(file), whole[..6]);
+        let mut declared = source.clone();
+        declared.encoding = "utf-8".into();
+        for block in [100, usize::MAX / 2] {
+            let Err(error) = read(&declared, block) else {
+                panic!("a Windows-1252 byte was read as UTF-8 (blocks of {block} bytes)");
+            };
+            assert!(
+                error.to_string().contains("first bad byte on line 8"),
+                "{error}"
+            );
+        }
+    }
+
+    /// A Windows-1252 file whose first block holds more accented lines than
+    /// the encoding guess reads is settled by that block alone, and reads as
+    /// the whole file does.
+    #[test]
+    fn a_guess_from_enough_accented_lines_is_settled_by_the_first_block() {
+        let dir = crate::repository().join("tests/fixtures/ingest");
+        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
+        let reference = Reference::load(&pipeline).unwrap();
+        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
+        let context = Context {
+            reference: &reference,
+            pseudonymizer: &pseudonymizer,
+            known_hashes: &FileHashes::new(),
+        };
+        let source = &pipeline.sources["caf_comma"];
+        let mut bytes =
+            b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
+        for i in 0..4000 {
+            bytes.extend(format!("202003,{i:07},2018-03-15,42218,").bytes());
+            bytes.extend(b"Saint-\xc9tienne,1,2,1,10.5\r\n");
+        }
+        let block = 128 << 10;
+        assert!(bytes.len() > block);
+        let first =
+            blocks::survey(Path::new("x.csv"), &bytes[..], "auto", false, Some(block)).unwrap();
+        assert!(!first.whole && first.settled);
+        assert_eq!(first.encoding, encoding_rs::WINDOWS_1252);
+        let read = |block: usize| {
+            let batching = Batching {
+                first: 1 << 10,
+                rest: 1 << 10,
+                block,
+                margin: 1 << 10,
+            };
+            let cursor = std::io::Cursor::new(&bytes);
+            let (file, _) = super::read(
+                source,
+                Path::new("x.csv"),
+                cursor,
+                &context,
+                &batching,
+                false,
+            )
+            .unwrap();
+            assert_eq!(file.encoding, Some("windows-1252"));
+            crate::ingest::rows::finish(vec![file], source.duplicates)
+                .unwrap()
+                .remove(0)
+                .frame
+        };
+        let whole = read(usize::MAX / 2);
+        assert_eq!(whole.height(), 4000);
+        assert!(read(block).equals_missing(&whole));
     }
 }

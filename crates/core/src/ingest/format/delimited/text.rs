@@ -72,10 +72,12 @@ pub fn read(
     let (text, used) = decode(path, bytes, encoding)?;
     let delimiter = text.delimiter(delimiter);
     let mut splitter = Splitter::new(path, &text, delimiter, Span::default())?;
-    let grid = splitter
-        .next_grid(usize::MAX, None)?
-        .unwrap_or_else(|| CsvGrid::new(0));
-    Ok((grid, used))
+    let grid = splitter.next_grid(usize::MAX, None)?;
+    if splitter.not_utf8() {
+        // Surveyed whole above: never, unless the survey is wrong.
+        return Err(not_valid(path, UTF_8, 1));
+    }
+    Ok((grid.unwrap_or_else(|| CsvGrid::new(0)), used))
 }
 
 /// Splits decoded CSV text into grids of consecutive lines, one after the
@@ -98,6 +100,8 @@ pub struct Splitter<'t> {
     limit: Option<usize>,
     /// The byte and line of the first record left to the next block.
     cut: Option<(usize, usize)>,
+    /// A grid was not valid UTF-8: splitting stopped there.
+    not_utf8: bool,
 }
 
 impl<'t> Splitter<'t> {
@@ -121,6 +125,7 @@ impl<'t> Splitter<'t> {
             done: false,
             limit: span.limit,
             cut: None,
+            not_utf8: false,
         };
         splitter.read_ahead()?;
         Ok(splitter)
@@ -130,6 +135,21 @@ impl<'t> Splitter<'t> {
     /// once every grid of this one is read; None after the file's last.
     pub fn cut(&self) -> Option<(usize, usize)> {
         self.cut
+    }
+
+    /// Whether splitting stopped on fields that are not valid UTF-8.
+    pub fn not_utf8(&self) -> bool {
+        self.not_utf8
+    }
+
+    /// The grid, sealed; `None`, and no more grids, if it is not valid UTF-8.
+    fn sealed(&mut self, mut grid: CsvGrid) -> Option<CsvGrid> {
+        if grid.seal() {
+            return Some(grid);
+        }
+        self.not_utf8 = true;
+        self.done = true;
+        None
     }
 
     /// The next grid, of at most `records` records and the blank lines
@@ -153,9 +173,8 @@ impl<'t> Splitter<'t> {
         while let Some(line) = self.ahead {
             if grid.records() == records {
                 grid.extend_to(line);
-                grid.seal();
                 self.next_line = line;
-                return Ok(Some(grid));
+                return Ok(self.sealed(grid));
             }
             grid.push(line, self.record.iter(), self.encoding);
             self.read_ahead()?;
@@ -165,9 +184,8 @@ impl<'t> Splitter<'t> {
             None => self.total_lines(),
         };
         grid.extend_to(end);
-        grid.seal();
         self.done = true;
-        Ok(Some(grid))
+        Ok(self.sealed(grid))
     }
 
     fn read_ahead(&mut self) -> Result<()> {
@@ -281,7 +299,7 @@ pub fn decode<'b>(
     bytes: &'b [u8],
     declared: &str,
 ) -> Result<(Text<'b>, &'static str)> {
-    let survey = super::blocks::survey(path, bytes, declared, false)?;
+    let survey = super::blocks::survey(path, bytes, declared, false, None)?;
     whole(path, bytes, &survey)
 }
 
@@ -400,6 +418,11 @@ impl EncodingGuess {
                 }
             }
         }
+    }
+
+    /// Whether the guess has read all it ever reads: more text cannot change it.
+    pub fn saturated(&self) -> bool {
+        self.fed >= DETECTION_SAMPLE
     }
 
     pub fn finish(mut self) -> &'static Encoding {
