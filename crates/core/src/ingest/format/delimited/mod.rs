@@ -111,10 +111,11 @@ impl Batching {
 /// decides its encoding when it is the whole file, when the pipeline
 /// declares Windows-1252, when the guess it gives is settled (the guess
 /// reads its accented lines only, up to a sample size), or when it is valid
-/// UTF-8: the rest is then read as UTF-8 and checked batch by batch. Otherwise, or when a later batch is
-/// not UTF-8 after all, a first pass over the whole file decides it (and
-/// its SHA-256, when `hash`) before it is read again. A file in an encoding
-/// that is neither UTF-8 nor Windows-1252 is decoded whole.
+/// UTF-8: the rest is then read as UTF-8 and checked batch by batch.
+/// Otherwise, or when a later batch is not UTF-8 after all, a first pass
+/// over the whole file decides it (and its SHA-256, when `hash`) before it
+/// is read again. A file in an encoding that is neither UTF-8 nor
+/// Windows-1252 is decoded whole.
 fn read<R: Read + Seek>(
     source: &Source,
     path: &Path,
@@ -313,6 +314,35 @@ mod tests {
     use crate::reference::Reference;
     use polars::prelude::DataFrame;
 
+    /// The CSV fixtures' pipeline, its reference tables and a fixed key.
+    struct Fixture {
+        pipeline: crate::pipeline::Pipeline,
+        reference: Reference,
+        pseudonymizer: Pseudonymizer,
+        hashes: FileHashes,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let dir = crate::repository().join("tests/fixtures/ingest");
+            let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
+            Fixture {
+                reference: Reference::load(&pipeline).unwrap(),
+                pipeline,
+                pseudonymizer: Pseudonymizer::with_key(b"0123456789abcdef"),
+                hashes: FileHashes::new(),
+            }
+        }
+
+        fn context(&self) -> Context<'_> {
+            Context {
+                reference: &self.reference,
+                pseudonymizer: &self.pseudonymizer,
+                known_hashes: &self.hashes,
+            }
+        }
+    }
+
     fn row_numbers(frame: &DataFrame) -> Vec<Option<u32>> {
         frame
             .column(ROW_COLUMN)
@@ -328,16 +358,9 @@ mod tests {
     /// undeclared column: the result never changes.
     #[test]
     fn csv_batches_give_the_same_table_as_one_pass() {
-        let dir = crate::repository().join("tests/fixtures/ingest");
-        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
-        let reference = Reference::load(&pipeline).unwrap();
-        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
-        let context = Context {
-            reference: &reference,
-            pseudonymizer: &pseudonymizer,
-            known_hashes: &FileHashes::new(),
-        };
-        let source = &pipeline.sources["caf_comma"];
+        let fixture = Fixture::new();
+        let context = fixture.context();
+        let source = &fixture.pipeline.sources["caf_comma"];
         let lines = [
             "Extraction CAF 2020",
             "",
@@ -460,16 +483,9 @@ mod tests {
     /// declared UTF-8 is refused on the line of its first bad byte.
     #[test]
     fn a_late_windows_1252_byte_is_found_whatever_the_blocks() {
-        let dir = crate::repository().join("tests/fixtures/ingest");
-        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
-        let reference = Reference::load(&pipeline).unwrap();
-        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
-        let context = Context {
-            reference: &reference,
-            pseudonymizer: &pseudonymizer,
-            known_hashes: &FileHashes::new(),
-        };
-        let source = &pipeline.sources["caf_comma"];
+        let fixture = Fixture::new();
+        let context = fixture.context();
+        let source = &fixture.pipeline.sources["caf_comma"];
         let mut bytes =
             b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
         for i in 0..6 {
@@ -563,16 +579,9 @@ mod tests {
     /// the whole file does.
     #[test]
     fn a_guess_from_enough_accented_lines_is_settled_by_the_first_block() {
-        let dir = crate::repository().join("tests/fixtures/ingest");
-        let pipeline = crate::pipeline::load(&dir.join("csv_files.toml"), None, None).unwrap();
-        let reference = Reference::load(&pipeline).unwrap();
-        let pseudonymizer = Pseudonymizer::with_key(b"0123456789abcdef");
-        let context = Context {
-            reference: &reference,
-            pseudonymizer: &pseudonymizer,
-            known_hashes: &FileHashes::new(),
-        };
-        let source = &pipeline.sources["caf_comma"];
+        let fixture = Fixture::new();
+        let context = fixture.context();
+        let source = &fixture.pipeline.sources["caf_comma"];
         let mut bytes =
             b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
         for i in 0..4000 {
