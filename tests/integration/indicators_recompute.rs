@@ -469,6 +469,7 @@ fn earliest<K: std::hash::Hash + Eq + Clone>(
 /// A new entrant of Y with what the RSA indicators need.
 #[derive(Debug)]
 struct NewEntrant {
+    numalloc: String,
     territory: String,
     opening: NaiveDate,
     orientation: Option<NaiveDate>,
@@ -490,23 +491,6 @@ impl NewEntrant {
     fn delay_meeting(&self) -> Option<i64> {
         self.meeting.map(|m| (m - self.opening).num_days())
     }
-}
-
-/// The households entered in the year under rights and duties (the same
-/// rule as [`new_entrants`]).
-fn new_entrant_numallocs(data: &SampleData) -> BTreeSet<&str> {
-    let y = data.year;
-    let mut households: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
-    for row in data.caf.iter().filter(|r| in_year(r.moisref, y)) {
-        let (opened, sdd) = households.entry(row.numalloc.as_str()).or_default();
-        *opened |= in_year(row.dtouvdrt, y);
-        *sdd |= row.sdd;
-    }
-    households
-        .into_iter()
-        .filter(|(_, (opened, sdd))| *opened && *sdd)
-        .map(|(numalloc, _)| numalloc)
-        .collect()
 }
 
 fn new_entrants(data: &SampleData) -> Vec<NewEntrant> {
@@ -563,6 +547,7 @@ fn new_entrants(data: &SampleData) -> Vec<NewEntrant> {
                 .filter(|&m| m >= opening)
                 .min();
             NewEntrant {
+                numalloc: numalloc.to_owned(),
                 territory: reference.territory(&h.first.unwrap().1),
                 opening,
                 orientation,
@@ -1938,16 +1923,17 @@ fn identical_sessions_are_counted_listed_and_never_rejected() {
 /// The quality workbook's join coverage, recomputed from the records: the
 /// new entrants found in the orientations file, and the orientation rows
 /// whose household is nowhere in the CAF file (any month).
-#[test]
-fn join_coverage_matches_an_independent_recomputation() {
-    let ((_, data), coverage) = clean_run_with_coverage();
-    let entrants = new_entrant_numallocs(data);
+fn expected_coverage(data: &SampleData) -> Coverage {
+    let entrants = new_entrants(data);
     let oriented: BTreeSet<&str> = data
         .orientations
         .iter()
         .map(|o| o.numalloc.as_str())
         .collect();
-    let found = entrants.iter().filter(|n| oriented.contains(*n)).count();
+    let found = entrants
+        .iter()
+        .filter(|e| oriented.contains(e.numalloc.as_str()))
+        .count();
     let households: BTreeSet<&str> = data.caf.iter().map(|r| r.numalloc.as_str()).collect();
     let orphans = data
         .orientations
@@ -1965,7 +1951,7 @@ fn join_coverage_matches_an_independent_recomputation() {
         0 < orphans && orphans < data.orientations.len(),
         "{orphans}"
     );
-    let expected = Coverage::from([
+    Coverage::from([
         (
             "nouveaux_entrants_trouves".to_owned(),
             (found as f64, entrants.len() as f64),
@@ -1974,6 +1960,68 @@ fn join_coverage_matches_an_independent_recomputation() {
             "orientations_sans_foyer".to_owned(),
             (orphans as f64, data.orientations.len() as f64),
         ),
-    ]);
-    assert_eq!(coverage, &expected);
+    ])
+}
+
+#[test]
+fn join_coverage_matches_an_independent_recomputation() {
+    let ((_, data), coverage) = clean_run_with_coverage();
+    assert_eq!(coverage, &expected_coverage(data));
+}
+
+/// A CAF extraction that overlaps the year before (rows of its December):
+/// those rows open no right in the year, place no new entrant in a month or
+/// a commune, and count for no December stock, but their households are in
+/// the CAF file for the orientations coverage.
+#[test]
+fn caf_rows_of_the_year_before_count_only_for_the_coverage() {
+    let (mut data, opts) = build(YEAR, false);
+    let before = NaiveDate::from_ymd_opt(YEAR - 1, 12, 1).unwrap();
+    let opened_in_year = NaiveDate::from_ymd_opt(YEAR, 1, 2).unwrap();
+    let other_commune = data.caf[0].codcom.clone();
+    // A row of the year before for every 5th household, opened early in the
+    // year, in another commune: counted, it would move the household's
+    // opening date, first month and commune.
+    let mut seen = BTreeSet::new();
+    let mut extra: Vec<sample::CafRow> = data
+        .caf
+        .iter()
+        .filter(|r| seen.insert(r.numalloc.clone()))
+        .step_by(5)
+        .map(|r| sample::CafRow {
+            moisref: before,
+            dtouvdrt: opened_in_year,
+            codcom: other_commune.clone(),
+            sdd: true,
+            etatdrt: 2,
+            ..r.clone()
+        })
+        .collect();
+    // Households that are only in the year before, with orientation rows.
+    let households: BTreeSet<&str> = data.caf.iter().map(|r| r.numalloc.as_str()).collect();
+    let orphans: BTreeSet<String> = data
+        .orientations
+        .iter()
+        .filter(|o| !households.contains(o.numalloc.as_str()))
+        .map(|o| o.numalloc.clone())
+        .step_by(2)
+        .collect();
+    assert!(
+        !orphans.is_empty(),
+        "the sample has orientations without a household"
+    );
+    let template = extra[0].clone();
+    extra.extend(orphans.iter().map(|numalloc| sample::CafRow {
+        numalloc: numalloc.clone(),
+        ..template.clone()
+    }));
+    data.caf.extend(extra);
+    let inputs = tempfile::tempdir().expect("a temporary folder");
+    sample::write(&data, &opts, inputs.path()).expect("the files are written");
+    let (csv, coverage) = run_engine_with_coverage(inputs.path(), YEAR, Diffusion::Public);
+    assert_no_mismatch(
+        "CAF rows of the year before",
+        &compare(&expected(&data), &parse_csv(&csv), Previous::None),
+    );
+    assert_eq!(coverage, expected_coverage(&data));
 }

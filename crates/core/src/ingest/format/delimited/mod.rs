@@ -496,22 +496,17 @@ mod tests {
         // Line 8: "Saint-\u{c9}tienne" in Windows-1252.
         bytes.extend(b"202003,0123457,2018-03-15,42218,Saint-\xc9tienne,1,2,1,10.5\r\n");
         let path = Path::new("late.csv");
-        let read = |source: &Source, block: usize| {
+        let read_bytes = |source: &Source, bytes: &[u8], block: usize| {
             let batching = Batching {
                 first: 2,
                 rest: 2,
                 block,
                 margin: 128,
             };
-            super::read(
-                source,
-                path,
-                std::io::Cursor::new(&bytes),
-                &context,
-                &batching,
-                true,
-            )
+            let cursor = std::io::Cursor::new(bytes);
+            super::read(source, path, cursor, &context, &batching, true)
         };
+        let read = |source: &Source, block: usize| read_bytes(source, &bytes, block);
         let names = |file: FileRows| {
             let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
                 .unwrap()
@@ -550,14 +545,7 @@ mod tests {
         }
         // Plain ASCII: read as UTF-8 from its first block, hashed while split.
         let ascii = &bytes[..memchr::memrchr(b'\n', &bytes[..bytes.len() - 1]).unwrap() + 1];
-        let batching = Batching {
-            first: 2,
-            rest: 2,
-            block: 100,
-            margin: 128,
-        };
-        let cursor = std::io::Cursor::new(ascii);
-        let (file, hash) = super::read(source, path, cursor, &context, &batching, true).unwrap();
+        let (file, hash) = read_bytes(source, ascii, 100).unwrap();
         assert_eq!(file.encoding, Some("UTF-8"));
         assert_eq!(hash, Some(hex::encode(Sha256::digest(ascii))));
         assert_eq!(names(file), whole[..6]);
