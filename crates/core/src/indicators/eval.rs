@@ -123,32 +123,31 @@ pub fn evaluate(
     // counts the month, of its earliest row; it meets a share's condition if
     // one of its rows does.
     if indicator.key.is_some() {
-        let sorted = lf.clone().filter(col("_key").is_not_null()).sort_by_exprs(
-            [col("_key"), col("_date"), col("_commune")],
-            SortMultipleOptions::default()
-                .with_nulls_last(true)
-                .with_maintain_order(true),
-        );
-        let units = sorted.group_by_stable([col("_key")]).agg([
-            col(T).first().alias("_unit_territoire"),
-            col(M).first().alias("_unit_mois"),
-            col("_cond").any(true).alias("_unit_cond"),
-            col(V).first().alias("_unit_ventilation"),
-        ]);
-        lf = match indicator.kind {
-            Kind::Distinct | Kind::Share => units.select([
+        let keyed = lf
+            .clone()
+            .filter(col("_key").is_not_null())
+            .select([
                 col("_key"),
-                col("_unit_territoire").alias(T),
-                col("_unit_mois").alias(M),
-                col("_unit_cond").alias("_cond"),
-                col("_unit_ventilation").alias(V),
+                col("_date"),
+                col("_commune"),
+                col(T),
+                col(M),
+                col(V),
+                col("_cond"),
+            ])
+            .collect_with_engine(tables.engine(&indicator.table))
+            .map(|result| result.unwrap_single())
+            .map_err(polars_error)?;
+        let units = first_rows(&keyed).map_err(polars_error)?.lazy();
+        lf = match indicator.kind {
+            Kind::Distinct | Kind::Share => units.with_columns([
                 lit(true).alias("_in_year"),
                 null_of(DataType::Float64).alias("_val"),
                 null_of(DataType::Float64).alias("_den"),
             ]),
             _ => lf
                 .join(
-                    units.select([col("_key"), col("_unit_territoire")]),
+                    units.select([col("_key"), col(T).alias("_unit_territoire")]),
                     [col("_key")],
                     [col("_key")],
                     JoinArgs::new(JoinType::Left),
@@ -214,6 +213,60 @@ pub fn evaluate(
         }
     }
     Ok(complete(indicator, figures, all_territories))
+}
+
+/// Each unit's first row (earliest date, then smallest commune code, then
+/// first in the table; missing dates and communes last) with its key,
+/// territory, month and breakdown value, and whether any of its rows meets
+/// the condition (`_cond`). One pass over each unit's rows: sorting every
+/// row by the three keys (row-encoded) took most of RSA-02's 3 s at
+/// national scale.
+fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
+    let dates: Vec<Option<i32>> = keyed.column("_date")?.date()?.physical().iter().collect();
+    let communes: Vec<Option<&str>> = keyed.column("_commune")?.str()?.iter().collect();
+    let conditions: Vec<bool> = keyed
+        .column("_cond")?
+        .bool()?
+        .iter()
+        .map(|c| c.unwrap_or(false))
+        .collect();
+    // Nulls last, then the table's order among ties.
+    let order = |row: IdxSize| {
+        let row = row as usize;
+        (
+            dates[row].is_none(),
+            dates[row],
+            communes[row].is_none(),
+            communes[row],
+            row,
+        )
+    };
+    let grouped = keyed.group_by(["_key"])?;
+    let groups = grouped.get_groups();
+    let mut first = Vec::with_capacity(groups.len());
+    let mut any = Vec::with_capacity(groups.len());
+    let mut pick = |rows: &mut dyn Iterator<Item = IdxSize>| {
+        let (mut best, mut met) = (None, false);
+        for row in rows {
+            met |= conditions[row as usize];
+            if best.is_none_or(|b| order(row) < order(b)) {
+                best = Some(row);
+            }
+        }
+        first.push(best.expect("a group has rows"));
+        any.push(met);
+    };
+    for group in groups.iter() {
+        match group {
+            GroupsIndicator::Idx((_, rows)) => pick(&mut rows.iter().copied()),
+            GroupsIndicator::Slice([start, len]) => pick(&mut (start..start + len)),
+        }
+    }
+    let mut units = keyed
+        .select(["_key", T, M, V])?
+        .take(&IdxCa::from_vec("first".into(), first))?;
+    units.with_column(Column::new("_cond".into(), any))?;
+    Ok(units)
 }
 
 /// The query of one level's figures: rows grouped by the chosen keys.
@@ -415,4 +468,85 @@ pub fn territory_table(reference: &crate::reference::Reference) -> Result<DataFr
     let (codes, names): (Vec<&str>, Vec<&str>) = reference.communes().into_iter().unzip();
     df!("code_commune" => codes, T => names)
         .map_err(|e| Error::polars("building the territory table", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_takes_its_earliest_row_nulls_last_then_the_first_among_ties() {
+        let d = |day: i32| Some(day);
+        let keyed = df!(
+            "_key" => [1i64, 1, 1, 2, 2, 2, 3, 3, 4, 4],
+            // Days since 1970: 1 has 18300 twice and 18290 once; 2 has its
+            // 18300 on two communes; 3 has no dates; 4 one row per commune.
+            "_date" => [d(18300), d(18290), d(18300), d(18300), d(18300), None, None, None, None, d(18400)],
+            "_commune" => [Some("42218"), Some("42005"), Some("42001"), Some("42330"), Some("42001"), Some("42000"), None, Some("42100"), Some("42001"), None],
+            T => ["A", "B", "C", "D", "E", "F", "G", "H", "I", "J"],
+            M => [Some(1i32), Some(2), Some(3), Some(4), Some(5), None, None, None, None, Some(6)],
+            V => ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"],
+            "_cond" => [false, false, true, false, false, false, false, false, false, false],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("_date").cast(DataType::Date))
+        .collect()
+        .unwrap();
+        let units = first_rows(&keyed)
+            .unwrap()
+            .sort(["_key"], SortMultipleOptions::default())
+            .unwrap();
+        let strings = |name: &str| -> Vec<String> {
+            units
+                .column(name)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|s| s.unwrap().to_owned())
+                .collect()
+        };
+        // 1: the earliest date wins whatever the commune; 2: the smaller
+        // commune code among equal dates; 3: a commune before none when no
+        // row has a date; 4: a date before none, even without a commune.
+        assert_eq!(strings(T), ["B", "E", "H", "J"]);
+        assert_eq!(strings(V), ["v2", "v5", "v8", "v10"]);
+        let conditions: Vec<Option<bool>> = units
+            .column("_cond")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            conditions,
+            [Some(true), Some(false), Some(false), Some(false)]
+        );
+
+        // Identical date and commune: the first row in the table.
+        let ties = df!(
+            "_key" => [7i64, 7, 7],
+            "_date" => [Some(18300), Some(18300), Some(18300)],
+            "_commune" => ["42218", "42218", "42218"],
+            T => ["A", "A", "A"],
+            M => [1i32, 1, 1],
+            V => ["second", "first", "third"],
+            "_cond" => [false, false, false],
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("_date").cast(DataType::Date))
+        .collect()
+        .unwrap();
+        let units = first_rows(&ties).unwrap();
+        let breakdown = units
+            .column(V)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .map(str::to_owned);
+        assert_eq!(breakdown.as_deref(), Some("second"));
+    }
 }
