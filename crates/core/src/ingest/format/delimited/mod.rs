@@ -124,28 +124,20 @@ fn read<R: Read + Seek>(
     batching: &Batching,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
-    let first = blocks::survey(
-        path,
-        &mut reader,
-        &source.encoding,
-        hash,
-        Some(batching.block),
-    )?;
-    // The split pass hashes what it reads, which starts after the mark.
-    let decided = first.whole
-        || (first.bom == 0 || !hash)
-            && first.splittable()
-            && (first.encoding == UTF_8 || first.settled);
-    if decided
-        && let Some(read) = read_as(source, path, &mut reader, context, batching, hash, &first)?
-    {
+    let mut blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, hash);
+    let first = blocks::survey(path, &mut blocks, &source.encoding, true)?;
+    let decided = first.whole || first.splittable() && (first.encoding == UTF_8 || first.settled);
+    if decided && let Some(read) = read_as(source, path, blocks, context, batching, hash, &first)? {
         return Ok(read);
     }
-    reader
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| cannot_read(path, e))?;
-    let survey = blocks::survey(path, &mut reader, &source.encoding, hash, None)?;
-    read_as(source, path, &mut reader, context, batching, hash, &survey)?
+    let fail = |e| cannot_read(path, e);
+    reader.seek(SeekFrom::Start(0)).map_err(fail)?;
+    let mut blocks = blocks::Blocks::new(&mut reader, blocks::BLOCK, 0, hash);
+    let survey = blocks::survey(path, &mut blocks, &source.encoding, false)?;
+    reader.seek(SeekFrom::Start(0)).map_err(fail)?;
+    // Hashed by the survey: not twice.
+    let blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, false);
+    read_as(source, path, blocks, context, batching, hash, &survey)?
         .ok_or_else(|| text::not_valid(path, UTF_8, 1))
 }
 
@@ -153,13 +145,13 @@ fn cannot_read(path: &Path, e: std::io::Error) -> Error {
     Error::input(path, None, format!("cannot read the file: {e}"))
 }
 
-/// A CSV file's rows read in the encoding `survey` found, and its SHA-256
-/// (the survey's, or taken while reading); `None` when it is read as UTF-8
-/// and is not (a survey of its first block only).
+/// Splits and parses a file from its first byte, in the encoding its
+/// `survey` found, continuing from `blocks` (which may hold the first block
+/// already); `None` when a batch read as UTF-8 is not.
 fn read_as<R: Read + Seek>(
     source: &Source,
     path: &Path,
-    reader: &mut R,
+    mut blocks: blocks::Blocks<&mut R>,
     context: &Context,
     batching: &Batching,
     hash: bool,
@@ -179,12 +171,8 @@ fn read_as<R: Read + Seek>(
         spare: Mutex::new(Vec::new()),
     };
     let (encoding, sha256) = if survey.splittable() {
-        reader
-            .seek(SeekFrom::Start(survey.bom as u64))
-            .map_err(fail)?;
-        let hash_here = hash && survey.sha256.is_none();
-        let mut blocks = blocks::Blocks::new(reader, batching.block, batching.margin, hash_here);
-        let mut cut = 0;
+        // The byte order mark is left out of the first block.
+        let mut cut = survey.bom;
         while let Some((bytes, last)) = blocks.next(cut).map_err(fail)? {
             let Some(next) = split.block(&text::Text::block(bytes, survey.encoding), last)? else {
                 return Ok(None);
@@ -195,6 +183,7 @@ fn read_as<R: Read + Seek>(
         (survey.encoding.name(), sha256)
     } else {
         let mut bytes = Vec::new();
+        let reader = blocks.into_reader();
         reader.seek(SeekFrom::Start(0)).map_err(fail)?;
         reader.read_to_end(&mut bytes).map_err(fail)?;
         let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
@@ -578,8 +567,8 @@ mod tests {
         }
         let block = 128 << 10;
         assert!(bytes.len() > block);
-        let first =
-            blocks::survey(Path::new("x.csv"), &bytes[..], "auto", false, Some(block)).unwrap();
+        let mut first_block = blocks::Blocks::new(&bytes[..], block, 0, false);
+        let first = blocks::survey(Path::new("x.csv"), &mut first_block, "auto", true).unwrap();
         assert!(!first.whole && first.settled);
         assert_eq!(first.encoding, encoding_rs::WINDOWS_1252);
         let read = |block: usize| {

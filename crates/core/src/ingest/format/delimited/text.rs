@@ -299,7 +299,8 @@ pub fn decode<'b>(
     bytes: &'b [u8],
     declared: &str,
 ) -> Result<(Text<'b>, &'static str)> {
-    let survey = super::blocks::survey(path, bytes, declared, false, None)?;
+    let mut blocks = super::blocks::Blocks::new(bytes, super::blocks::BLOCK, 0, false);
+    let survey = super::blocks::survey(path, &mut blocks, declared, false)?;
     whole(path, bytes, &survey)
 }
 
