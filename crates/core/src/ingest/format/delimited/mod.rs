@@ -538,6 +538,16 @@ mod tests {
         assert_eq!(file.encoding, Some("UTF-8"));
         assert_eq!(hash, Some(hex::encode(Sha256::digest(ascii))));
         assert_eq!(names(file), whole[..6]);
+        // A byte order mark: left out of the first block, hashed with the rest.
+        let mut marked = b"\xef\xbb\xbf".to_vec();
+        marked.extend(ascii);
+        marked.extend("202003,0123457,2018-03-15,42218,Saint-\u{c9}tienne,1,2,1,10.5\r\n".bytes());
+        for block in [100, 150, usize::MAX / 2] {
+            let (file, hash) = read_bytes(source, &marked, block).unwrap();
+            assert_eq!(file.encoding, Some("UTF-8"), "blocks of {block} bytes");
+            assert_eq!(hash, Some(hex::encode(Sha256::digest(&marked))));
+            assert_eq!(names(file), whole, "blocks of {block} bytes");
+        }
         let mut declared = source.clone();
         declared.encoding = "utf-8".into();
         for block in [100, usize::MAX / 2] {
