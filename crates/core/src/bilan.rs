@@ -5,7 +5,7 @@
 
 use crate::confidentiality;
 use crate::error::{Error, Result};
-use crate::file_hash::FileHashes;
+use crate::file_hash::HashBook;
 use crate::indicators::rows::{self, Row};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::pipeline::{Pipeline, YEARS};
@@ -89,7 +89,7 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
             &p,
             &reference,
             &pseudonymizer,
-            &FileHashes::new(),
+            &HashBook::default(),
             &mut Timings::default(),
         )?;
         let mut rows = rows::rows(&p, &computed.computed, None);

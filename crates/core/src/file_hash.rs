@@ -1,7 +1,9 @@
-//! SHA-256 of input files, computed once a run: the fingerprint hashes every
-//! input before the run, and the reader reuses those hashes for the files it
-//! reads, as long as each file is still the same version (same size, same
-//! modification time, unchanged while it was read).
+//! SHA-256 of input files, computed once a run. With `--if-changed` the
+//! fingerprint hashes every input before the run, and the readers reuse
+//! those hashes for the files they read, as long as each file is still the
+//! same version (same size, same modification time, unchanged while it was
+//! read). Otherwise the readers hash what they read, beside the parsing,
+//! and the fingerprint is made after the run from their hashes.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -9,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 /// A file's SHA-256 and the version of the file it is the hash of.
@@ -20,12 +23,55 @@ pub struct FileHash {
     modified: Option<SystemTime>,
 }
 
-/// Hashes already computed in this run, by path.
-pub type FileHashes = BTreeMap<PathBuf, FileHash>;
+/// Hashes already computed in this run, by path: filled by the
+/// fingerprint and by the readers, which may run in parallel.
+#[derive(Debug, Default)]
+pub struct HashBook(Mutex<BTreeMap<PathBuf, FileHash>>);
+
+impl HashBook {
+    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<PathBuf, FileHash>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hash of `path` if it was taken of the version `metadata` describes.
+    pub fn known(&self, path: &Path, metadata: &Metadata) -> Option<String> {
+        let entries = self.entries();
+        let hash = entries.get(path).filter(|hash| hash.matches(metadata))?;
+        Some(hash.sha256.clone())
+    }
+
+    /// The hash a reader took of `path`, read as the version `metadata`
+    /// describes (`None` when it changed while it was read: never reused).
+    pub fn record(&self, path: &Path, sha256: &str, metadata: Option<&Metadata>) {
+        let hash = FileHash {
+            sha256: sha256.to_owned(),
+            len: metadata.map_or(0, Metadata::len),
+            modified: metadata.and_then(|m| m.modified().ok()),
+        };
+        self.entries().insert(path.to_owned(), hash);
+    }
+
+    /// The hash of `path` taken in this run, whatever the file became since:
+    /// the version the run used.
+    pub fn taken(&self, path: &Path) -> Option<String> {
+        self.entries().get(path).map(|hash| hash.sha256.clone())
+    }
+
+    /// Hashes `path` unless it was hashed already in this run.
+    pub fn hash(&self, path: &Path) -> Result<String> {
+        if let Some(sha256) = self.taken(path) {
+            return Ok(sha256);
+        }
+        let hash = hash_file(path)?;
+        let sha256 = hash.sha256.clone();
+        self.entries().insert(path.to_owned(), hash);
+        Ok(sha256)
+    }
+}
 
 impl FileHash {
     /// Whether `metadata` describes the version of the file that was hashed.
-    pub fn matches(&self, metadata: &Metadata) -> bool {
+    fn matches(&self, metadata: &Metadata) -> bool {
         self.modified.is_some()
             && self.len == metadata.len()
             && self.modified == metadata.modified().ok()

@@ -3,7 +3,7 @@
 //! can see what produced the files.
 
 use crate::error::{Error, Result};
-use crate::file_hash::{self, FileHash, FileHashes};
+use crate::file_hash::{self, HashBook};
 use crate::ingest::{self, FileReport};
 use crate::pipeline::Pipeline;
 use rayon::prelude::*;
@@ -90,9 +90,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(file_hash::hash_file(path)?.sha256)
 }
 
-/// The fingerprint of a run before it runs, and the hash of every file it
-/// covers (the reader reuses them).
-pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<(String, FileHashes)> {
+/// The fingerprint of a run: the tool, the diffusion, the year and the hash
+/// of every file the run reads or could read. Files `book` holds a hash of
+/// are not hashed again (the readers', taken of the version they read).
+pub fn fingerprint(pipeline: &Pipeline, diffusion: &str, book: &HashBook) -> Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(crate::report::TOOL_VERSION.as_bytes());
     hasher.update(diffusion.as_bytes());
@@ -108,9 +109,9 @@ pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<(String, File
     previous.year -= 1;
     files.extend(ingest::input_files(pipeline));
     files.extend(ingest::input_files(&previous));
-    let hashes: Vec<FileHash> = files
+    let hashes: Vec<String> = files
         .par_iter()
-        .map(|file| file_hash::hash_file(file))
+        .map(|file| book.hash(file))
         .collect::<Result<_>>()?;
     for (file, hash) in files.iter().zip(&hashes) {
         hasher.update(
@@ -119,12 +120,9 @@ pub fn fingerprint(pipeline: &Pipeline, diffusion: &str) -> Result<(String, File
                 .unwrap_or_default()
                 .as_bytes(),
         );
-        hasher.update(hash.sha256.as_bytes());
+        hasher.update(hash.as_bytes());
     }
-    Ok((
-        hex::encode(hasher.finalize()),
-        files.into_iter().zip(hashes).collect(),
-    ))
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The manifest `name` in `out`, if there is a readable one.

@@ -4,7 +4,7 @@
 
 use crate::confidentiality;
 use crate::error::{Error, Result};
-use crate::file_hash::FileHashes;
+use crate::file_hash::HashBook;
 use crate::indicators::rows::{self, CellKey};
 use crate::indicators::{self, Computed};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
@@ -63,7 +63,7 @@ pub fn compute_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
-    known_hashes: &FileHashes,
+    known_hashes: &HashBook,
     timings: &mut Timings,
 ) -> Result<Year> {
     let tables = timings.time("read", || {
@@ -139,7 +139,7 @@ fn previous_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
-    known_hashes: &FileHashes,
+    known_hashes: &HashBook,
     internal: bool,
 ) -> Option<HashMap<CellKey, Option<f64>>> {
     let mut previous = pipeline.clone();
@@ -198,11 +198,21 @@ pub fn run(
     } else {
         "publique"
     };
-    let (fingerprint, known_hashes) = manifest::fingerprint(pipeline, diffusion)?;
     let manifest_name = manifest::file_name(pipeline.year, options.internal);
-    if options.if_changed && manifest::is_current(out, &manifest_name, &fingerprint) {
-        return Ok(RunResult::Unchanged);
-    }
+    // Without --if-changed, the readers hash the inputs beside parsing them
+    // and the fingerprint is made afterwards from their hashes: hashing a
+    // national CAF file first kept one core busy and the other idle.
+    let known_hashes = HashBook::default();
+    let early_fingerprint = match options.if_changed {
+        true => {
+            let fingerprint = manifest::fingerprint(pipeline, diffusion, &known_hashes)?;
+            if manifest::is_current(out, &manifest_name, &fingerprint) {
+                return Ok(RunResult::Unchanged);
+            }
+            Some(fingerprint)
+        }
+        false => None,
+    };
     let started_at = chrono::Local::now().to_rfc3339();
     let mut timings = Timings {
         ms: BTreeMap::new(),
@@ -231,6 +241,10 @@ pub fn run(
             options.internal,
         )
     });
+    let fingerprint = match early_fingerprint {
+        Some(fingerprint) => fingerprint,
+        None => manifest::fingerprint(pipeline, diffusion, &known_hashes)?,
+    };
     let mut rows = rows::rows(pipeline, &computed, previous.as_ref());
     if !options.internal {
         timings.time("confidentiality", || {

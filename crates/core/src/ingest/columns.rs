@@ -40,7 +40,7 @@ pub struct Context<'a> {
     pub reference: &'a Reference,
     pub pseudonymizer: &'a Pseudonymizer,
     /// Hashes of input files already computed in this run.
-    pub known_hashes: &'a crate::file_hash::FileHashes,
+    pub known_hashes: &'a crate::file_hash::HashBook,
 }
 
 fn days(d: NaiveDate) -> i32 {

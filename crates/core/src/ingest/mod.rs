@@ -12,7 +12,7 @@ mod report;
 mod rows;
 
 use crate::error::{Error, Result};
-use crate::file_hash::{self, FileHashes};
+use crate::file_hash::{self, HashBook};
 use crate::pipeline::{Pipeline, Source};
 use crate::reference::Reference;
 
@@ -37,13 +37,14 @@ pub struct SourceTable {
     pub files: Vec<FileReport>,
 }
 
-/// Reads every source of the pipeline in parallel. `known_hashes` are the
-/// SHA-256 of input files already computed in this run (may be empty).
+/// Reads every source of the pipeline in parallel. `known_hashes` holds the
+/// SHA-256 of input files already computed in this run (maybe none); the
+/// readers add the ones they compute.
 pub fn read_sources(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
-    known_hashes: &FileHashes,
+    known_hashes: &HashBook,
 ) -> Result<Vec<SourceTable>> {
     let context = Context {
         reference,
@@ -143,18 +144,23 @@ fn read_file(
 /// hash is known.
 fn read_whole(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
     let (bytes, unchanged) = read_bytes(path)?;
-    let known = context
-        .known_hashes
-        .get(path)
-        .filter(|hash| unchanged.as_ref().is_some_and(|m| hash.matches(m)));
+    let known = unchanged
+        .as_ref()
+        .and_then(|m| context.known_hashes.known(path, m));
     let parse = || {
         guarded(path, || {
             format::of(path).parse(source, path, &bytes, context)
         })
     };
     let (sha256, parsed) = match known {
-        Some(hash) => (hash.sha256.clone(), parse()),
-        None => rayon::join(|| hex::encode(Sha256::digest(&bytes)), parse),
+        Some(sha256) => (sha256, parse()),
+        None => {
+            let (sha256, parsed) = rayon::join(|| hex::encode(Sha256::digest(&bytes)), parse);
+            context
+                .known_hashes
+                .record(path, &sha256, unchanged.as_ref());
+            (sha256, parsed)
+        }
     };
     // The file can be as large as its table: not both at once.
     drop(bytes);
@@ -230,10 +236,7 @@ fn read_streamed(
             .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
     };
     let before = metadata(path)?;
-    let known = context
-        .known_hashes
-        .get(path)
-        .filter(|hash| hash.matches(&before));
+    let known = context.known_hashes.known(path, &before);
     let format = format::of(path);
     let Some((rows, sha256)) = guarded(path, || {
         format
@@ -252,8 +255,13 @@ fn read_streamed(
         ));
     }
     let sha256 = match known {
-        Some(hash) => hash.sha256.clone(),
-        None => sha256.ok_or_else(|| Error::input(path, None, "the file could not be hashed"))?,
+        Some(sha256) => sha256,
+        None => {
+            let sha256 =
+                sha256.ok_or_else(|| Error::input(path, None, "the file could not be hashed"))?;
+            context.known_hashes.record(path, &sha256, Some(&after));
+            sha256
+        }
     };
     Ok(Some((rows, sha256)))
 }

@@ -46,9 +46,9 @@ impl<R: Read> Blocks<R> {
         }
     }
 
-    /// The next block and whether it is the file's last; `None` after it.
-    /// `cut` says where the previous block ended (bytes from its start).
-    pub fn next(&mut self, cut: usize) -> std::io::Result<Option<(&[u8], bool)>> {
+    /// The next block; `None` after the last. `cut` says where the previous
+    /// block ended (bytes from its start).
+    pub fn next(&mut self, cut: usize) -> std::io::Result<Option<Block<'_>>> {
         self.buffer.drain(..cut.min(self.buffer.len()));
         if self.eof && self.buffer.is_empty() {
             return Ok(None);
@@ -62,14 +62,12 @@ impl<R: Read> Blocks<R> {
             self.buffer
                 .reserve_exact(want.saturating_sub(self.buffer.len()).min(MAX_RESERVE));
         }
+        let fresh = self.buffer.len();
         while !self.eof && self.buffer.len() < want {
             let start = self.buffer.len();
             let read = (&mut self.reader)
                 .take((want - start) as u64)
                 .read_to_end(&mut self.buffer)?;
-            if let Some(hasher) = &mut self.hasher {
-                hasher.update(&self.buffer[start..]);
-            }
             self.eof = read == 0;
         }
         let mut end = self.buffer.len();
@@ -77,7 +75,14 @@ impl<R: Read> Blocks<R> {
         if !self.eof && self.buffer.last() == Some(&b'\r') {
             end -= 1;
         }
-        Ok(Some((&self.buffer[..end], self.eof)))
+        Ok(Some(Block {
+            bytes: &self.buffer[..end],
+            last: self.eof,
+            unhashed: self.hasher.as_mut().map(|h| Unhashed {
+                hasher: h,
+                bytes: &self.buffer[fresh..],
+            }),
+        }))
     }
 
     /// The SHA-256 of every byte read so far: the file's, once the last
@@ -91,6 +96,27 @@ impl<R: Read> Blocks<R> {
     /// The reader, for a file read otherwise than by blocks.
     pub fn into_reader(self) -> R {
         self.reader
+    }
+}
+
+/// A block of a file, and whether it is the file's last.
+pub struct Block<'a> {
+    pub bytes: &'a [u8],
+    pub last: bool,
+    /// The bytes read for this block, left to hash (when the file is
+    /// hashed): hashed by the caller, beside the split if it can.
+    pub unhashed: Option<Unhashed<'a>>,
+}
+
+/// Bytes of a file not hashed yet, and the hash of the bytes before them.
+pub struct Unhashed<'a> {
+    hasher: &'a mut Sha256,
+    bytes: &'a [u8],
+}
+
+impl Unhashed<'_> {
+    pub fn hash(self) {
+        self.hasher.update(self.bytes);
     }
 }
 
@@ -135,7 +161,15 @@ pub fn survey<R: Read>(
     let (mut bom, mut cut, mut lines, mut first) = (None, 0, 0, true);
     let auto = !matches!(declared, "utf-8" | "windows-1252");
     let mut utf8 = declared != "windows-1252";
-    while let Some((block, last)) = blocks.next(cut).map_err(fail)? {
+    while let Some(Block {
+        bytes: block,
+        last,
+        unhashed,
+    }) = blocks.next(cut).map_err(fail)?
+    {
+        if let Some(unhashed) = unhashed {
+            unhashed.hash();
+        }
         let mut skip = 0;
         if first {
             first = false;
