@@ -218,9 +218,9 @@ pub fn evaluate(
 /// Each unit's first row (earliest date, then smallest commune code, then
 /// first in the table; missing dates and communes last) with its key,
 /// territory, month and breakdown value, and whether any of its rows meets
-/// the condition (`_cond`). One pass over each unit's rows: sorting every
-/// row by the three keys (row-encoded) took most of RSA-02's 3 s at
-/// national scale.
+/// the condition (`_cond`). One pass over each unit's rows, where sorting
+/// every row by the three keys (row-encoded) took twice as long (national
+/// RSA-02: 1,470 -> 771 ms).
 fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
     let dates: Vec<Option<i32>> = keyed.column("_date")?.date()?.physical().iter().collect();
     let communes: Vec<Option<&str>> = keyed.column("_commune")?.str()?.iter().collect();
