@@ -203,16 +203,14 @@ pub fn run(
     // and the fingerprint is made afterwards from their hashes: hashing a
     // national CAF file first kept one core busy and the other idle.
     let known_hashes = HashBook::default();
-    let early_fingerprint = match options.if_changed {
-        true => {
-            let fingerprint = manifest::fingerprint(pipeline, diffusion, &known_hashes)?;
-            if manifest::is_current(out, &manifest_name, &fingerprint) {
-                return Ok(RunResult::Unchanged);
-            }
-            Some(fingerprint)
+    let mut early_fingerprint = None;
+    if options.if_changed {
+        let fingerprint = manifest::fingerprint(pipeline, diffusion, &known_hashes)?;
+        if manifest::is_current(out, &manifest_name, &fingerprint) {
+            return Ok(RunResult::Unchanged);
         }
-        false => None,
-    };
+        early_fingerprint = Some(fingerprint);
+    }
     let started_at = chrono::Local::now().to_rfc3339();
     let mut timings = Timings {
         ms: BTreeMap::new(),
