@@ -51,16 +51,11 @@ impl HashBook {
         self.entries().insert(path.to_owned(), hash);
     }
 
-    /// The hash of `path` taken in this run, whatever the file became since:
-    /// the version the run used.
-    pub fn taken(&self, path: &Path) -> Option<String> {
-        self.entries().get(path).map(|hash| hash.sha256.clone())
-    }
-
-    /// Hashes `path` unless it was hashed already in this run.
+    /// The hash of `path`: the one taken in this run if any, whatever the
+    /// file became since (the version the run used), else taken now.
     pub fn hash(&self, path: &Path) -> Result<String> {
-        if let Some(sha256) = self.taken(path) {
-            return Ok(sha256);
+        if let Some(hash) = self.entries().get(path) {
+            return Ok(hash.sha256.clone());
         }
         let hash = hash_file(path)?;
         let sha256 = hash.sha256.clone();
