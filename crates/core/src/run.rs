@@ -84,13 +84,6 @@ pub fn compute_year(
             "columns no query reads, dropped"
         );
     }
-    // One chunk per column, made a column at a time: a source arrives as
-    // a chunk per batch read, and polars' streaming engine cuts its tables
-    // into morsels of its own size, each copied into one chunk by every
-    // query (a group-by or join) that reads it.
-    frames.values_mut().for_each(|frame| {
-        frame.rechunk_mut();
-    });
     let computed = timings.time("compute", || {
         indicators::compute(pipeline, frames, reference)
     })?;
