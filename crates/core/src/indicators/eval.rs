@@ -170,13 +170,69 @@ pub fn evaluate(
         .map(|result| result.unwrap_single())
         .map_err(polars_error)?;
 
+    level_figures(rows, indicator, all_territories).map_err(polars_error)
+}
+
+/// Sums are added as integers, in millionths: exact for every value with at
+/// most six decimals (money, counts, days), and the same whatever order the
+/// rows come in. Float sums are neither: a derived table from the streaming
+/// engine comes in an order that varies between runs, and FIN-02's total
+/// was 118827.71 in one run and 118827.70999999999 in the next.
+const MILLIONTHS: f64 = 1e6;
+
+/// Adds `_val_e` and `_den_e`, the measure and the denominator in
+/// millionths, when no sum of them can overflow an i64. Otherwise (values
+/// beyond nine thousand billion in total, or not finite) sorts the rows by
+/// value instead, so that float sums are at least the same in every run.
+fn prepare_sums(mut rows: DataFrame) -> PolarsResult<(DataFrame, bool)> {
+    let mut magnitude = 0.0;
+    for name in ["_val", "_den"] {
+        magnitude += rows
+            .column(name)?
+            .f64()?
+            .iter()
+            .flatten()
+            .map(f64::abs)
+            .sum::<f64>();
+    }
+    // A margin of half the range for the rounding of each value.
+    if !(magnitude * MILLIONTHS < i64::MAX as f64 / 2.0) {
+        let mut sorted = rows.sort(["_val", "_den"], SortMultipleOptions::default())?;
+        sorted.rechunk_mut();
+        return Ok((sorted, false));
+    }
+    for (name, exact) in [("_val", "_val_e"), ("_den", "_den_e")] {
+        let millionths: Int64Chunked = rows
+            .column(name)?
+            .f64()?
+            .apply_nonnull_values_generic(DataType::Int64, |x| (x * MILLIONTHS).round() as i64);
+        rows.with_column(millionths.with_name(exact.into()).into_column())?;
+    }
+    Ok((rows, true))
+}
+
+/// Every level's figures from the indicator's rows (`_key`, territory,
+/// month, breakdown, `_val`, `_cond`, `_den`, `_in_year`).
+fn level_figures(
+    rows: DataFrame,
+    indicator: &Indicator,
+    all_territories: &[String],
+) -> PolarsResult<Vec<Figure>> {
+    let (rows, exact) = match indicator.kind {
+        Kind::Sum | Kind::Mean | Kind::Ratio => prepare_sums(rows)?,
+        _ => (rows, false),
+    };
     let mut figures: HashMap<Place, Figure> = HashMap::new();
     let territory_levels: &[bool] = if indicator.by_territory() {
         &[true, false]
     } else {
         &[false]
     };
-    let month_levels: &[bool] = if dated { &[true, false] } else { &[false] };
+    let month_levels: &[bool] = if indicator.date.is_some() {
+        &[true, false]
+    } else {
+        &[false]
+    };
     let breakdown_levels: &[bool] = if indicator.breakdown.is_some() {
         &[true, false]
     } else {
@@ -196,12 +252,13 @@ pub fn evaluate(
     // where the in-memory engine gives 1290882.12).
     let plans = levels
         .iter()
-        .map(|&(by_t, by_m, by_v)| aggregate(&rows, indicator, by_t, by_m, by_v).logical_plan)
+        .map(|&(by_t, by_m, by_v)| {
+            aggregate(&rows, indicator, exact, by_t, by_m, by_v).logical_plan
+        })
         .collect();
-    let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())
-        .map_err(polars_error)?;
+    let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())?;
     for (&(by_t, by_m, by_v), frame) in levels.iter().zip(&frames) {
-        for figure in read_figures(frame, by_t, by_m, by_v).map_err(polars_error)? {
+        for figure in read_figures(frame, by_t, by_m, by_v)? {
             figures.insert(
                 (
                     figure.territory.clone(),
@@ -273,6 +330,7 @@ fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
 fn aggregate(
     rows: &DataFrame,
     indicator: &Indicator,
+    exact: bool,
     by_t: bool,
     by_m: bool,
     by_v: bool,
@@ -294,16 +352,29 @@ fn aggregate(
     // elimination fails on a select repeating `len()` ("height of column
     // __POLARS_CSER... does not match"). Derived columns come after.
     let f = |e: Expr| e.cast(DataType::Float64);
+    // The sum of a column (`_val`, `_den`), from its millionths when exact.
+    let sum = |name: &str, year_only: bool| {
+        let (values, zero, scale) = if exact {
+            (col(format!("{name}_e")), lit(0i64), MILLIONTHS)
+        } else {
+            (col(name), lit(0.0), 1.0)
+        };
+        let values = if year_only {
+            when(col("_in_year")).then(values).otherwise(zero)
+        } else {
+            values
+        };
+        f(values.sum()) / lit(scale)
+    };
     let aggs = match indicator.kind {
         Kind::Count | Kind::Distinct => vec![f(len()).alias("value")],
         Kind::Sum if indicator.key.is_some() => vec![
-            col("_val").sum().alias("value"),
+            sum("_val", false).alias("value"),
             f(col("_key").drop_nulls().n_unique()).alias("units"),
         ],
-        Kind::Sum => vec![col("_val").sum().alias("value"), f(len()).alias("units")],
+        Kind::Sum => vec![sum("_val", false).alias("value"), f(len()).alias("units")],
         Kind::Mean => vec![
-            col("_val").mean().alias("value"),
-            col("_val").sum().alias("num"),
+            sum("_val", false).alias("num"),
             f(col("_val").count()).alias("den"),
         ],
         Kind::Median => vec![
@@ -313,12 +384,8 @@ fn aggregate(
         Kind::Share => vec![f(col("_cond")).sum().alias("num"), f(len()).alias("den")],
         // The denominator is the year's, whatever the month: see `complete`.
         Kind::Ratio => vec![
-            when(col("_in_year"))
-                .then(col("_val"))
-                .otherwise(lit(0.0))
-                .sum()
-                .alias("num"),
-            col("_den").sum().alias("den"),
+            sum("_val", true).alias("num"),
+            sum("_den", false).alias("den"),
             f(len()).alias("units"),
         ],
     };
@@ -335,7 +402,10 @@ fn aggregate(
             col("value").alias("units"),
         ],
         Kind::Sum => vec![null_f().alias("num"), null_f().alias("den")],
-        Kind::Mean => vec![col("den").alias("units")],
+        Kind::Mean => vec![
+            (col("num") / col("den")).alias("value"),
+            col("den").alias("units"),
+        ],
         Kind::Median => vec![null_f().alias("num"), col("den").alias("units")],
         Kind::Share => vec![
             (col("num") / col("den")).alias("value"),
@@ -473,6 +543,118 @@ pub fn territory_table(reference: &crate::reference::Reference) -> Result<DataFr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn indicator(kind: &str, extra: &str) -> Indicator {
+        toml::from_str(&format!(
+            "id = \"T-01\"\naction = \"a\"\nlabel = \"l\"\ntable = \"t\"\n\
+             kind = \"{kind}\"\nmeasure = \"v\"\ndefinition = \"d\"\n{extra}"
+        ))
+        .unwrap()
+    }
+
+    /// The rows `level_figures` reads, one per amount, all in territory
+    /// "A", month 3 and the year.
+    fn amount_rows(values: &[f64], denominators: Option<&[f64]>) -> DataFrame {
+        let n = values.len();
+        let denominators: Vec<Option<f64>> = match denominators {
+            Some(d) => d.iter().copied().map(Some).collect(),
+            None => vec![None; n],
+        };
+        df!(
+            "_key" => vec![None::<i64>; n],
+            T => vec!["A"; n],
+            M => vec![3i32; n],
+            V => vec![None::<&str>; n],
+            "_val" => values,
+            "_cond" => vec![false; n],
+            "_den" => denominators,
+            "_in_year" => vec![true; n],
+        )
+        .unwrap()
+    }
+
+    fn year_total(figures: &[Figure]) -> &Figure {
+        figures
+            .iter()
+            .find(|f| f.territory.is_none() && f.month.is_none() && f.breakdown.is_none())
+            .unwrap()
+    }
+
+    /// Amounts in cents, and the same amounts in the reverse order.
+    fn cents_both_ways() -> (Vec<i64>, Vec<f64>, Vec<f64>) {
+        // 0.1 + 0.2 + 0.3 is 0.6000000000000001 in floats, in this order.
+        let mut cents = vec![10i64, 20, 30];
+        cents.extend((1..=500).map(|i| (i * 7_919) % 100_003));
+        let forward: Vec<f64> = cents.iter().map(|&c| c as f64 / 100.0).collect();
+        let backward: Vec<f64> = forward.iter().rev().copied().collect();
+        (cents, forward, backward)
+    }
+
+    #[test]
+    fn sums_are_exact_in_cents_and_the_same_in_any_row_order() {
+        let (cents, forward, backward) = cents_both_ways();
+        let want = cents.iter().sum::<i64>() as f64 / 100.0;
+        let float_sum: f64 = forward.iter().sum();
+        assert_ne!(float_sum, want, "the case must trip float sums");
+        let sum = indicator("sum", "");
+        let territories = ["A".to_owned()];
+        let one = level_figures(amount_rows(&forward, None), &sum, &territories).unwrap();
+        let other = level_figures(amount_rows(&backward, None), &sum, &territories).unwrap();
+        assert_eq!(year_total(&one).value, Some(want));
+        assert_eq!(one, other);
+
+        // A mean is the exact sum over the count.
+        let mean = indicator("mean", "");
+        let figures = level_figures(amount_rows(&forward, None), &mean, &territories).unwrap();
+        let total = year_total(&figures);
+        assert_eq!(total.numerator, Some(want));
+        assert_eq!(total.value, Some(want / cents.len() as f64));
+    }
+
+    #[test]
+    fn a_ratio_adds_payments_and_agreed_amounts_exactly() {
+        let (cents, forward, backward) = cents_both_ways();
+        let agreed_cents: Vec<i64> = cents.iter().map(|c| c * 3 + 1).collect();
+        let agreed: Vec<f64> = agreed_cents.iter().map(|&c| c as f64 / 100.0).collect();
+        let agreed_backward: Vec<f64> = agreed.iter().rev().copied().collect();
+        let ratio = indicator("ratio", "denominator = \"d\"");
+        let territories = ["A".to_owned()];
+        let one =
+            level_figures(amount_rows(&forward, Some(&agreed)), &ratio, &territories).unwrap();
+        let other = level_figures(
+            amount_rows(&backward, Some(&agreed_backward)),
+            &ratio,
+            &territories,
+        )
+        .unwrap();
+        let (paid, due) = (
+            cents.iter().sum::<i64>() as f64 / 100.0,
+            agreed_cents.iter().sum::<i64>() as f64 / 100.0,
+        );
+        let total = year_total(&one);
+        assert_eq!(total.numerator, Some(paid));
+        assert_eq!(total.denominator, Some(due));
+        assert_eq!(total.value, Some(paid / due));
+        assert_eq!(one, other);
+    }
+
+    #[test]
+    fn sums_too_large_for_millionths_are_still_the_same_in_any_row_order() {
+        let (_, forward, _) = cents_both_ways();
+        let huge: Vec<f64> = forward.iter().map(|v| v * 1e12).collect();
+        let huge_backward: Vec<f64> = huge.iter().rev().copied().collect();
+        let sum = indicator("sum", "");
+        let territories = ["A".to_owned()];
+        let one = level_figures(amount_rows(&huge, None), &sum, &territories).unwrap();
+        let other = level_figures(amount_rows(&huge_backward, None), &sum, &territories).unwrap();
+        let want: f64 = huge.iter().sum();
+        let value = year_total(&one).value.unwrap();
+        assert!(
+            (value - want).abs() <= 1e-9 * want,
+            "{value} against {want}"
+        );
+        assert_eq!(one, other);
+    }
 
     #[test]
     fn a_unit_takes_its_earliest_row_nulls_last_then_the_first_among_ties() {
