@@ -196,7 +196,8 @@ fn prepare_sums(mut rows: DataFrame) -> PolarsResult<(DataFrame, bool)> {
             .sum::<f64>();
     }
     // A margin of half the range for the rounding of each value.
-    if !(magnitude * MILLIONTHS < i64::MAX as f64 / 2.0) {
+    let fits = magnitude.is_finite() && magnitude * MILLIONTHS < i64::MAX as f64 / 2.0;
+    if !fits {
         let mut sorted = rows.sort(["_val", "_den"], SortMultipleOptions::default())?;
         sorted.rechunk_mut();
         return Ok((sorted, false));
@@ -258,7 +259,12 @@ fn level_figures(
         .collect();
     let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())?;
     for (&(by_t, by_m, by_v), frame) in levels.iter().zip(&frames) {
-        for figure in read_figures(frame, by_t, by_m, by_v)? {
+        for mut figure in read_figures(frame, by_t, by_m, by_v)? {
+            in_units(
+                &mut figure,
+                indicator.kind,
+                if exact { MILLIONTHS } else { 1.0 },
+            );
             figures.insert(
                 (
                     figure.territory.clone(),
@@ -270,6 +276,29 @@ fn level_figures(
         }
     }
     Ok(complete(indicator, figures, all_territories))
+}
+
+/// A figure's sums from `scale`ths to units, and a mean's or share's value
+/// from its numerator and denominator.
+fn in_units(figure: &mut Figure, kind: Kind, scale: f64) {
+    let scaled = |v: Option<f64>| v.map(|v| v / scale);
+    let quotient = |figure: &Figure| match (figure.numerator, figure.denominator) {
+        (Some(num), Some(den)) if den > 0.0 => Some(num / den),
+        _ => None,
+    };
+    match kind {
+        Kind::Sum => figure.value = scaled(figure.value),
+        Kind::Mean => {
+            figure.numerator = scaled(figure.numerator);
+            figure.value = quotient(figure);
+        }
+        Kind::Share => figure.value = quotient(figure),
+        Kind::Ratio => {
+            figure.numerator = scaled(figure.numerator);
+            figure.denominator = scaled(figure.denominator);
+        }
+        Kind::Count | Kind::Distinct | Kind::Median => {}
+    }
 }
 
 /// Each unit's first row (earliest date, then smallest commune code, then
@@ -352,19 +381,21 @@ fn aggregate(
     // elimination fails on a select repeating `len()` ("height of column
     // __POLARS_CSER... does not match"). Derived columns come after.
     let f = |e: Expr| e.cast(DataType::Float64);
-    // The sum of a column (`_val`, `_den`), from its millionths when exact.
+    // The sum of a column (`_val`, `_den`), in millionths when exact:
+    // `in_units` divides. Not polars, which divides a column by a number as
+    // a product by its inverse (42546190000 * 1e-6 = 42546.189999999995).
     let sum = |name: &str, year_only: bool| {
-        let (values, zero, scale) = if exact {
-            (col(format!("{name}_e")), lit(0i64), MILLIONTHS)
+        let (values, zero) = if exact {
+            (col(format!("{name}_e")), lit(0i64))
         } else {
-            (col(name), lit(0.0), 1.0)
+            (col(name), lit(0.0))
         };
         let values = if year_only {
             when(col("_in_year")).then(values).otherwise(zero)
         } else {
             values
         };
-        f(values.sum()) / lit(scale)
+        f(values.sum())
     };
     let aggs = match indicator.kind {
         Kind::Count | Kind::Distinct => vec![f(len()).alias("value")],
@@ -402,15 +433,9 @@ fn aggregate(
             col("value").alias("units"),
         ],
         Kind::Sum => vec![null_f().alias("num"), null_f().alias("den")],
-        Kind::Mean => vec![
-            (col("num") / col("den")).alias("value"),
-            col("den").alias("units"),
-        ],
+        Kind::Mean => vec![null_f().alias("value"), col("den").alias("units")],
         Kind::Median => vec![null_f().alias("num"), col("den").alias("units")],
-        Kind::Share => vec![
-            (col("num") / col("den")).alias("value"),
-            col("den").alias("units"),
-        ],
+        Kind::Share => vec![null_f().alias("value"), col("den").alias("units")],
         Kind::Ratio => vec![null_f().alias("value")],
     };
     lf.with_columns(derived)
@@ -602,6 +627,9 @@ mod tests {
         let other = level_figures(amount_rows(&backward, None), &sum, &territories).unwrap();
         assert_eq!(year_total(&one).value, Some(want));
         assert_eq!(one, other);
+        // 42546190000 millionths times 1e-6 is 42546.189999999995.
+        let single = level_figures(amount_rows(&[42546.19], None), &sum, &territories).unwrap();
+        assert_eq!(year_total(&single).value, Some(42546.19));
 
         // A mean is the exact sum over the count.
         let mean = indicator("mean", "");
