@@ -1081,6 +1081,23 @@ type Coverage = BTreeMap<String, (f64, f64)>;
 
 /// The indicator table, and the coverage measures of the quality workbook.
 fn run_engine_with_coverage(inputs: &Path, year: i32, diffusion: Diffusion) -> (String, Coverage) {
+    let out = run_suivi(inputs, year, diffusion);
+    let file = match diffusion {
+        Diffusion::Public => format!("indicateurs_{year}.csv"),
+        Diffusion::Internal => format!("indicateurs_{year}_interne.csv"),
+    };
+    let path = out.path().join(file);
+    let csv = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let quality = match diffusion {
+        Diffusion::Public => format!("qualite_donnees_{year}.xlsx"),
+        Diffusion::Internal => format!("qualite_donnees_{year}_interne.xlsx"),
+    };
+    (csv, coverage_of(&out.path().join(quality)))
+}
+
+/// `suivi run` on `inputs`, into a temporary folder.
+fn run_suivi(inputs: &Path, year: i32, diffusion: Diffusion) -> tempfile::TempDir {
     let out = tempfile::tempdir().expect("a temporary folder");
     let mut command = Command::new(env!("CARGO_BIN_EXE_suivi"));
     command
@@ -1088,13 +1105,9 @@ fn run_engine_with_coverage(inputs: &Path, year: i32, diffusion: Diffusion) -> (
         .arg(inputs)
         .arg("--out")
         .arg(out.path());
-    let file = match diffusion {
-        Diffusion::Public => format!("indicateurs_{year}.csv"),
-        Diffusion::Internal => {
-            command.args(["--diffusion", "interne"]);
-            format!("indicateurs_{year}_interne.csv")
-        }
-    };
+    if diffusion == Diffusion::Internal {
+        command.args(["--diffusion", "interne"]);
+    }
     let output = command
         .env("SUIVI_PSEUDONYM_KEY", PSEUDONYM_KEY)
         .env_remove("SUIVI_PSEUDONYM_KEY_FILE")
@@ -1109,14 +1122,7 @@ fn run_engine_with_coverage(inputs: &Path, year: i32, diffusion: Diffusion) -> (
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    let path = out.path().join(file);
-    let csv = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let quality = match diffusion {
-        Diffusion::Public => format!("qualite_donnees_{year}.xlsx"),
-        Diffusion::Internal => format!("qualite_donnees_{year}_interne.xlsx"),
-    };
-    (csv, coverage_of(&out.path().join(quality)))
+    out
 }
 
 /// The rows of the quality workbook's coverage sheet: an id, a label, a
@@ -2024,4 +2030,83 @@ fn caf_rows_of_the_year_before_count_only_for_the_coverage() {
         &compare(&expected(&data), &parse_csv(&csv), Previous::None),
     );
     assert_eq!(coverage, expected_coverage(&data));
+}
+
+/// Money is added exactly, whatever order the rows come in: in the
+/// full-precision table (the CSV rounds), each FIN year figure's numerator
+/// and denominator is the sum of its amounts in cents, to the last bit, and
+/// its value their quotient. Float sums gave 42546.189999999995 for
+/// 42546.19, and a last digit that changed between runs.
+#[test]
+fn money_is_added_to_the_cent_in_the_full_precision_table() {
+    use polars::prelude::*;
+    let (inputs, datas) = generate(&[YEAR], false);
+    let data = &datas[0];
+    let out = run_suivi(inputs.path(), YEAR, Diffusion::Public);
+    let path = out.path().join(format!("indicateurs_{YEAR}.parquet"));
+    let table = ParquetReader::new(std::fs::File::open(&path).expect("the parquet table"))
+        .finish()
+        .expect("a parquet table");
+    let strings = |name: &str| -> Vec<Option<String>> {
+        let column = table.column(name).unwrap().str().unwrap();
+        column.iter().map(|s| s.map(str::to_owned)).collect()
+    };
+    let floats = |name: &str| -> Vec<Option<f64>> {
+        table.column(name).unwrap().f64().unwrap().iter().collect()
+    };
+    let months: Vec<Option<i32>> = table
+        .column("mois")
+        .unwrap()
+        .i32()
+        .unwrap()
+        .iter()
+        .collect();
+    let (ids, breakdowns) = (strings("indicateur"), strings("ventilation"));
+    let (values, numerators, denominators) = (
+        floats("valeur"),
+        floats("numerateur"),
+        floats("denominateur"),
+    );
+    let cents = |amount: f64| (amount * 100.0).round() as i64;
+
+    let mut checked = 0;
+    for (id, funder, agreed_of) in [
+        (
+            "FIN-01",
+            sample::FINANCEUR_ETAT,
+            (|l: &sample::ConventionLine| l.montant_etat) as fn(&_) -> Option<f64>,
+        ),
+        ("FIN-02", sample::FINANCEUR_DEPARTEMENT, |l| {
+            l.montant_departement
+        }),
+    ] {
+        for row in 0..table.height() {
+            if ids[row].as_deref() != Some(id) || months[row].is_some() {
+                continue;
+            }
+            let action = breakdowns[row].as_deref();
+            let paid: i64 = data
+                .mandats
+                .iter()
+                .filter(|m| m.financeur == funder && in_year(m.date_mandat, YEAR))
+                .filter(|m| action.is_none_or(|a| a == m.action))
+                .map(|m| cents(m.montant))
+                .sum();
+            let agreed: i64 = data
+                .convention
+                .iter()
+                .filter(|l| action.is_none_or(|a| a == l.action))
+                .filter_map(agreed_of)
+                .map(cents)
+                .sum();
+            let (paid, agreed) = (paid as f64 / 100.0, agreed as f64 / 100.0);
+            let at = format!("{id} {action:?}");
+            assert_eq!(numerators[row], Some(paid), "{at}: paid");
+            assert_eq!(denominators[row], Some(agreed), "{at}: agreed");
+            let rate = (agreed != 0.0).then(|| paid / agreed);
+            assert_eq!(values[row], rate, "{at}: rate");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "only {checked} FIN year figures in the table");
 }
