@@ -248,9 +248,7 @@ fn level_figures(
         }
     }
     // One query for every level: a query has a fixed cost that, on small
-    // tables, outweighs the work. In memory: `rows` is small by now, and the
-    // streaming engine sums floats in another order (1290882.120000002
-    // where the in-memory engine gives 1290882.12).
+    // tables, outweighs the work. In memory: `rows` is small by now.
     let plans = levels
         .iter()
         .map(|&(by_t, by_m, by_v)| {
