@@ -182,9 +182,9 @@ const MILLIONTHS: f64 = 1e6;
 
 /// Adds `_val_e` and `_den_e`, the measure and the denominator in
 /// millionths, when no sum of them can overflow an i64. Otherwise (values
-/// beyond 4.6 thousand billion in total, half an i64 of millionths,
-/// or not finite) sorts the rows by
-/// value instead, so that float sums are at least the same in every run.
+/// beyond 4.6 thousand billion in total, half an i64 of millionths, or not
+/// finite) sorts the rows by value instead, so that float sums are at least
+/// the same in every run.
 fn prepare_sums(mut rows: DataFrame) -> PolarsResult<(DataFrame, bool)> {
     let mut magnitude = 0.0;
     for name in ["_val", "_den"] {
