@@ -1005,7 +1005,8 @@ fn expected(data: &SampleData) -> Expected {
 }
 
 /// Payments of the funder dated in Y (per month, per year) over the year's
-/// agreed amount, per action and in total; département level only.
+/// agreed amount, per action and in total; département level only. Amounts
+/// are added in cents: the exact figure, whatever the order of the rows.
 fn fin(
     data: &SampleData,
     id: &str,
@@ -1023,20 +1024,21 @@ fn fin(
     actions.extend(data.convention.iter().map(|l| Some(l.action.clone())));
     actions.extend(payments.iter().map(|m| Some(m.action.clone())));
     for action in actions {
-        let agreed: f64 = data
-            .convention
-            .iter()
-            .filter(|l| action.as_ref().is_none_or(|a| *a == l.action))
-            .filter_map(agreed_of)
-            .sum();
-        for month in std::iter::once(None).chain((1..=12).map(Some)) {
-            let paid: f64 = payments
+        let agreed = euros(
+            data.convention
                 .iter()
-                .filter(|m| action.as_ref().is_none_or(|a| *a == m.action))
-                .filter(|m| in_year(m.date_mandat, y))
-                .filter(|m| month.is_none_or(|mo| m.date_mandat.month() == mo))
-                .map(|m| m.montant)
-                .sum();
+                .filter(|l| action.as_ref().is_none_or(|a| *a == l.action))
+                .filter_map(agreed_of),
+        );
+        for month in std::iter::once(None).chain((1..=12).map(Some)) {
+            let paid = euros(
+                payments
+                    .iter()
+                    .filter(|m| action.as_ref().is_none_or(|a| *a == m.action))
+                    .filter(|m| in_year(m.date_mandat, y))
+                    .filter(|m| month.is_none_or(|mo| m.date_mandat.month() == mo))
+                    .map(|m| m.montant),
+            );
             out.insert(
                 (id.to_owned(), DEPARTEMENT.to_owned(), month, action.clone()),
                 Cell {
@@ -1047,6 +1049,11 @@ fn fin(
             );
         }
     }
+}
+
+/// The sum of amounts of money, added in cents.
+fn euros(amounts: impl Iterator<Item = f64>) -> f64 {
+    amounts.map(|a| (a * 100.0).round() as i64).sum::<i64>() as f64 / 100.0
 }
 
 // ---------------------------------------------------------------------------
@@ -2033,80 +2040,60 @@ fn caf_rows_of_the_year_before_count_only_for_the_coverage() {
 }
 
 /// Money is added exactly, whatever order the rows come in: in the
-/// full-precision table (the CSV rounds), each FIN year figure's numerator
-/// and denominator is the sum of its amounts in cents, to the last bit, and
-/// its value their quotient. Float sums gave 42546.189999999995 for
-/// 42546.19, and a last digit that changed between runs.
+/// full-precision table (the CSV rounds), every FIN figure of the clean and
+/// of the messy delivery is, to the last bit, the recomputation's, which adds
+/// amounts in cents. Float sums gave 42546.189999999995 for 42546.19, and a
+/// last digit that changed between runs.
 #[test]
 fn money_is_added_to_the_cent_in_the_full_precision_table() {
     use polars::prelude::*;
-    let (inputs, datas) = generate(&[YEAR], false);
-    let data = &datas[0];
-    let out = run_suivi(inputs.path(), YEAR, Diffusion::Public);
-    let path = out.path().join(format!("indicateurs_{YEAR}.parquet"));
-    let table = ParquetReader::new(std::fs::File::open(&path).expect("the parquet table"))
-        .finish()
-        .expect("a parquet table");
-    let strings = |name: &str| -> Vec<Option<String>> {
-        let column = table.column(name).unwrap().str().unwrap();
-        column.iter().map(|s| s.map(str::to_owned)).collect()
-    };
-    let floats = |name: &str| -> Vec<Option<f64>> {
-        table.column(name).unwrap().f64().unwrap().iter().collect()
-    };
-    let months: Vec<Option<i32>> = table
-        .column("mois")
-        .unwrap()
-        .i32()
-        .unwrap()
-        .iter()
-        .collect();
-    let (ids, breakdowns) = (strings("indicateur"), strings("ventilation"));
-    let (values, numerators, denominators) = (
-        floats("valeur"),
-        floats("numerateur"),
-        floats("denominateur"),
-    );
-    let cents = |amount: f64| (amount * 100.0).round() as i64;
-
-    let mut checked = 0;
-    for (id, funder, agreed_of) in [
-        (
-            "FIN-01",
-            sample::FINANCEUR_ETAT,
-            (|l: &sample::ConventionLine| l.montant_etat) as fn(&_) -> Option<f64>,
-        ),
-        ("FIN-02", sample::FINANCEUR_DEPARTEMENT, |l| {
-            l.montant_departement
-        }),
-    ] {
+    let expected = expected(&clean_run().1);
+    for messy in [false, true] {
+        let (inputs, _) = generate(&[YEAR], messy);
+        let out = run_suivi(inputs.path(), YEAR, Diffusion::Public);
+        let path = out.path().join(format!("indicateurs_{YEAR}.parquet"));
+        let table = ParquetReader::new(std::fs::File::open(&path).expect("the parquet table"))
+            .finish()
+            .expect("a parquet table");
+        let strings = |name: &str| -> Vec<Option<String>> {
+            let column = table.column(name).unwrap().str().unwrap();
+            column.iter().map(|s| s.map(str::to_owned)).collect()
+        };
+        let floats = |name: &str| -> Vec<Option<f64>> {
+            table.column(name).unwrap().f64().unwrap().iter().collect()
+        };
+        let months = table.column("mois").unwrap().i32().unwrap();
+        let (ids, territories, breakdowns) = (
+            strings("indicateur"),
+            strings("territoire"),
+            strings("ventilation"),
+        );
+        let (values, numerators, denominators) = (
+            floats("valeur"),
+            floats("numerateur"),
+            floats("denominateur"),
+        );
+        let mut checked = 0;
         for row in 0..table.height() {
-            if ids[row].as_deref() != Some(id) || months[row].is_some() {
+            let id = ids[row].clone().unwrap();
+            if !id.starts_with("FIN-") {
                 continue;
             }
-            let action = breakdowns[row].as_deref();
-            let paid: i64 = data
-                .mandats
-                .iter()
-                .filter(|m| m.financeur == funder && in_year(m.date_mandat, YEAR))
-                .filter(|m| action.is_none_or(|a| a == m.action))
-                .map(|m| cents(m.montant))
-                .sum();
-            let agreed: i64 = data
-                .convention
-                .iter()
-                .filter(|l| action.is_none_or(|a| a == l.action))
-                .filter_map(agreed_of)
-                .map(cents)
-                .sum();
-            let (paid, agreed) = (paid as f64 / 100.0, agreed as f64 / 100.0);
-            let at = format!("{id} {action:?}");
-            assert_eq!(numerators[row], Some(paid), "{at}: paid");
-            assert_eq!(denominators[row], Some(agreed), "{at}: agreed");
-            let rate = (agreed != 0.0).then(|| paid / agreed);
-            assert_eq!(values[row], rate, "{at}: rate");
+            let key = (
+                id,
+                territories[row].clone().unwrap(),
+                months.get(row).map(|m| m as u32),
+                breakdowns[row].clone(),
+            );
+            let want = &expected[&key];
+            let got = Cell {
+                value: values[row],
+                numerator: numerators[row],
+                denominator: denominators[row],
+            };
+            assert_eq!(&got, want, "messy {messy}: {}", describe(&key));
             checked += 1;
         }
+        assert!(checked > 100, "only {checked} FIN figures in the table");
     }
-    assert!(checked > 10, "only {checked} FIN year figures in the table");
 }
