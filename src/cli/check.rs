@@ -24,7 +24,14 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let pipeline = args.pipeline.load()?;
     let reference = Reference::load(&pipeline)?;
     let pseudonymizer = Pseudonymizer::from_env()?;
-    let tables = ingest::read_sources(&pipeline, &reference, &pseudonymizer, &Default::default())?;
+    let unbuilt = suivi_core::indicators::unbuilt_columns(&pipeline);
+    let tables = ingest::read_sources(
+        &pipeline,
+        &reference,
+        &pseudonymizer,
+        &Default::default(),
+        &unbuilt,
+    )?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     print_summary(&mut out, &pipeline, &tables, args.show)

@@ -22,8 +22,14 @@ fn read_tables(pipeline: &Path) -> Vec<SourceTable> {
     let pipeline = suivi_core::pipeline::load(pipeline, None, None).expect("the pipeline loads");
     let reference = Reference::load(&pipeline).expect("the reference loads");
     let pseudonymizer = Pseudonymizer::with_key(PSEUDONYM_KEY.as_bytes());
-    ingest::read_sources(&pipeline, &reference, &pseudonymizer, &Default::default())
-        .expect("the sources read")
+    ingest::read_sources(
+        &pipeline,
+        &reference,
+        &pseudonymizer,
+        &Default::default(),
+        &Default::default(),
+    )
+    .expect("the sources read")
 }
 
 fn frame_of<'a>(tables: &'a [SourceTable], name: &str) -> &'a DataFrame {

@@ -67,7 +67,13 @@ pub fn compute_year(
     timings: &mut Timings,
 ) -> Result<Year> {
     let tables = timings.time("read", || {
-        ingest::read_sources(pipeline, reference, pseudonymizer, known_hashes)
+        ingest::read_sources(
+            pipeline,
+            reference,
+            pseudonymizer,
+            known_hashes,
+            &indicators::unbuilt_columns(pipeline),
+        )
     })?;
     ingest::enforce_reject_limit(pipeline, &tables)?;
     let mut files = Vec::new();

@@ -10,7 +10,7 @@
 
 use super::sql::render;
 use crate::ingest::ROW_COLUMN;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Column as ColumnSpec, ColumnType, Pipeline};
 use polars::prelude::DataFrame;
 use sqlparser::ast::{ObjectNamePart, SelectItem, SetExpr, Visit, Visitor};
 use sqlparser::dialect::GenericDialect;
@@ -27,14 +27,9 @@ pub fn drop_unused_columns(
     let used = Usage::of(pipeline);
     let mut dropped = BTreeMap::new();
     for (name, frame) in frames.iter_mut() {
-        let Some(source) = pipeline.sources.get(name) else {
-            continue;
-        };
-        let unused: Vec<String> = source
-            .columns
-            .iter()
+        let unused: Vec<String> = unused(pipeline, &used, name)
             .map(|c| c.name.get_ref().clone())
-            .filter(|column| column != ROW_COLUMN && !used.reads(name, column))
+            .filter(|column| frame.column(column).is_ok())
             .collect();
         if !unused.is_empty() {
             *frame = frame.drop_many(unused.iter().map(String::as_str));
@@ -42,6 +37,42 @@ pub fn drop_unused_columns(
         }
     }
     dropped
+}
+
+/// The columns of each source that the readers need not build: those no
+/// text of the pipeline can read, dates aside (the as-of date is the latest
+/// date of any column, read before [`drop_unused_columns`]).
+pub fn unbuilt_columns(pipeline: &Pipeline) -> BTreeMap<String, BTreeSet<String>> {
+    let used = Usage::of(pipeline);
+    pipeline
+        .sources
+        .keys()
+        .map(|name| {
+            let unbuilt: BTreeSet<String> = unused(pipeline, &used, name)
+                .filter(|c| !matches!(c.kind, ColumnType::Date | ColumnType::Month))
+                .map(|c| c.name.get_ref().clone())
+                .collect();
+            (name.clone(), unbuilt)
+        })
+        .filter(|(_, unbuilt)| !unbuilt.is_empty())
+        .collect()
+}
+
+/// The declared columns of `source` that no text of the pipeline can read.
+fn unused<'a>(
+    pipeline: &'a Pipeline,
+    used: &'a Usage,
+    source: &'a str,
+) -> impl Iterator<Item = &'a ColumnSpec> {
+    pipeline
+        .sources
+        .get(source)
+        .into_iter()
+        .flat_map(|s| &s.columns)
+        .filter(move |c| {
+            let column = c.name.get_ref();
+            column != ROW_COLUMN && !used.reads(source, column)
+        })
 }
 
 /// Words of the texts over each source, or every column.

@@ -6,7 +6,7 @@ mod eval;
 pub mod rows;
 pub mod sql;
 
-pub use columns_used::drop_unused_columns;
+pub use columns_used::{drop_unused_columns, unbuilt_columns};
 pub use eval::Figure;
 
 use crate::error::{Error, Result};

@@ -36,11 +36,15 @@ pub struct CellProblem {
     pub value: String,
 }
 
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub reference: &'a Reference,
     pub pseudonymizer: &'a Pseudonymizer,
     /// Hashes of input files already computed in this run.
     pub known_hashes: &'a crate::file_hash::HashBook,
+    /// Declared columns of the source read that no query reads: parsed
+    /// (a bad value still rejects its row) but not built into the table.
+    pub unbuilt: &'a std::collections::BTreeSet<String>,
 }
 
 fn days(d: NaiveDate) -> i32 {

@@ -22,6 +22,7 @@ use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use files::{all_sources_present, input_files, missing_files};
@@ -39,22 +40,28 @@ pub struct SourceTable {
 
 /// Reads every source of the pipeline in parallel. `known_hashes` holds the
 /// SHA-256 of input files already computed in this run (maybe none); the
-/// readers add the ones they compute.
+/// readers add the ones they compute. The columns of `unbuilt` (by source)
+/// are checked but left out of the tables.
 pub fn read_sources(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
     known_hashes: &HashBook,
+    unbuilt: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<SourceTable>> {
-    let context = Context {
-        reference,
-        pseudonymizer,
-        known_hashes,
-    };
+    static NONE: BTreeSet<String> = BTreeSet::new();
     let tables = pipeline
         .sources
         .par_iter()
-        .map(|(name, source)| read_source(pipeline, name, source, &context))
+        .map(|(name, source)| {
+            let context = Context {
+                reference,
+                pseudonymizer,
+                known_hashes,
+                unbuilt: unbuilt.get(name).unwrap_or(&NONE),
+            };
+            read_source(pipeline, name, source, &context)
+        })
         .collect();
     // The tables are built: batch buffers kept for reuse are freed.
     rayon::broadcast(|_| columns::Spare::release());

@@ -10,7 +10,7 @@ use super::header::Layout;
 use super::report::{FileReport, Reason, Reject, Repeat, file_name};
 use crate::error::{Error, Result};
 use crate::parse::Cell;
-use crate::pipeline::{Duplicates, Source};
+use crate::pipeline::{Column as ColumnSpec, Duplicates, Source};
 use hashbrown::hash_table::{Entry, HashTable};
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -21,6 +21,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
+/// Another start, for the second hash over the columns not built.
+const UNBUILT_SEED: u64 = 0x1319_8a2e_0370_7344;
 
 /// Rows are numbered in 32 bits, in the table as in its bookkeeping.
 const MAX_ROWS: usize = u32::MAX as usize - 1;
@@ -30,9 +32,13 @@ pub struct Part {
     /// 0-based row of each data row in the sheet or file (a file has at
     /// most `u32::MAX` rows: see `parse_rows`).
     rows: Vec<u32>,
-    /// One per declared column, every data row (rejected ones too): the
-    /// part's chunk of the table. Typed values are held once, in polars.
+    /// One per declared column a query reads, every data row (rejected ones
+    /// too): the part's chunk of the table. Typed values are held once, in polars.
     columns: Vec<Column>,
+    /// A second hash of each data row, over the values of the columns not
+    /// built (when the source has any): rows equal in the built columns are
+    /// duplicates only if this is equal too, besides their hash.
+    unbuilt: Option<Vec<u64>>,
     /// Each data row's hash over all its values, to find duplicates (taken
     /// by the search).
     hashes: Vec<u64>,
@@ -124,17 +130,30 @@ pub fn parse_rows(
             }
         }
     }
+    let built = |column: &ColumnSpec| !context.unbuilt.contains(column.name.get_ref());
     let columns = source
         .columns
         .iter()
         .zip(&values)
+        .filter(|(column, _)| built(column))
         .map(|(column, v)| v.to_column(column.name.get_ref()))
         .collect::<PolarsResult<_>>()
         .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
+    let unbuilt = (!context.unbuilt.is_empty()).then(|| {
+        let mut check = vec![UNBUILT_SEED; rows.len()];
+        source
+            .columns
+            .iter()
+            .zip(&values)
+            .filter(|(column, _)| !built(column))
+            .for_each(|(_, v)| v.mix_into(&mut check));
+        check
+    });
     values.into_iter().for_each(Values::recycle);
     Ok(Part {
         rows,
         columns,
+        unbuilt,
         hashes,
         problems: problems.into_iter().collect(),
         identified,
@@ -464,6 +483,7 @@ fn repeated_rows(files: &mut [FileRows]) -> Vec<(u64, u64)> {
             .iter()
             .zip(&pb.columns)
             .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
+            && pa.unbuilt.as_ref().map(|u| u[a.index]) == pb.unbuilt.as_ref().map(|u| u[b.index])
             && pa.undeclared_at(a.index).eq(pb.undeclared_at(b.index))
     };
     let mut repeated: Vec<(u64, u64)> = (0..partitions)

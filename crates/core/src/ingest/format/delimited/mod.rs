@@ -318,6 +318,7 @@ mod tests {
         reference: Reference,
         pseudonymizer: Pseudonymizer,
         hashes: HashBook,
+        unbuilt: std::collections::BTreeSet<String>,
     }
 
     impl Fixture {
@@ -329,6 +330,7 @@ mod tests {
                 pipeline,
                 pseudonymizer: Pseudonymizer::with_key(b"0123456789abcdef"),
                 hashes: HashBook::default(),
+                unbuilt: Default::default(),
             }
         }
 
@@ -337,6 +339,7 @@ mod tests {
                 reference: &self.reference,
                 pseudonymizer: &self.pseudonymizer,
                 known_hashes: &self.hashes,
+                unbuilt: &self.unbuilt,
             }
         }
     }
@@ -349,6 +352,80 @@ mod tests {
             .unwrap()
             .iter()
             .collect()
+    }
+
+    /// Columns no query reads (here NBPERS and MTRSAVERS) are checked but
+    /// not built: a bad value in one still rejects its row, and a row that
+    /// differs from an earlier one only there is no duplicate of it.
+    #[test]
+    fn unbuilt_columns_are_checked_and_tell_duplicates_apart() {
+        let mut fixture = Fixture::new();
+        fixture.unbuilt = ["nb_personnes".to_owned(), "montant_verse".to_owned()].into();
+        let context = fixture.context();
+        let source = &fixture.pipeline.sources["caf_comma"];
+        let lines = [
+            "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.6",
+            "202003,0123456,2018-03-15,42218,A,1,2,2,10.5",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.50",
+            "202003,0234567,2019-09-01,42005,B,0,2,3,vingt",
+            "202003,0234567,2019-09-01,42005,B,0,2,trois,20",
+        ];
+        let text = lines.join("\n") + "\n";
+        let reader = std::io::Cursor::new(text.as_bytes());
+        let batching = Batching {
+            first: usize::MAX,
+            rest: usize::MAX,
+            block: usize::MAX / 2,
+            margin: 128,
+        };
+        let (file, _) = read(
+            source,
+            Path::new("unbuilt.csv"),
+            reader,
+            &context,
+            &batching,
+            false,
+        )
+        .unwrap();
+        let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
+            .unwrap()
+            .remove(0);
+        let names: Vec<&str> = finished
+            .frame
+            .get_column_names()
+            .into_iter()
+            .map(|n| n.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ROW_COLUMN,
+                "moisref",
+                "numalloc",
+                "date_ouverture",
+                "commune",
+                "libelle_commune",
+                "sdd",
+                "etat_droit"
+            ]
+        );
+        assert_eq!(row_numbers(&finished.frame), [Some(2), Some(3), Some(4)]);
+        let rejects: Vec<(usize, &str, &str)> = finished
+            .report
+            .rejects
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
+            .collect();
+        assert_eq!(
+            rejects,
+            [
+                (5, "", "duplicate"),
+                (6, "MTRSAVERS", "number"),
+                (7, "NBPERS", "number")
+            ]
+        );
     }
 
     /// Batch boundaries fall on blank lines, between a row and its
