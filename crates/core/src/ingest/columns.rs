@@ -110,13 +110,37 @@ pub fn parse_column(
             out
         }};
     }
+    // As `typed!`, reusing the previous row's value when its text is the
+    // same (a file sorted by month repeats the month on every row): for
+    // parsers whose value depends on the cell alone.
+    macro_rules! typed_again {
+        ($parse:expr) => {{
+            let mut last = None;
+            typed!(|c| {
+                if let (Cell::Text(text), Some((before, value))) = (c, last) {
+                    if text == before {
+                        return Ok(Some(value));
+                    }
+                }
+                let parsed = $parse(c);
+                if let (Cell::Text(text), Ok(Some(value))) = (c, &parsed) {
+                    last = Some((text, *value));
+                }
+                parsed
+            })
+        }};
+    }
     match column.kind {
-        ColumnType::Id => Values::Id(typed!(|c| parse::parse_id(c, column.width)
+        ColumnType::Id => Values::Id(typed_again!(|c| parse::parse_id(c, column.width)
             .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
-        ColumnType::Date => Values::Date(typed!(|c| parse::parse_date(c).map(|d| d.map(days)))),
-        ColumnType::Month => Values::Date(typed!(|c| parse::parse_month(c).map(|d| d.map(days)))),
-        ColumnType::Integer => Values::Int(typed!(parse::parse_integer)),
-        ColumnType::Decimal => Values::Float(typed!(parse::parse_decimal)),
+        ColumnType::Date => {
+            Values::Date(typed_again!(|c| parse::parse_date(c).map(|d| d.map(days))))
+        }
+        ColumnType::Month => {
+            Values::Date(typed_again!(|c| parse::parse_month(c).map(|d| d.map(days))))
+        }
+        ColumnType::Integer => Values::Int(typed_again!(parse::parse_integer)),
+        ColumnType::Decimal => Values::Float(typed_again!(parse::parse_decimal)),
         ColumnType::Text => Values::Str(typed!(parse::parse_text)),
         ColumnType::Commune => {
             let mut row = 0;

@@ -74,8 +74,11 @@ fn text_date(s: &str) -> Parsed<NaiveDate> {
             _ => Err(Problem::Date),
         };
     }
-    let parts: Vec<&str> = day_part.split(['/', '-', '.']).collect();
-    let [a, b, c] = parts[..] else {
+    // Split without collecting: one date cell per row of a national file.
+    let mut parts = day_part.split(['/', '-', '.']);
+    let (Some(a), Some(b), Some(c), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(Problem::Date);
     };
     let num = |p: &str| -> Result<u32, Problem> {

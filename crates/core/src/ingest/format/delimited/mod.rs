@@ -354,6 +354,83 @@ mod tests {
             .collect()
     }
 
+    /// A cell with the same text as the one above it takes its value
+    /// without being parsed again: the values and rejects are those of
+    /// each cell parsed on its own, a bad cell repeated is rejected each
+    /// time, and an identifier written shorter is still the same one.
+    #[test]
+    fn repeated_cells_read_as_each_cell_on_its_own() {
+        let fixture = Fixture::new();
+        let context = fixture.context();
+        let source = &fixture.pipeline.sources["caf_comma"];
+        let lines = [
+            "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
+            "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
+            "202003,123456,2018-03-15,42218,A,1,2,1,10.5",
+            "202013,0234567,2018-03-16,42218,A,1,2,1,10.5",
+            "202013,0234567,2018-03-16,42218,A,1,2,1,10.5",
+            "202004,0234567,2018-03-16,42218,A,1,3,x,10.5",
+            "202004,0234567,16/03/2018,42218,A,1,3,1,10.5",
+        ];
+        let text = lines.join("\n") + "\n";
+        let reader = std::io::Cursor::new(text.as_bytes());
+        let batching = Batching {
+            first: usize::MAX,
+            rest: usize::MAX,
+            block: usize::MAX / 2,
+            margin: 128,
+        };
+        let (file, _) = read(
+            source,
+            Path::new("again.csv"),
+            reader,
+            &context,
+            &batching,
+            false,
+        )
+        .unwrap();
+        let finished = crate::ingest::rows::finish(vec![file], crate::pipeline::Duplicates::Keep)
+            .unwrap()
+            .remove(0);
+        let frame = &finished.frame;
+        assert_eq!(row_numbers(frame), [Some(2), Some(3), Some(7)]);
+        let column = |name: &str| {
+            frame
+                .column(name)
+                .unwrap()
+                .cast(&polars::prelude::DataType::Int64)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>()
+        };
+        // 2020-03-01 and 2020-04-01, 2018-03-15 and 2018-03-16, in days since 1970.
+        assert_eq!(column("moisref"), [Some(18322), Some(18322), Some(18353)]);
+        assert_eq!(
+            column("date_ouverture"),
+            [Some(17605), Some(17605), Some(17606)]
+        );
+        assert_eq!(column("etat_droit"), [Some(2), Some(2), Some(3)]);
+        let ids = column("numalloc");
+        assert_eq!(ids[0], ids[1]);
+        assert_ne!(ids[1], ids[2]);
+        let rejects: Vec<(usize, &str, &str)> = finished
+            .report
+            .rejects
+            .iter()
+            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
+            .collect();
+        assert_eq!(
+            rejects,
+            [
+                (4, "MOISREF", "month"),
+                (5, "MOISREF", "month"),
+                (6, "NBPERS", "number")
+            ]
+        );
+    }
+
     /// Columns no query reads (here NBPERS and MTRSAVERS) are checked but
     /// not built: a bad value in one still rejects its row, and a row that
     /// differs from an earlier one only there is no duplicate of it.
