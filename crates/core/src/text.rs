@@ -1,4 +1,5 @@
-//! Text normalisation shared by header matching, category values and commune names.
+//! Text normalisation shared by header matching, category values and commune names,
+//! and the trimming of cells.
 
 use icu_collator::options::CollatorOptions;
 use icu_collator::{Collator, CollatorBorrowed};
@@ -17,6 +18,16 @@ pub fn french_cmp(a: &str, b: &str) -> Ordering {
     match FRENCH.as_ref() {
         Some(collator) => collator.compare(a, b).then_with(|| a.cmp(b)),
         None => a.cmp(b),
+    }
+}
+
+/// `str::trim`, without decoding a character at either end when both end
+/// bytes are printable ASCII (no space there), as in nearly every cell.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
     }
 }
 
@@ -54,7 +65,30 @@ pub fn shorten(value: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{french_cmp, normalize};
+    use super::{french_cmp, normalize, trim};
+
+    #[test]
+    fn trim_is_str_trim() {
+        let cells = [
+            "",
+            " ",
+            "42",
+            " 42",
+            "42 ",
+            "\t42\r",
+            "a",
+            "\u{a0}12,5\u{a0}",
+            "\u{2003}x",
+            "é",
+            " é ",
+            "x\u{3000}",
+            "-1",
+            "N° 12",
+        ];
+        for cell in cells {
+            assert_eq!(trim(cell), cell.trim(), "{cell:?}");
+        }
+    }
 
     #[test]
     fn labels_sort_as_in_french() {

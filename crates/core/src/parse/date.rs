@@ -25,7 +25,7 @@ pub fn parse_date(cell: Cell) -> Parsed<NaiveDate> {
         Cell::DateTime(dt) => Ok(Some(dt.date())),
         Cell::Int(i) => number_date(i as f64),
         Cell::Float(f) => number_date(f),
-        Cell::Text(s) => text_date(s.trim()),
+        Cell::Text(s) => text_date(crate::text::trim(s)),
         Cell::Error => Err(Problem::CellError),
         Cell::Bool(_) => Err(Problem::Date),
     }
@@ -37,7 +37,7 @@ pub fn parse_month(cell: Cell) -> Parsed<NaiveDate> {
         Cell::Float(f) if f.fract() == 0.0 && (190_001.0..=219_912.0).contains(&f) => {
             month_number(f as i64)
         }
-        Cell::Text(s) => month_text(s.trim()),
+        Cell::Text(s) => month_text(crate::text::trim(s)),
         other => {
             return parse_date(other)
                 .map(|d| d.map(first_of_month))

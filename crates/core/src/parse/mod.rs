@@ -130,7 +130,7 @@ pub fn parse_text_ref(cell: Cell<'_>) -> Parsed<Cow<'_, str>> {
     match cell {
         Cell::Empty => Ok(None),
         Cell::Text(s) => {
-            let t = s.trim();
+            let t = crate::text::trim(s);
             if t.is_empty() {
                 Ok(None)
             } else if t.len() > MAX_TEXT && t.chars().count() > MAX_TEXT {
@@ -174,7 +174,7 @@ pub fn parse_bool(cell: Cell) -> Result<bool, Problem> {
         Cell::Float(1.0) => Ok(true),
         Cell::Float(0.0) => Ok(false),
         // Spelled as listed (the common case) or after normalising accents and spaces.
-        Cell::Text(s) => bool_word(s.trim())
+        Cell::Text(s) => bool_word(crate::text::trim(s))
             .or_else(|| bool_word(&crate::text::normalize(s)))
             .ok_or(Problem::Bool),
         Cell::Error => Err(Problem::CellError),

@@ -18,7 +18,7 @@ pub fn parse_integer(cell: Cell) -> Parsed<i64> {
     // Plain digits, the common case, read as an integer: through a float,
     // each CAF row's two integer cells cost two float parses.
     if let Cell::Text(s) = cell {
-        let t = s.trim();
+        let t = crate::text::trim(s);
         let digits = t.strip_prefix('-').unwrap_or(t);
         if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
             return t.parse().map(Some).map_err(|_| Problem::Number);
@@ -33,7 +33,7 @@ pub fn parse_integer(cell: Cell) -> Parsed<i64> {
 
 fn decimal_text(s: &str) -> Parsed<f64> {
     // Fast path, no allocation: plain digits with at most one decimal comma or point.
-    let t = s.trim();
+    let t = crate::text::trim(s);
     if !t.is_empty() && t.len() <= 32 && t.bytes().filter(|b| matches!(b, b',' | b'.')).count() <= 1
     {
         let mut buffer = [0u8; 32];
