@@ -21,8 +21,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
-/// Another start, for the second hash over the columns not built.
-const UNBUILT_SEED: u64 = 0x1319_8a2e_0370_7344;
+/// Another start, for the second hash over what the table does not hold.
+const UNKEPT_SEED: u64 = 0x1319_8a2e_0370_7344;
 
 /// Rows are numbered in 32 bits, in the table as in its bookkeeping.
 const MAX_ROWS: usize = u32::MAX as usize - 1;
@@ -35,18 +35,16 @@ pub struct Part {
     /// One per declared column a query reads, every data row (rejected ones
     /// too): the part's chunk of the table. Typed values are held once, in polars.
     columns: Vec<Column>,
-    /// A second hash of each data row, over the values of the columns not
-    /// built (when the source has any): rows equal in the built columns are
-    /// duplicates only if this is equal too, besides their hash.
-    unbuilt: Option<Vec<u64>>,
+    /// A second hash of each data row, over what the table does not hold:
+    /// the values of declared columns no query reads, and the undeclared
+    /// cells (none when the file has neither). Rows equal in the table's
+    /// columns are duplicates only if this is equal too, besides their hash.
+    unkept: Option<Vec<u64>>,
     /// Each data row's hash over all its values, to find duplicates (taken
     /// by the search).
     hashes: Vec<u64>,
     /// The first problem of each rejected data row (index in `rows`), in order.
     problems: Vec<(usize, CellProblem)>,
-    /// The cells of undeclared columns, when the sheet has any: a duplicate
-    /// has "all columns equal".
-    undeclared: Option<Undeclared>,
     /// Whether each data row identifies a person or a household (one of its
     /// identifier columns is filled): only such rows can be duplicates.
     identified: Vec<bool>,
@@ -118,18 +116,8 @@ pub fn parse_rows(
                 .for_each(|(known, id)| *known |= id.is_some());
         }
     }
-    let undeclared = Undeclared::of(grid, layout, &rows);
     let mut hashes = vec![HASH_SEED; rows.len()];
     values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
-    if let Some(undeclared) = &undeclared {
-        let state = foldhash::fast::FixedState::default();
-        // A row without undeclared cells hashes as in a part without undeclared columns.
-        for (i, h) in hashes.iter_mut().enumerate() {
-            for cell in undeclared.cells(i) {
-                *h = columns::mix(*h, state.hash_one(cell));
-            }
-        }
-    }
     let built = |column: &ColumnSpec| !context.unbuilt.contains(column.name.get_ref());
     let columns = source
         .columns
@@ -139,95 +127,78 @@ pub fn parse_rows(
         .map(|(column, v)| v.to_column(column.name.get_ref()))
         .collect::<PolarsResult<_>>()
         .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
-    let unbuilt = (!context.unbuilt.is_empty()).then(|| {
-        let mut check = vec![UNBUILT_SEED; rows.len()];
+    let mut unkept = (!context.unbuilt.is_empty()).then(|| {
+        let mut unkept = vec![UNKEPT_SEED; rows.len()];
         source
             .columns
             .iter()
             .zip(&values)
             .filter(|(column, _)| !built(column))
-            .for_each(|(_, v)| v.mix_into(&mut check));
-        check
+            .for_each(|(_, v)| v.mix_into(&mut unkept));
+        unkept
     });
+    mix_undeclared(grid, layout, &rows, &mut hashes, &mut unkept);
     values.into_iter().for_each(Values::recycle);
     Ok(Part {
         rows,
         columns,
-        unbuilt,
+        unkept,
         hashes,
         problems: problems.into_iter().collect(),
         identified,
         former,
-        undeclared,
         totals,
     })
 }
 
-/// The cells of undeclared columns of each data row of a part, kept to
-/// tell duplicates ("all columns equal"): the part's column names once, in
-/// name order (files of one source may order their columns differently),
-/// and each row's values end to end in one string, a blank cell as an empty
-/// value. No name repeated on every row, no formatting of text cells (the
-/// messy Loire × 4 CAF file, one extra column: read 547 -> 531 ms, 6 MiB
-/// less at peak).
-struct Undeclared {
-    names: Vec<String>,
-    text: String,
-    /// Where each cell ends in `text`, row after row.
-    ends: Vec<usize>,
-}
-
-impl Undeclared {
-    fn of(grid: &dyn Grid, layout: &Layout, rows: &[u32]) -> Option<Self> {
-        let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
-        let mut columns: Vec<(String, usize)> = (0..grid.width())
-            .filter(|c| !declared.contains(c))
-            .map(|c| (layout.undeclared_name(c).into_owned(), c))
-            .collect();
-        if columns.is_empty() {
-            return None;
-        }
-        columns.sort();
-        let mut text = String::new();
-        let mut ends = Vec::with_capacity(rows.len() * columns.len());
-        for &row in rows {
-            for (_, c) in &columns {
-                match grid.cell(row as usize, *c) {
-                    cell if cell.is_blank() => {}
-                    Cell::Text(s) => text.push_str(s),
-                    // Writing to a String cannot fail.
-                    cell => {
-                        let _ = write!(text, "{cell}");
-                    }
-                }
-                ends.push(text.len());
-            }
-        }
-        let names = columns.into_iter().map(|(name, _)| name).collect();
-        Some(Undeclared { names, text, ends })
+/// Mixes each data row's non-blank undeclared cells, as (column name,
+/// value) in name order (files of one source may order their columns
+/// differently), into its hash and, with another seed, into its second hash
+/// (made if need be): a duplicate has "all columns equal", and the table
+/// does not hold these cells. A row without any hashes as in a file
+/// without undeclared columns.
+fn mix_undeclared(
+    grid: &dyn Grid,
+    layout: &Layout,
+    rows: &[u32],
+    hashes: &mut [u64],
+    unkept: &mut Option<Vec<u64>>,
+) {
+    let declared: Vec<usize> = layout.positions.iter().flatten().copied().collect();
+    let mut columns: Vec<(String, usize)> = (0..grid.width())
+        .filter(|c| !declared.contains(c))
+        .map(|c| (layout.undeclared_name(c).into_owned(), c))
+        .collect();
+    if columns.is_empty() {
+        return;
     }
-
-    /// The (name, value) of each non-blank undeclared cell of data row `i`,
-    /// in name order: what two rows are compared and hashed on.
-    fn cells(&self, i: usize) -> impl Iterator<Item = (&str, &str)> {
-        let width = self.names.len();
-        let cell = move |k: usize| {
-            let start = if k == 0 { 0 } else { self.ends[k - 1] };
-            &self.text[start..self.ends[k]]
-        };
-        self.names
-            .iter()
-            .enumerate()
-            .map(move |(c, name)| (name.as_str(), cell(i * width + c)))
-            .filter(|(_, value)| !value.is_empty())
+    columns.sort();
+    let unkept = unkept.get_or_insert_with(|| vec![UNKEPT_SEED; rows.len()]);
+    let state = foldhash::fast::FixedState::default();
+    let other = foldhash::fast::FixedState::with_seed(UNKEPT_SEED);
+    let mut shown = String::new();
+    for (i, &row) in rows.iter().enumerate() {
+        for (name, c) in &columns {
+            let value = match grid.cell(row as usize, *c) {
+                cell if cell.is_blank() => continue,
+                Cell::Text(s) => s,
+                cell => {
+                    shown.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(shown, "{cell}");
+                    &shown
+                }
+            };
+            hashes[i] = columns::mix(hashes[i], state.hash_one((name, value)));
+            unkept[i] = columns::mix(unkept[i], other.hash_one((name, value)));
+        }
     }
 }
 
 impl Part {
-    /// The non-blank undeclared cells of data row `i` (none without
-    /// undeclared columns).
-    fn undeclared_at(&self, i: usize) -> impl Iterator<Item = (&str, &str)> {
-        self.undeclared.iter().flat_map(move |u| u.cells(i))
+    /// Data row `i`'s second hash, over what the table does not hold.
+    fn unkept_at(&self, i: usize) -> u64 {
+        self.unkept.as_ref().map_or(UNKEPT_SEED, |u| u[i])
     }
 }
 
@@ -483,8 +454,7 @@ fn repeated_rows(files: &mut [FileRows]) -> Vec<(u64, u64)> {
             .iter()
             .zip(&pb.columns)
             .all(|(x, y)| x.get(a.index).ok() == y.get(b.index).ok())
-            && pa.unbuilt.as_ref().map(|u| u[a.index]) == pb.unbuilt.as_ref().map(|u| u[b.index])
-            && pa.undeclared_at(a.index).eq(pb.undeclared_at(b.index))
+            && pa.unkept_at(a.index) == pb.unkept_at(b.index)
     };
     let mut repeated: Vec<(u64, u64)> = (0..partitions)
         .into_par_iter()
