@@ -235,7 +235,7 @@ impl<'t> Splitter<'t> {
             ));
         }
         // Quotes removed, the fields end to end: the line breaks are theirs.
-        let spanned = memchr::memchr_iter(b'\n', self.record.as_slice()).count();
+        let spanned = line_breaks(self.record.as_slice());
         // A quote left open in the last lines takes them to the end of the file.
         let start = self.record_start();
         let at_end = self.reader.position().byte() as usize >= self.text.len();
@@ -270,7 +270,7 @@ impl<'t> Splitter<'t> {
     fn line_of(&mut self, byte: usize) -> usize {
         let bytes = self.text;
         let byte = byte.min(bytes.len()).max(self.scanned);
-        self.line_breaks += memchr::memchr_iter(b'\n', &bytes[self.scanned..byte]).count();
+        self.line_breaks += line_breaks(&bytes[self.scanned..byte]);
         self.scanned = byte;
         self.line_breaks
     }
@@ -291,6 +291,18 @@ impl<'t> Splitter<'t> {
         let breaks = self.line_of(end);
         breaks + usize::from(!self.text.is_empty() && !self.text.ends_with(b"\n"))
     }
+}
+
+/// Line breaks in `bytes`, counted twice per record (a record's fields, and
+/// the text from the previous record): a loop the compiler vectorises in
+/// place for such short slices, where memchr's call cost 4 % of a
+/// national run.
+#[inline]
+fn line_breaks(bytes: &[u8]) -> usize {
+    if bytes.len() > 256 {
+        return memchr::memchr_iter(b'\n', bytes).count();
+    }
+    bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// A whole CSV file's text and the name of the encoding it is in.
