@@ -45,6 +45,8 @@ pub struct Context<'a> {
     /// Declared columns of the source read that no query reads: parsed
     /// (a bad value still rejects its row) but not built into the table.
     pub unbuilt: &'a std::collections::BTreeSet<String>,
+    /// Workbooks opened in this run that several sources read.
+    pub workbooks: &'a super::format::Workbooks,
 }
 
 fn days(d: NaiveDate) -> i32 {

@@ -50,6 +50,7 @@ pub fn read_sources(
     unbuilt: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<SourceTable>> {
     static NONE: BTreeSet<String> = BTreeSet::new();
+    let workbooks = format::Workbooks::new(files_read_twice(pipeline));
     let tables = pipeline
         .sources
         .par_iter()
@@ -59,6 +60,7 @@ pub fn read_sources(
                 pseudonymizer,
                 known_hashes,
                 unbuilt: unbuilt.get(name).unwrap_or(&NONE),
+                workbooks: &workbooks,
             };
             read_source(pipeline, name, source, &context)
         })
@@ -67,6 +69,19 @@ pub fn read_sources(
     rayon::broadcast(|_| columns::Spare::release());
     columns::Spare::release();
     tables
+}
+
+/// The files more than one source reads (sheets of one workbook); a source
+/// whose files cannot be listed is left to fail when it is read.
+fn files_read_twice(pipeline: &Pipeline) -> std::collections::HashSet<std::path::PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    pipeline
+        .sources
+        .values()
+        .filter_map(|source| files::resolve_files(pipeline, source).ok())
+        .flatten()
+        .filter(|path| !seen.insert(path.clone()))
+        .collect()
 }
 
 fn read_source(

@@ -5,6 +5,8 @@
 mod delimited;
 mod spreadsheet;
 
+pub use spreadsheet::Workbooks;
+
 use super::columns::Context;
 use super::grid::Grid;
 use super::rows::FileRows;

@@ -9,7 +9,77 @@ use crate::ingest::header;
 use crate::ingest::rows::{self, FileRows};
 use crate::pipeline::Source;
 use calamine::{Reader, SheetType, SheetVisible};
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Workbooks several sources read a sheet of, opened once in a run: a
+/// workbook's shared strings, styles and sheet list are parsed when it is
+/// opened (an xlsx file's shared strings were half of a small sheet's read
+/// time, parsed again for each of the five sources of the Loire workbook).
+#[derive(Default)]
+pub struct Workbooks {
+    /// The files more than one source reads.
+    shared: HashSet<PathBuf>,
+    opened: Mutex<HashMap<PathBuf, Arc<OpenWorkbook>>>,
+}
+
+struct OpenWorkbook {
+    /// The bytes it was opened from: a file read again by another source
+    /// is the same workbook only if they are equal.
+    bytes: Arc<[u8]>,
+    workbook: Mutex<calamine::Sheets<Cursor<Arc<[u8]>>>>,
+}
+
+impl Workbooks {
+    pub fn new(shared: HashSet<PathBuf>) -> Self {
+        Workbooks {
+            shared,
+            opened: Mutex::default(),
+        }
+    }
+
+    /// Opens a sheet of the workbook of `path`, opened from `bytes` or
+    /// earlier from the same bytes (see [`open_sheet`]).
+    fn open_sheet(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        wanted: Option<&str>,
+    ) -> Result<(Box<dyn Grid>, String)> {
+        if !self.shared.contains(path) {
+            return open_sheet(path, &mut open_workbook(path, bytes)?, wanted);
+        }
+        let opened = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .filter(|o| *o.bytes == *bytes)
+            .cloned();
+        let opened = match opened {
+            Some(opened) => opened,
+            None => {
+                let bytes: Arc<[u8]> = bytes.into();
+                let opened = Arc::new(OpenWorkbook {
+                    workbook: Mutex::new(open_workbook(path, bytes.clone())?),
+                    bytes,
+                });
+                self.opened
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(path.to_owned(), opened.clone());
+                opened
+            }
+        };
+        match opened.workbook.lock() {
+            Ok(mut workbook) => open_sheet(path, &mut workbook, wanted),
+            // A reader panicked in it (and its source failed): read afresh.
+            Err(_) => open_sheet(path, &mut open_workbook(path, bytes)?, wanted),
+        }
+    }
+}
 
 pub struct Spreadsheet;
 
@@ -27,7 +97,9 @@ impl Format for Spreadsheet {
         context: &Context,
     ) -> Result<FileRows> {
         // The bytes hashed are the ones parsed: one read of the file.
-        let (grid, sheet) = open_sheet(path, bytes, source.sheet.as_deref())?;
+        let (grid, sheet) = context
+            .workbooks
+            .open_sheet(path, bytes, source.sheet.as_deref())?;
         let layout = header::locate(grid.as_ref(), source, path, Some(&sheet))?;
         let rows = layout.header_row + 1..grid.height();
         Ok(FileRows {
@@ -55,7 +127,7 @@ impl Format for Spreadsheet {
         _encoding: &str,
         _delimiter: &str,
     ) -> Result<Opened> {
-        let (grid, sheet) = open_sheet(path, bytes, sheet)?;
+        let (grid, sheet) = open_sheet(path, &mut open_workbook(path, bytes)?, sheet)?;
         Ok(Opened {
             grid,
             sheet: Some(sheet),
@@ -69,10 +141,11 @@ impl Format for Spreadsheet {
 }
 
 /// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is detected from its content.
-fn open_workbook<'b>(
+fn open_workbook<B: AsRef<[u8]> + Clone>(
     path: &Path,
-    bytes: &'b [u8],
-) -> Result<calamine::Sheets<std::io::Cursor<&'b [u8]>>> {
+    data: B,
+) -> Result<calamine::Sheets<Cursor<B>>> {
+    let bytes = data.as_ref();
     if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
         return Err(Error::input(
             path,
@@ -86,7 +159,7 @@ fn open_workbook<'b>(
     if bytes.starts_with(b"PK") {
         check_archive(path, bytes)?;
     }
-    calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
+    calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
         tracing::debug!(file = %path.display(), "the workbook reader said: {e}");
         Error::input(
             path,
@@ -215,8 +288,11 @@ fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Opens the named sheet (or the first visible worksheet) of a workbook.
-fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dyn Grid>, String)> {
-    let mut workbook = open_workbook(path, bytes)?;
+fn open_sheet<RS: std::io::Read + std::io::Seek>(
+    path: &Path,
+    workbook: &mut calamine::Sheets<RS>,
+    wanted: Option<&str>,
+) -> Result<(Box<dyn Grid>, String)> {
     let sheets = workbook.sheets_metadata().to_vec();
     let name = match wanted {
         Some(w) => sheets
@@ -271,7 +347,7 @@ fn open_sheet(path: &Path, bytes: &[u8], wanted: Option<&str>) -> Result<(Box<dy
             Box::new(SparseGrid::new(cells)) as Box<dyn Grid>
         }};
     }
-    let grid = match &mut workbook {
+    let grid = match workbook {
         calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(&name)),
         calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(&name)),
         other => Box::new(SheetGrid::new(
@@ -383,5 +459,43 @@ fn check_ods_content(path: &Path, content: impl std::io::Read) -> Result<()> {
             ));
         }
         buf.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An xlsx workbook with one sheet, named `sheet`, holding `value` in A1.
+    fn workbook(sheet: &str, value: &str) -> Vec<u8> {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let worksheet = workbook.add_worksheet();
+        worksheet.set_name(sheet).unwrap();
+        worksheet.write_string(0, 0, value).unwrap();
+        workbook.save_to_buffer().unwrap()
+    }
+
+    fn first_cell(workbooks: &Workbooks, path: &Path, bytes: &[u8], sheet: &str) -> String {
+        let (grid, name) = workbooks.open_sheet(path, bytes, Some(sheet)).unwrap();
+        assert_eq!(name, sheet);
+        grid.cell(0, 0).to_string()
+    }
+
+    /// A workbook several sources read is opened once, and only for the
+    /// bytes it was opened from: the same file read again after it changed
+    /// is the new workbook.
+    #[test]
+    fn a_shared_workbook_is_reused_only_for_the_same_bytes() {
+        let path = Path::new("finances.xlsx");
+        let workbooks = Workbooks::new([path.to_owned()].into());
+        let (before, after) = (workbook("Mandats", "avant"), workbook("Mandats", "après"));
+        assert_eq!(first_cell(&workbooks, path, &before, "Mandats"), "avant");
+        assert_eq!(workbooks.opened.lock().unwrap().len(), 1);
+        assert_eq!(first_cell(&workbooks, path, &before, "Mandats"), "avant");
+        assert_eq!(first_cell(&workbooks, path, &after, "Mandats"), "après");
+        // A file no other source reads is never kept.
+        let alone = Path::new("seul.xlsx");
+        assert_eq!(first_cell(&workbooks, alone, &before, "Mandats"), "avant");
+        assert!(!workbooks.opened.lock().unwrap().contains_key(alone));
     }
 }

@@ -319,6 +319,7 @@ mod tests {
         pseudonymizer: Pseudonymizer,
         hashes: HashBook,
         unbuilt: std::collections::BTreeSet<String>,
+        workbooks: crate::ingest::format::Workbooks,
     }
 
     impl Fixture {
@@ -331,6 +332,7 @@ mod tests {
                 pseudonymizer: Pseudonymizer::with_key(b"0123456789abcdef"),
                 hashes: HashBook::default(),
                 unbuilt: Default::default(),
+                workbooks: Default::default(),
             }
         }
 
@@ -340,6 +342,7 @@ mod tests {
                 pseudonymizer: &self.pseudonymizer,
                 known_hashes: &self.hashes,
                 unbuilt: &self.unbuilt,
+                workbooks: &self.workbooks,
             }
         }
     }
