@@ -36,7 +36,6 @@ pub struct CellProblem {
     pub value: String,
 }
 
-#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub reference: &'a Reference,
     pub pseudonymizer: &'a Pseudonymizer,

@@ -60,6 +60,9 @@ impl Workbooks {
             .cloned();
         let opened = match opened {
             Some(opened) => opened,
+            // Opened outside the lock: two sources meeting here at once
+            // each open it (the work of one more opening), and never wait
+            // for the opening of another workbook.
             None => {
                 let bytes: Arc<[u8]> = bytes.into();
                 let opened = Arc::new(OpenWorkbook {
