@@ -357,15 +357,58 @@ mod tests {
             .collect()
     }
 
+    /// The `caf_comma` source read from `lines` in one batch, duplicates
+    /// told by `policy`: the accepted rows and each reject's (row, column,
+    /// reason).
+    fn read_lines(
+        fixture: &Fixture,
+        lines: &[&str],
+        policy: crate::pipeline::Duplicates,
+    ) -> (DataFrame, Vec<(usize, String, &'static str)>) {
+        let source = &fixture.pipeline.sources["caf_comma"];
+        let text = lines.join("\n") + "\n";
+        let batching = Batching {
+            first: usize::MAX,
+            rest: usize::MAX,
+            block: usize::MAX / 2,
+            margin: 128,
+        };
+        let reader = std::io::Cursor::new(text.as_bytes());
+        let context = fixture.context();
+        let (file, _) = read(
+            source,
+            Path::new("lines.csv"),
+            reader,
+            &context,
+            &batching,
+            false,
+        )
+        .unwrap();
+        let finished = crate::ingest::rows::finish(vec![file], policy)
+            .unwrap()
+            .remove(0);
+        let rejects = finished
+            .report
+            .rejects
+            .iter()
+            .map(|r| (r.row, r.column.clone(), r.reason.code()))
+            .collect();
+        (finished.frame, rejects)
+    }
+
+    fn keys<'a>(rejects: &'a [(usize, String, &'static str)]) -> Vec<(usize, &'a str, &'a str)> {
+        rejects
+            .iter()
+            .map(|(r, c, k)| (*r, c.as_str(), *k))
+            .collect()
+    }
+
     /// A cell with the same text as the one above it takes its value
     /// without being parsed again: the values and rejects are those of
     /// each cell parsed on its own, a bad cell repeated is rejected each
     /// time, and an identifier written shorter is still the same one.
     #[test]
     fn repeated_cells_read_as_each_cell_on_its_own() {
-        let fixture = Fixture::new();
-        let context = fixture.context();
-        let source = &fixture.pipeline.sources["caf_comma"];
         let lines = [
             "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
             "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
@@ -375,28 +418,9 @@ mod tests {
             "202004,0234567,2018-03-16,42218,A,1,3,x,10.5",
             "202004,0234567,16/03/2018,42218,A,1,3,1,10.5",
         ];
-        let text = lines.join("\n") + "\n";
-        let reader = std::io::Cursor::new(text.as_bytes());
-        let batching = Batching {
-            first: usize::MAX,
-            rest: usize::MAX,
-            block: usize::MAX / 2,
-            margin: 128,
-        };
-        let (file, _) = read(
-            source,
-            Path::new("again.csv"),
-            reader,
-            &context,
-            &batching,
-            false,
-        )
-        .unwrap();
-        let finished = crate::ingest::rows::finish(vec![file], crate::pipeline::Duplicates::Keep)
-            .unwrap()
-            .remove(0);
-        let frame = &finished.frame;
-        assert_eq!(row_numbers(frame), [Some(2), Some(3), Some(7)]);
+        let (frame, rejects) =
+            read_lines(&Fixture::new(), &lines, crate::pipeline::Duplicates::Keep);
+        assert_eq!(row_numbers(&frame), [Some(2), Some(3), Some(7)]);
         let column = |name: &str| {
             frame
                 .column(name)
@@ -418,14 +442,8 @@ mod tests {
         let ids = column("numalloc");
         assert_eq!(ids[0], ids[1]);
         assert_ne!(ids[1], ids[2]);
-        let rejects: Vec<(usize, &str, &str)> = finished
-            .report
-            .rejects
-            .iter()
-            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
-            .collect();
         assert_eq!(
-            rejects,
+            keys(&rejects),
             [
                 (4, "MOISREF", "month"),
                 (5, "MOISREF", "month"),
@@ -441,8 +459,6 @@ mod tests {
     fn unbuilt_columns_are_checked_and_tell_duplicates_apart() {
         let mut fixture = Fixture::new();
         fixture.unbuilt = ["nb_personnes".to_owned(), "montant_verse".to_owned()].into();
-        let context = fixture.context();
-        let source = &fixture.pipeline.sources["caf_comma"];
         let lines = [
             "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS",
             "202003,0123456,2018-03-15,42218,A,1,2,1,10.5",
@@ -452,28 +468,9 @@ mod tests {
             "202003,0234567,2019-09-01,42005,B,0,2,3,vingt",
             "202003,0234567,2019-09-01,42005,B,0,2,trois,20",
         ];
-        let text = lines.join("\n") + "\n";
-        let reader = std::io::Cursor::new(text.as_bytes());
-        let batching = Batching {
-            first: usize::MAX,
-            rest: usize::MAX,
-            block: usize::MAX / 2,
-            margin: 128,
-        };
-        let (file, _) = read(
-            source,
-            Path::new("unbuilt.csv"),
-            reader,
-            &context,
-            &batching,
-            false,
-        )
-        .unwrap();
-        let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
-            .unwrap()
-            .remove(0);
-        let names: Vec<&str> = finished
-            .frame
+        let policy = fixture.pipeline.sources["caf_comma"].duplicates;
+        let (frame, rejects) = read_lines(&fixture, &lines, policy);
+        let names: Vec<&str> = frame
             .get_column_names()
             .into_iter()
             .map(|n| n.as_str())
@@ -491,15 +488,9 @@ mod tests {
                 "etat_droit"
             ]
         );
-        assert_eq!(row_numbers(&finished.frame), [Some(2), Some(3), Some(4)]);
-        let rejects: Vec<(usize, &str, &str)> = finished
-            .report
-            .rejects
-            .iter()
-            .map(|r| (r.row, r.column.as_str(), r.reason.code()))
-            .collect();
+        assert_eq!(row_numbers(&frame), [Some(2), Some(3), Some(4)]);
         assert_eq!(
-            rejects,
+            keys(&rejects),
             [
                 (5, "", "duplicate"),
                 (6, "MTRSAVERS", "number"),
