@@ -113,18 +113,23 @@ pub fn parse_column(
     }
     // As `typed!`, reusing the previous row's value when its text is the
     // same (a file sorted by month repeats the month on every row): for
-    // parsers whose value depends on the cell alone.
+    // parsers whose value depends on the cell alone. A column whose cells
+    // seldom repeat (identifiers, dates) stops being compared after 64
+    // rows: the comparisons cost more than they saved.
     macro_rules! typed_again {
         ($parse:expr) => {{
-            let mut last = None;
+            let (mut last, mut tries, mut hits) = (None, 0u32, 0u32);
             typed!(|c| {
-                if let (Cell::Text(text), Some((before, value))) = (c, last) {
+                let worth = tries < 64 || hits * 2 >= tries;
+                if let (true, Cell::Text(text), Some((before, value))) = (worth, c, last) {
+                    tries += 1;
                     if text == before {
+                        hits += 1;
                         return Ok(Some(value));
                     }
                 }
                 let parsed = $parse(c);
-                if let (Cell::Text(text), Ok(Some(value))) = (c, &parsed) {
+                if let (true, Cell::Text(text), Ok(Some(value))) = (worth, c, &parsed) {
                     last = Some((text, *value));
                 }
                 parsed
