@@ -452,6 +452,41 @@ mod tests {
         );
     }
 
+    /// Past the rows where a column is given up as seldom repeating, its
+    /// cells are still read right, repeated or not.
+    #[test]
+    fn a_column_given_up_as_seldom_repeating_still_reads_right() {
+        let header = "MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS";
+        // 100 different days from 2018-01-01, then the last one three times more.
+        let days: Vec<i64> = (0..100).chain([99, 99, 99]).collect();
+        let rows: Vec<String> = days
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                let date = chrono::NaiveDate::from_ymd_opt(2018, 1, 1).unwrap()
+                    + chrono::Days::new(d as u64);
+                format!("202003,{:07},{date},42218,A,1,2,1,10.5", i + 1)
+            })
+            .collect();
+        let lines: Vec<&str> = std::iter::once(header)
+            .chain(rows.iter().map(String::as_str))
+            .collect();
+        let (frame, rejects) =
+            read_lines(&Fixture::new(), &lines, crate::pipeline::Duplicates::Keep);
+        assert!(rejects.is_empty());
+        let read: Vec<Option<i32>> = frame
+            .column("date_ouverture")
+            .unwrap()
+            .date()
+            .unwrap()
+            .physical()
+            .iter()
+            .collect();
+        // 2018-01-01 is day 17,532 since 1970.
+        let expected: Vec<Option<i32>> = days.iter().map(|&d| Some(17_532 + d as i32)).collect();
+        assert_eq!(read, expected);
+    }
+
     /// Columns no query reads (here NBPERS and MTRSAVERS) are checked but
     /// not built: a bad value in one still rejects its row, and a row that
     /// differs from an earlier one only there is no duplicate of it.
