@@ -338,13 +338,13 @@ fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
                 let row = row as IdxSize;
                 let next = units.first.len();
                 let unit = *unit_of.entry(key.unwrap_or_default()).or_insert(next);
-                units.consider(unit, row, &order, &conditions);
+                units.consider(unit, row, order, &conditions);
             }
         }
         _ => {
             let grouped = keyed.group_by(["_key"])?;
             for (unit, group) in grouped.get_groups().iter().enumerate() {
-                let mut consider = |row| units.consider(unit, row, &order, &conditions);
+                let mut consider = |row| units.consider(unit, row, order, &conditions);
                 match group {
                     GroupsIndicator::Idx((_, rows)) => rows.iter().copied().for_each(&mut consider),
                     GroupsIndicator::Slice([start, len]) => (start..start + len).for_each(consider),
