@@ -518,6 +518,7 @@ fn render<T>(
 const DATE: &str = "date";
 const COMMUNE: &str = "commune";
 const DUPLICATE: &str = "duplicate";
+const NUMBER: &str = "number";
 
 fn bad_dates(year: i32) -> [String; 3] {
     [
@@ -622,7 +623,10 @@ fn collect_rejects<C>(
                 file: file.to_string(),
                 sheet: sheet.to_string(),
                 row: first_data_row + i,
-                column: t.col.map_or(String::new(), |c| headers[c].to_string()),
+                // As a reader names it: without the spaces around it.
+                column: t
+                    .col
+                    .map_or(String::new(), |c| headers[c].trim().to_string()),
                 reason: t.reason,
             })
         })
@@ -686,6 +690,17 @@ fn write_caf(
         }
         inject_duplicate(&mut rows, rng);
         inject_duplicate(&mut rows, rng);
+        // Household size and amount paid are read by no query of the Loire
+        // pipeline, so the reader does not keep them: a bad value there
+        // still rejects its row, and a row differing from another only by
+        // its amount is no duplicate of it.
+        let mut cells = caf_cells(&data.caf[rng.random_range(0..n)], false);
+        cells[1] = unused_numalloc(rng, &used);
+        inject_bad(&mut rows, rng, cells, 6, "deux".to_string(), NUMBER);
+        let record = &data.caf[rng.random_range(0..n)];
+        let mut cells = caf_cells(record, false);
+        cells[7] = french_amount(record.mtrsavers + 1.0, "", false);
+        rows.insert(rng.random_range(0..=rows.len()), Row::clean(cells));
     }
 
     let headers: &[&str] = if messy {
