@@ -58,14 +58,22 @@ pub struct ScaleFigures {
     pub end_to_end: Duration,
     pub stages: BTreeMap<String, Duration>,
     pub sources: Vec<SourceFigures>,
+    /// Per input file: a workbook that several sources read is opened once
+    /// and that opening is carried by whichever source comes first, so a
+    /// file's figure is the one comparable between deliveries.
+    pub files: Vec<SourceFigures>,
     pub peak_memory_mib: f64,
     pub floor_read: Duration,
     pub floor_write: Duration,
 }
 
-/// How long one source took to read (its files parsed and typed, before
-/// duplicates are looked for across them), median of the runs.
+/// How long one source (or one file, for all the sources that read it)
+/// took to read (parsed and typed, before duplicates are looked for across
+/// files), median of the runs.
 pub struct SourceFigures {
+    /// The source's name, or the file's name without its extension (the
+    /// messy delivery saves some workbooks in other formats) and the
+    /// sources that read it.
     pub source: String,
     /// The extensions of its files (`csv`, `xlsx`, `xls`, `ods`).
     pub format: String,
@@ -222,6 +230,7 @@ fn measure(
     let mut stages = BTreeMap::<String, Vec<Duration>>::new();
     // Per source: its formats, rows and read times.
     let mut sources = BTreeMap::<String, (BTreeSet<String>, usize, Vec<Duration>)>::new();
+    let mut files = BTreeMap::<String, (BTreeSet<String>, usize, Vec<Duration>)>::new();
     let (mut floor_reads, mut floor_writes) = (Vec::new(), Vec::new());
     for run in 1..=options.runs {
         progress(&format!("{label}: run {run} of {}", options.runs));
@@ -252,19 +261,13 @@ fn measure(
                 .or_default()
                 .push(Duration::from_millis(ms));
         }
-        let mut this_run = BTreeMap::<String, (BTreeSet<String>, usize, f64)>::new();
-        for input in manifest.inputs {
-            let entry = this_run.entry(input.source).or_default();
-            if let Some((_, extension)) = input.file.rsplit_once('.') {
-                entry.0.insert(extension.to_ascii_lowercase());
+        let (by_source, by_file) = read_times(manifest.inputs);
+        for (into, this_run) in [(&mut sources, by_source), (&mut files, by_file)] {
+            for (name, (formats, rows, ms)) in this_run {
+                let entry = into.entry(name).or_default();
+                (entry.0, entry.1) = (formats, rows);
+                entry.2.push(Duration::from_secs_f64(ms / 1e3));
             }
-            entry.1 += input.rows_read;
-            entry.2 += input.read_ms;
-        }
-        for (source, (formats, rows, ms)) in this_run {
-            let entry = sources.entry(source).or_default();
-            (entry.0, entry.1) = (formats, rows);
-            entry.2.push(Duration::from_secs_f64(ms / 1e3));
         }
         progress(&format!("{label}: floor {run} of {}", options.runs));
         floor_reads.push(read_floor(inputs)?);
@@ -277,19 +280,68 @@ fn measure(
         input_rows: sources.values().map(|(_, rows, _)| rows).sum(),
         end_to_end: median(totals),
         stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        sources: sources
-            .into_iter()
-            .map(|(source, (formats, rows, reads))| SourceFigures {
-                source,
-                format: formats.into_iter().collect::<Vec<_>>().join(" + "),
-                rows,
-                read: median(reads),
-            })
-            .collect(),
+        sources: source_figures(sources),
+        files: source_figures(files),
         peak_memory_mib: peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
         floor_read: median(floor_reads),
         floor_write: median(floor_writes),
     })
+}
+
+/// One run's formats, rows read and read milliseconds, per source and per
+/// input file (named with the sources that read it).
+type ReadTimes = BTreeMap<String, (BTreeSet<String>, usize, f64)>;
+
+fn read_times(inputs: Vec<suivi_core::manifest::Input>) -> (ReadTimes, ReadTimes) {
+    let (mut by_source, mut by_file) = (ReadTimes::new(), ReadTimes::new());
+    let mut readers = BTreeMap::<String, BTreeSet<String>>::new();
+    for input in inputs {
+        let extension = input
+            .file
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase());
+        let name = stem(&input.file).to_owned();
+        readers
+            .entry(name.clone())
+            .or_default()
+            .insert(input.source.clone());
+        for entry in [
+            by_source.entry(input.source).or_default(),
+            by_file.entry(name).or_default(),
+        ] {
+            entry.0.extend(extension.clone());
+            entry.1 += input.rows_read;
+            entry.2 += input.read_ms;
+        }
+    }
+    let by_file = by_file
+        .into_iter()
+        .map(|(name, figures)| {
+            let readers = readers[&name].iter().cloned().collect::<Vec<_>>();
+            (format!("{name} ({})", readers.join(", ")), figures)
+        })
+        .collect();
+    (by_source, by_file)
+}
+
+/// A file's name without its folder and extension.
+fn stem(file: &str) -> &str {
+    let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+}
+
+fn source_figures(
+    measured: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+) -> Vec<SourceFigures> {
+    measured
+        .into_iter()
+        .map(|(source, (formats, rows, reads))| SourceFigures {
+            source,
+            format: formats.into_iter().collect::<Vec<_>>().join(" + "),
+            rows,
+            read: median(reads),
+        })
+        .collect()
 }
 
 /// Reads every cell of every input: the CSV decoded and split, every sheet
@@ -435,8 +487,22 @@ pub fn table(figures: &[ScaleFigures]) -> String {
 /// Each source's read time, clean beside messy at each scale where both
 /// were measured, with the ratio of their times.
 pub fn sources_table(figures: &[ScaleFigures]) -> String {
-    let mut out = String::from(
-        "| scale | source | clean: format | clean: rows | clean: read (ms) | clean: rows/s | messy: format | messy: rows | messy: read (ms) | messy: rows/s | messy / clean |\n",
+    clean_beside_messy(figures, "source", |f| &f.sources)
+}
+
+/// Each input file's read time (all the sources that read it), clean
+/// beside messy at each scale where both were measured.
+pub fn files_table(figures: &[ScaleFigures]) -> String {
+    clean_beside_messy(figures, "file (sources)", |f| &f.files)
+}
+
+fn clean_beside_messy(
+    figures: &[ScaleFigures],
+    what: &str,
+    measured: impl Fn(&ScaleFigures) -> &[SourceFigures],
+) -> String {
+    let mut out = format!(
+        "| scale | {what} | clean: format | clean: rows | clean: read (ms) | clean: rows/s | messy: format | messy: rows | messy: read (ms) | messy: rows/s | messy / clean |\n",
     );
     out.push_str(&format!("|{}\n", "---|".repeat(11)));
     let of = |scale: f64, delivery| {
@@ -451,11 +517,11 @@ pub fn sources_table(figures: &[ScaleFigures]) -> String {
         let names: BTreeSet<&str> = [clean, messy]
             .into_iter()
             .flatten()
-            .flat_map(|f| f.sources.iter().map(|s| s.source.as_str()))
+            .flat_map(|f| measured(f).iter().map(|s| s.source.as_str()))
             .collect();
         for name in names {
-            let [c, m] =
-                [clean, messy].map(|f| f.and_then(|f| f.sources.iter().find(|s| s.source == name)));
+            let [c, m] = [clean, messy]
+                .map(|f| f.and_then(|f| measured(f).iter().find(|s| s.source == name)));
             let cells = |s: Option<&SourceFigures>| match s {
                 Some(s) => format!(
                     "{} | {} | {:.1} | {:.0}",
@@ -485,4 +551,52 @@ pub fn sources_table(figures: &[ScaleFigures]) -> String {
 
 fn seconds(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use suivi_core::manifest::Input;
+
+    fn input(source: &str, file: &str, rows_read: usize, read_ms: f64) -> Input {
+        Input {
+            source: source.into(),
+            file: file.into(),
+            sheet: None,
+            sha256: String::new(),
+            rows_read,
+            accepted: rows_read,
+            rejected: 0,
+            skipped: 0,
+            read_ms,
+        }
+    }
+
+    #[test]
+    fn a_file_read_by_several_sources_is_timed_as_one() {
+        let (by_source, by_file) = read_times(vec![
+            input("orientations", "social_2020.xlsx", 100, 3.0),
+            input("accueil", "social_2020.xlsx", 10, 0.5),
+            input("caf", "caf_2020_a.csv", 1000, 7.0),
+            input("caf", "caf_2020_b.CSV", 500, 4.0),
+        ]);
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(by_source["caf"], (set(&["csv"]), 1500, 11.0));
+        assert_eq!(by_source["accueil"], (set(&["xlsx"]), 10, 0.5));
+        let names: Vec<&String> = by_file.keys().collect();
+        assert_eq!(
+            names,
+            [
+                "caf_2020_a (caf)",
+                "caf_2020_b (caf)",
+                "social_2020 (accueil, orientations)"
+            ]
+        );
+        assert_eq!(
+            by_file["social_2020 (accueil, orientations)"],
+            (set(&["xlsx"]), 110, 3.5)
+        );
+        assert_eq!(stem("inputs/pe_2020.xls"), "pe_2020");
+        assert_eq!(stem("C:\\x\\pe.2020.ods"), "pe.2020");
+    }
 }

@@ -63,6 +63,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let figures = bench::bench(&options, &|message| eprintln!("{message}"))?;
     println!("{}", bench::table(&figures));
     println!("{}", bench::sources_table(&figures));
+    println!("{}", bench::files_table(&figures));
     for delivery in [Delivery::Clean, Delivery::Messy] {
         let of: Vec<&bench::ScaleFigures> =
             figures.iter().filter(|f| f.delivery == delivery).collect();
