@@ -174,11 +174,18 @@ fn mix_undeclared(
     }
     columns.sort();
     let unkept = unkept.get_or_insert_with(|| vec![UNKEPT_SEED; rows.len()]);
-    let state = foldhash::fast::FixedState::default();
-    let other = foldhash::fast::FixedState::with_seed(UNKEPT_SEED);
+    // Each column's name seeds its two hashers: hashed once, not per row.
+    let seeded = |seed: u64, name: &str| {
+        let seed = foldhash::fast::FixedState::with_seed(seed).hash_one(name);
+        foldhash::fast::FixedState::with_seed(seed)
+    };
+    let columns: Vec<_> = columns
+        .iter()
+        .map(|(name, c)| (seeded(HASH_SEED, name), seeded(UNKEPT_SEED, name), *c))
+        .collect();
     let mut shown = String::new();
     for (i, &row) in rows.iter().enumerate() {
-        for (name, c) in &columns {
+        for (state, other, c) in &columns {
             let value = match grid.cell(row as usize, *c) {
                 cell if cell.is_blank() => continue,
                 Cell::Text(s) => s,
@@ -189,8 +196,8 @@ fn mix_undeclared(
                     &shown
                 }
             };
-            hashes[i] = columns::mix(hashes[i], state.hash_one((name, value)));
-            unkept[i] = columns::mix(unkept[i], other.hash_one((name, value)));
+            hashes[i] = columns::mix(hashes[i], state.hash_one(value));
+            unkept[i] = columns::mix(unkept[i], other.hash_one(value));
         }
     }
 }

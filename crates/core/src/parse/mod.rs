@@ -47,7 +47,7 @@ impl Cell<'_> {
     pub fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
-            Cell::Text(s) => s.trim().is_empty(),
+            Cell::Text(s) => crate::text::trim(s).is_empty(),
             _ => false,
         }
     }

@@ -176,7 +176,7 @@ impl<'t> Splitter<'t> {
                 self.next_line = line;
                 return Ok(self.sealed(grid));
             }
-            grid.push(line, self.record.iter(), self.encoding);
+            grid.push(line, &self.record, self.encoding);
             self.read_ahead()?;
         }
         let end = match self.cut {
