@@ -235,21 +235,36 @@ impl CsvGrid {
     /// and a copy per field were a tenth of reading a Windows-1252 file.
     pub fn push(&mut self, line: usize, record: &csv::ByteRecord, decoding: &Decoding) {
         let bytes = record.as_slice();
+        let (base, first) = (self.pending.len(), self.field_ends.len());
+        let mut end = base;
+        for field in record {
+            end += field.len();
+            self.field_ends.push(end);
+        }
         match decoding {
             Decoding::Single(upper) if !bytes.is_ascii() => {
-                for field in record {
-                    upper.decode(field, &mut self.pending);
-                    self.field_ends.push(self.pending.len());
+                // Decoded whole, each upper byte's character widening the
+                // fields from its own on.
+                let (mut copied, mut grown, mut field) = (0, 0, first);
+                while let Some(i) = bytes[copied..].iter().position(|&b| b >= 0x80) {
+                    let at = copied + i;
+                    self.pending.extend_from_slice(&bytes[copied..at]);
+                    let utf8 = upper.char(bytes[at]);
+                    self.pending.extend_from_slice(utf8);
+                    copied = at + 1;
+                    // Fields from `field` on have grown by `grown` so far.
+                    while self.field_ends[field] - base - grown <= at {
+                        field += 1;
+                    }
+                    let wider = utf8.len() - 1;
+                    self.field_ends[field..]
+                        .iter_mut()
+                        .for_each(|e| *e += wider);
+                    grown += wider;
                 }
+                self.pending.extend_from_slice(&bytes[copied..]);
             }
-            _ => {
-                let mut end = self.pending.len();
-                self.pending.extend_from_slice(bytes);
-                for field in record {
-                    end += field.len();
-                    self.field_ends.push(end);
-                }
-            }
+            _ => self.pending.extend_from_slice(bytes),
         }
         let index = self.record_starts.len() - 1;
         self.record_starts.push(self.field_ends.len());
@@ -329,9 +344,10 @@ impl Decoding {
 
 /// The UTF-8 of the characters a single-byte encoding gives its bytes
 /// 0x80 to 0xFF, as encoding_rs decodes each (U+FFFD for a byte it does
-/// not map): an accented field is decoded byte by byte from this table.
-/// Setting up an encoding_rs decoder for every accented field was most of
-/// the cost of reading a Windows-1252 file's accented column.
+/// not map): an accented record is copied run by run of ASCII, with the
+/// table's characters between. Setting up an encoding_rs decoder for every
+/// accented field was most of the cost of reading a Windows-1252 file's
+/// accented column.
 pub struct UpperHalf([([u8; 3], u8); 128]);
 
 impl UpperHalf {
@@ -349,15 +365,10 @@ impl UpperHalf {
         UpperHalf(table)
     }
 
-    /// Appends `field` decoded.
-    fn decode(&self, mut field: &[u8], text: &mut Vec<u8>) {
-        while let Some(i) = field.iter().position(|&b| b >= 0x80) {
-            text.extend_from_slice(&field[..i]);
-            let (utf8, n) = &self.0[usize::from(field[i] - 0x80)];
-            text.extend_from_slice(&utf8[..usize::from(*n)]);
-            field = &field[i + 1..];
-        }
-        text.extend_from_slice(field);
+    /// The UTF-8 of an upper byte's character.
+    fn char(&self, byte: u8) -> &[u8] {
+        let (utf8, n) = &self.0[usize::from(byte - 0x80)];
+        &utf8[..usize::from(*n)]
     }
 }
 
@@ -397,35 +408,43 @@ impl Grid for CsvGrid {
 mod tests {
     use super::*;
 
-    /// Every byte, in fields with ASCII around it, decodes from the table
-    /// as encoding_rs decodes the whole field, in several single-byte
-    /// encodings (Windows-1252's five unmapped bytes included).
+    /// Every byte, in records with ASCII fields around accented ones,
+    /// comes out of a grid as encoding_rs decodes each field, in several
+    /// single-byte encodings (Windows-1252's five unmapped bytes included).
     #[test]
-    fn the_upper_half_decodes_as_encoding_rs() {
+    fn accented_records_are_decoded_field_by_field_as_encoding_rs_does() {
         let every_byte: Vec<u8> = (0..=255).collect();
+        let records: [Vec<&[u8]>; 4] = [
+            vec![b"42218", b"Saint-\xC9tienne", b"", b"\xE9t\xE9", b"x"],
+            vec![&every_byte, b"abc", &every_byte],
+            vec![b"\xC9", b"\xE9\xE8", b"", b"plain"],
+            vec![b"ascii", b"only"],
+        ];
         for encoding in [
             encoding_rs::WINDOWS_1252,
             encoding_rs::WINDOWS_1250,
             encoding_rs::ISO_8859_7,
             encoding_rs::IBM866,
         ] {
-            let upper = UpperHalf::of(encoding);
-            for field in [
-                &every_byte[..],
-                b"Saint-\xC9tienne",
-                b"\xE9t\xE9",
-                b"abc",
-                b"",
-            ] {
-                let mut decoded = Vec::new();
-                upper.decode(field, &mut decoded);
-                let (expected, _) = encoding.decode_without_bom_handling(field);
-                assert_eq!(
-                    String::from_utf8(decoded).unwrap(),
-                    expected,
-                    "{}",
-                    encoding.name()
+            let mut grid = CsvGrid::new(0);
+            for (line, fields) in records.iter().enumerate() {
+                grid.push(
+                    line,
+                    &csv::ByteRecord::from(fields.clone()),
+                    &Decoding::new(encoding),
                 );
+            }
+            assert!(grid.seal());
+            for (row, fields) in records.iter().enumerate() {
+                for (col, field) in fields.iter().enumerate() {
+                    let (expected, _) = encoding.decode_without_bom_handling(field);
+                    assert_eq!(
+                        grid.cell(row, col).display(),
+                        expected,
+                        "{} row {row} column {col}",
+                        encoding.name()
+                    );
+                }
             }
         }
     }
