@@ -64,6 +64,40 @@ fn text_date(s: &str) -> Parsed<NaiveDate> {
     if s.is_empty() {
         return Ok(None);
     }
+    ten_byte_date(s.as_bytes()).unwrap_or_else(|| any_date(s))
+}
+
+/// `JJ/MM/AAAA` or `AAAA-MM-JJ` (with any of `/`, `-`, `.` between), the
+/// shape of nearly every date cell, read digit by digit; `None` for any
+/// other text, left to [`any_date`], which reads these the same way. Its
+/// split and three parses were a twentieth of a national run.
+fn ten_byte_date(s: &[u8]) -> Option<Parsed<NaiveDate>> {
+    let &[a, b, c, d, e, f, g, h, i, j] = s else {
+        return None;
+    };
+    let between = |x: u8| matches!(x, b'/' | b'-' | b'.');
+    let (year, month, day) = if between(c) && between(f) {
+        ([g, h, i, j], [d, e], [a, b])
+    } else if between(e) && between(h) {
+        ([a, b, c, d], [f, g], [i, j])
+    } else {
+        return None;
+    };
+    let number = |digits: &[u8]| {
+        digits.iter().try_fold(0u32, |n, &x| {
+            let digit = x.wrapping_sub(b'0');
+            (digit < 10).then_some(n * 10 + u32::from(digit))
+        })
+    };
+    Some(calendar(
+        number(&year)? as i32,
+        number(&month)?,
+        number(&day)?,
+    ))
+}
+
+/// A date's text in any of the shapes `parse_date` reads.
+fn any_date(s: &str) -> Parsed<NaiveDate> {
     // Drop a time part: `03/02/2020 14:05`, `2020-02-03T14:05:00`.
     let day_part = s.split([' ', 'T']).next().unwrap_or(s);
     let digits_only = day_part.bytes().all(|b| b.is_ascii_digit());
@@ -101,6 +135,11 @@ fn text_date(s: &str) -> Parsed<NaiveDate> {
         };
         (year, num(b)?, num(a)?)
     };
+    calendar(year, month, day)
+}
+
+/// The day, if the calendar has it, from 1900 to 2199.
+fn calendar(year: i32, month: u32, day: u32) -> Parsed<NaiveDate> {
     NaiveDate::from_ymd_opt(year, month, day)
         .filter(|d| (1900..=2199).contains(&d.year()))
         .map(Some)
@@ -176,6 +215,43 @@ mod tests {
         assert_eq!(parse_date(Cell::Float(43831.0)), Ok(ymd(2020, 1, 1)));
         assert_eq!(parse_date(Cell::Float(43831.75)), Ok(ymd(2020, 1, 1)));
         assert_eq!(parse_date(Cell::Int(20190131)), Ok(ymd(2019, 1, 31)));
+    }
+
+    /// The ten-byte shapes read digit by digit give what the general path
+    /// gives, for every day of two years in both shapes and for near misses.
+    #[test]
+    fn the_ten_byte_fast_path_reads_as_the_general_one() {
+        let mut texts = Vec::new();
+        let mut day = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+        while day.year() < 2021 {
+            texts.push(day.format("%d/%m/%Y").to_string());
+            texts.push(day.format("%Y-%m-%d").to_string());
+            texts.push(day.format("%d.%m-%Y").to_string());
+            day = day.succ_opt().unwrap();
+        }
+        assert!(texts.iter().all(|t| ten_byte_date(t.as_bytes()).is_some()));
+        for near in [
+            "31/02/2020",
+            "00/01/2020",
+            "01/13/2020",
+            "01/00/2020",
+            "1a/01/2020",
+            "01/01/1899",
+            "31/12/2199",
+            "01/01/2200",
+            "2020/02/30",
+            "2020-1-031",
+            "01/01/20 1",
+            "0001-01-01",
+            "ab/cd/efgh",
+            "01//01/202",
+            "2020-02-3T",
+        ] {
+            texts.push(near.to_owned());
+        }
+        for text in &texts {
+            assert_eq!(text_date(text), any_date(text), "{text}");
+        }
     }
 
     #[test]
