@@ -96,10 +96,14 @@ fn median(mut values: Vec<Duration>) -> Duration {
     }
 }
 
+/// Generates each scale's samples, then runs them in turn, one run of each
+/// delivery after the other: on a shared machine whose speed drifts within
+/// minutes, the clean and messy figures of a run come from the same minute.
 pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<ScaleFigures>> {
     let mut figures = Vec::new();
     for &scale in &options.scales {
         let all_csv = scale >= options.csv_from_scale;
+        let mut samples = Vec::new();
         for &delivery in &options.deliveries {
             let label = label(scale, delivery);
             if all_csv && delivery == Delivery::Messy {
@@ -118,11 +122,21 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                 scale,
                 delivery,
                 kind,
-                pipeline: &pipeline,
-                inputs: &inputs,
+                pipeline,
+                inputs,
             };
-            figures.push(measure(options, &sample, progress)?);
+            samples.push((sample, Measured::default()));
         }
+        for run in 1..=options.runs {
+            for (sample, measured) in &mut samples {
+                let label = label(sample.scale, sample.delivery);
+                progress(&format!("{label}: run {run} of {}", options.runs));
+                measured.run(sample, &label)?;
+                progress(&format!("{label}: floor {run} of {}", options.runs));
+                measured.floor(sample)?;
+            }
+        }
+        figures.extend(samples.into_iter().map(|(sample, m)| m.figures(&sample)));
     }
     Ok(figures)
 }
@@ -206,46 +220,45 @@ fn label(scale: f64, delivery: Delivery) -> String {
 }
 
 /// A sample written, and the pipeline that reads it.
-struct Sample<'a> {
+struct Sample {
     scale: f64,
     delivery: Delivery,
     /// `xlsx + csv` or `csv`.
     kind: &'static str,
-    pipeline: &'a Path,
-    inputs: &'a Path,
+    pipeline: PathBuf,
+    inputs: PathBuf,
 }
 
-/// Runs `suivi run` on a sample `options.runs` times, and the floor after each.
-fn measure(
-    options: &BenchOptions,
-    sample: &Sample,
-    progress: &dyn Fn(&str),
-) -> Result<ScaleFigures> {
-    let (pipeline, inputs) = (sample.pipeline, sample.inputs);
-    let label = &label(sample.scale, sample.delivery);
-    let exe = std::env::current_exe().map_err(|e| Error::io("finding the suivi binary", e))?;
-    let out = inputs.join("out");
-    let mut peaks = Vec::new();
-    let mut totals = Vec::new();
-    let mut stages = BTreeMap::<String, Vec<Duration>>::new();
-    // Per source: its formats, rows and read times.
-    let mut sources = BTreeMap::<String, (BTreeSet<String>, usize, Vec<Duration>)>::new();
-    let mut files = BTreeMap::<String, (BTreeSet<String>, usize, Vec<Duration>)>::new();
-    let (mut floor_reads, mut floor_writes) = (Vec::new(), Vec::new());
-    for run in 1..=options.runs {
-        progress(&format!("{label}: run {run} of {}", options.runs));
+/// A sample's figures run after run: its end-to-end times, stages, read
+/// times per source and file, peaks and floors.
+#[derive(Default)]
+struct Measured {
+    peaks: Vec<u64>,
+    totals: Vec<Duration>,
+    stages: BTreeMap<String, Vec<Duration>>,
+    sources: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+    files: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+    floor_reads: Vec<Duration>,
+    floor_writes: Vec<Duration>,
+}
+
+impl Measured {
+    /// Runs `suivi run` on the sample once.
+    fn run(&mut self, sample: &Sample, label: &str) -> Result<()> {
+        let exe = std::env::current_exe().map_err(|e| Error::io("finding the suivi binary", e))?;
+        let out = sample.inputs.join("out");
         let start = Instant::now();
         let status = std::process::Command::new(&exe)
             .args(["-q", "run"])
-            .arg(pipeline)
+            .arg(&sample.pipeline)
             .args(["--year", &YEAR.to_string(), "--inputs"])
-            .arg(inputs)
+            .arg(&sample.inputs)
             .arg("--out")
             .arg(&out)
             .stdout(std::process::Stdio::null())
             .status()
             .map_err(|e| Error::io("running suivi", e))?;
-        totals.push(start.elapsed());
+        self.totals.push(start.elapsed());
         if !status.success() {
             return Err(
                 Error::Usage(format!("the benchmark run failed at {label} ({status})")).into(),
@@ -254,38 +267,52 @@ fn measure(
         let manifest =
             suivi_core::manifest::read(&out, &suivi_core::manifest::file_name(YEAR, false))
                 .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
-        peaks.extend(manifest.peak_memory_mib);
+        self.peaks.extend(manifest.peak_memory_mib);
         for (stage, ms) in manifest.timings_ms {
-            stages
+            self.stages
                 .entry(stage)
                 .or_default()
                 .push(Duration::from_millis(ms));
         }
         let (by_source, by_file) = read_times(manifest.inputs);
-        for (into, this_run) in [(&mut sources, by_source), (&mut files, by_file)] {
+        for (into, this_run) in [(&mut self.sources, by_source), (&mut self.files, by_file)] {
             for (name, (formats, rows, ms)) in this_run {
                 let entry = into.entry(name).or_default();
                 (entry.0, entry.1) = (formats, rows);
                 entry.2.push(Duration::from_secs_f64(ms / 1e3));
             }
         }
-        progress(&format!("{label}: floor {run} of {}", options.runs));
-        floor_reads.push(read_floor(inputs)?);
-        floor_writes.push(write_floor(&out)?);
+        Ok(())
     }
-    Ok(ScaleFigures {
-        scale: sample.scale,
-        delivery: sample.delivery,
-        inputs: sample.kind,
-        input_rows: sources.values().map(|(_, rows, _)| rows).sum(),
-        end_to_end: median(totals),
-        stages: stages.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        sources: source_figures(sources),
-        files: source_figures(files),
-        peak_memory_mib: peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
-        floor_read: median(floor_reads),
-        floor_write: median(floor_writes),
-    })
+
+    /// Times the floor of reading the sample's inputs and writing its outputs.
+    fn floor(&mut self, sample: &Sample) -> Result<()> {
+        self.floor_reads.push(read_floor(&sample.inputs)?);
+        self.floor_writes
+            .push(write_floor(&sample.inputs.join("out"))?);
+        Ok(())
+    }
+
+    /// The medians.
+    fn figures(self, sample: &Sample) -> ScaleFigures {
+        ScaleFigures {
+            scale: sample.scale,
+            delivery: sample.delivery,
+            inputs: sample.kind,
+            input_rows: self.sources.values().map(|(_, rows, _)| rows).sum(),
+            end_to_end: median(self.totals),
+            stages: self
+                .stages
+                .into_iter()
+                .map(|(k, v)| (k, median(v)))
+                .collect(),
+            sources: source_figures(self.sources),
+            files: source_figures(self.files),
+            peak_memory_mib: self.peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
+            floor_read: median(self.floor_reads),
+            floor_write: median(self.floor_writes),
+        }
+    }
 }
 
 /// One run's formats, rows read and read milliseconds, per source and per
