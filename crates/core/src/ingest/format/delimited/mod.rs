@@ -81,9 +81,9 @@ impl Format for Delimited {
     }
 }
 
-/// How a CSV file is cut: records parsed together (the first batch must
-/// hold the header; the others are parsed in parallel), and bytes split
-/// together.
+/// How a CSV file is cut: records parsed together (the first batch holds
+/// just the lines the header is looked for in, parsed alone before the
+/// others are parsed in parallel), and bytes split together.
 struct Batching {
     first: usize,
     rest: usize,
@@ -98,8 +98,10 @@ impl Batching {
             crate::pipeline::HeaderRow::Row(n) => n as usize,
             crate::pipeline::HeaderRow::Auto => crate::ingest::header::HEADER_SEARCH_ROWS,
         };
+        // A first batch of 65,536 records was parsed on one core with the
+        // other idle: a quarter of the Loire CAF file.
         Batching {
-            first: ROWS.max(header),
+            first: header,
             rest: ROWS,
             block: blocks::BLOCK,
             margin: blocks::MARGIN,
