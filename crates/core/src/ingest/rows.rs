@@ -151,12 +151,12 @@ pub fn parse_rows(
     })
 }
 
-/// Mixes each data row's non-blank undeclared cells, as (column name,
-/// value) in name order (files of one source may order their columns
-/// differently), into its hash and, with another seed, into its second hash
-/// (made if need be): a duplicate has "all columns equal", and the table
-/// does not hold these cells. A row without any hashes as in a file
-/// without undeclared columns.
+/// Mixes each data row's non-blank undeclared cells, in column name order
+/// (files of one source may order their columns differently) and each
+/// hashed by hashers seeded with its column's name, into its hash and,
+/// with another seed, into its second hash (made if need be): a duplicate
+/// has "all columns equal", and the table does not hold these cells. A row
+/// without any hashes as in a file without undeclared columns.
 fn mix_undeclared(
     grid: &dyn Grid,
     layout: &Layout,

@@ -492,10 +492,17 @@ mod tests {
         let path = Path::new("finances.xlsx");
         let workbooks = Workbooks::new([path.to_owned()].into());
         let (before, after) = (workbook("Mandats", "avant"), workbook("Mandats", "après"));
+        let kept = || workbooks.opened.lock().unwrap()[path].clone();
         assert_eq!(first_cell(&workbooks, path, &before, "Mandats"), "avant");
-        assert_eq!(workbooks.opened.lock().unwrap().len(), 1);
+        let first = kept();
         assert_eq!(first_cell(&workbooks, path, &before, "Mandats"), "avant");
+        assert!(
+            Arc::ptr_eq(&first, &kept()),
+            "opened again for the same bytes"
+        );
         assert_eq!(first_cell(&workbooks, path, &after, "Mandats"), "après");
+        assert!(!Arc::ptr_eq(&first, &kept()), "kept the old workbook");
+        assert_eq!(workbooks.opened.lock().unwrap().len(), 1);
         // A file no other source reads is never kept.
         let alone = Path::new("seul.xlsx");
         assert_eq!(first_cell(&workbooks, alone, &before, "Mandats"), "avant");
