@@ -185,8 +185,8 @@ impl Grid for SheetGrid {
 /// the line they start on: the csv reader skips blank lines, but users count
 /// them (row numbers are line numbers). Rows count from the file's first
 /// line; the grid holds `first_line..height()` (a whole file or one batch).
-/// Fields are stored in one string, one byte between each (a line's
-/// delimiters, copied with it): no allocation per record.
+/// Fields are stored in one string, a line's with its delimiters (see
+/// [`SEPARATED`]): no allocation per record.
 /// They are pushed as bytes and checked to be UTF-8 once, when the grid is
 /// sealed (perf: checking each field on its own was 4 % of a national run).
 pub struct CsvGrid {
@@ -233,12 +233,35 @@ impl CsvGrid {
     /// Adds a record starting on `line` (0-based, after the previous
     /// records'): `bytes` holds its fields with one byte between each (a
     /// line's delimiters), `ends` where each field ends in `bytes`, and they
-    /// are decoded as `decoding` says. A record in ASCII (nearly every one,
-    /// whatever the encoding) is copied whole: a check and a copy per field
-    /// were a tenth of reading a Windows-1252 file.
+    /// are decoded as `decoding` says.
     pub fn push(&mut self, line: usize, bytes: &[u8], ends: &[usize], decoding: &Decoding) {
+        self.push_record(line, bytes, ends, SEPARATED, decoding);
+        // The byte after the last field.
+        self.pending.push(b'\n');
+    }
+
+    /// Adds a record starting on `line` whose fields are end to end in
+    /// `fields` (a record's, its quotes taken out), each ending where
+    /// `ends` says, decoded as `decoding` says.
+    pub fn push_fields(&mut self, line: usize, fields: &[u8], ends: &[usize], decoding: &Decoding) {
+        self.push_record(line, fields, ends, 0, decoding);
+    }
+
+    /// Adds a record's `bytes`, its fields ending where `ends` says, each
+    /// marked with `gap` (whether a byte follows it). A record in ASCII
+    /// (nearly every one, whatever the encoding) is copied whole: a check
+    /// and a copy per field were a tenth of reading a Windows-1252 file.
+    fn push_record(
+        &mut self,
+        line: usize,
+        bytes: &[u8],
+        ends: &[usize],
+        gap: usize,
+        decoding: &Decoding,
+    ) {
         let (base, first) = (self.pending.len(), self.field_ends.len());
-        self.field_ends.extend(ends.iter().map(|end| base + end));
+        self.field_ends
+            .extend(ends.iter().map(|end| (base + end) | gap));
         match decoding {
             Decoding::Single(upper) if !bytes.is_ascii() => {
                 // Decoded whole, each upper byte's character widening the
@@ -251,7 +274,7 @@ impl CsvGrid {
                     self.pending.extend_from_slice(utf8);
                     copied = at + 1;
                     // Fields from `field` on have grown by `grown` so far.
-                    while self.field_ends[field] - base - grown <= at {
+                    while (self.field_ends[field] & !SEPARATED) - base - grown <= at {
                         field += 1;
                     }
                     let wider = utf8.len() - 1;
@@ -264,8 +287,11 @@ impl CsvGrid {
             }
             _ => self.pending.extend_from_slice(bytes),
         }
-        // Every field, the record's last too, is followed by one byte.
-        self.pending.push(b'\n');
+        self.end_record(line);
+    }
+
+    /// Closes the record whose fields were just pushed, on `line`.
+    fn end_record(&mut self, line: usize) {
         let index = self.record_starts.len() - 1;
         self.record_starts.push(self.field_ends.len());
         self.width = self
@@ -315,15 +341,21 @@ impl CsvGrid {
     }
 
     fn field(&self, index: usize) -> &str {
-        // The byte after each field separates it from the next.
-        let start = if index == 0 {
-            0
-        } else {
-            self.field_ends[index - 1] + 1
+        let start = match index {
+            0 => 0,
+            _ => {
+                let before = self.field_ends[index - 1];
+                (before & !SEPARATED) + usize::from(before & SEPARATED != 0)
+            }
         };
-        &self.text[start..self.field_ends[index]]
+        &self.text[start..self.field_ends[index] & !SEPARATED]
     }
 }
+
+/// Marks a field end in `CsvGrid::field_ends` followed by a byte that is
+/// not the next field's (a line's delimiter): a line is copied whole, its
+/// delimiters with it, and a quoted record's fields end to end.
+const SEPARATED: usize = 1 << (usize::BITS - 1);
 
 /// How a CSV file's fields become UTF-8: as they are (UTF-8, checked
 /// when the grid is sealed), or from a single-byte encoding.
@@ -427,29 +459,36 @@ mod tests {
             encoding_rs::ISO_8859_7,
             encoding_rs::IBM866,
         ] {
-            let mut grid = CsvGrid::new(0);
+            // As a line (one byte between fields), and as a quoted record's
+            // fields end to end.
+            let (mut lines, mut quoted) = (CsvGrid::new(0), CsvGrid::new(0));
             for (line, fields) in records.iter().enumerate() {
-                let bytes = fields.join(&b';');
-                let ends: Vec<usize> = fields
-                    .iter()
-                    .scan(0, |start, field| {
-                        let end = *start + field.len();
-                        *start = end + 1;
-                        Some(end)
-                    })
-                    .collect();
-                grid.push(line, &bytes, &ends, &Decoding::new(encoding));
+                let ends_after = |gap: usize| -> Vec<usize> {
+                    fields
+                        .iter()
+                        .scan(0, |start, field| {
+                            let end = *start + field.len();
+                            *start = end + gap;
+                            Some(end)
+                        })
+                        .collect()
+                };
+                let decoding = Decoding::new(encoding);
+                lines.push(line, &fields.join(&b';'), &ends_after(1), &decoding);
+                quoted.push_fields(line, &fields.concat(), &ends_after(0), &decoding);
             }
-            assert!(grid.seal());
-            for (row, fields) in records.iter().enumerate() {
-                for (col, field) in fields.iter().enumerate() {
-                    let (expected, _) = encoding.decode_without_bom_handling(field);
-                    assert_eq!(
-                        grid.cell(row, col).display(),
-                        expected,
-                        "{} row {row} column {col}",
-                        encoding.name()
-                    );
+            for mut grid in [lines, quoted] {
+                assert!(grid.seal());
+                for (row, fields) in records.iter().enumerate() {
+                    for (col, field) in fields.iter().enumerate() {
+                        let (expected, _) = encoding.decode_without_bom_handling(field);
+                        assert_eq!(
+                            grid.cell(row, col).display(),
+                            expected,
+                            "{} row {row} column {col}",
+                            encoding.name()
+                        );
+                    }
                 }
             }
         }

@@ -100,14 +100,12 @@ pub struct Splitter<'t> {
     quoted: csv_core::Reader,
     /// The next byte to read.
     pos: usize,
-    /// The record read ahead: its fields with one byte between each, in
-    /// `text` or, for a record with quotes, in `unquoted`.
+    /// Where the record read ahead is.
     record: Record,
-    unquoted: Vec<u8>,
     /// What the csv reader writes a record with quotes into: its fields end
     /// to end, and where each ends.
     scratch: (Vec<u8>, Vec<usize>),
-    /// Where each field of the record read ahead ends.
+    /// Where each field of the line read ahead ends.
     ends: Vec<usize>,
     /// The line (0-based) of the record read ahead, if any.
     ahead: Option<usize>,
@@ -130,8 +128,8 @@ pub struct Splitter<'t> {
 enum Record {
     /// A line of `text`, its terminator left out.
     Line(usize, usize),
-    /// In `unquoted`.
-    Quoted,
+    /// In `scratch`: that many bytes of fields and of field ends.
+    Quoted(usize, usize),
 }
 
 impl<'t> Splitter<'t> {
@@ -144,8 +142,7 @@ impl<'t> Splitter<'t> {
             quoted: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             scratch: (vec![0; 1024], vec![0; 64]),
             pos: 0,
-            record: Record::Quoted,
-            unquoted: Vec::new(),
+            record: Record::Quoted(0, 0),
             ends: Vec::new(),
             ahead: None,
             scanned: 0,
@@ -210,11 +207,17 @@ impl<'t> Splitter<'t> {
                 self.next_line = line;
                 return Ok(self.sealed(grid));
             }
-            let bytes = match self.record {
-                Record::Line(start, end) => &self.text[start..end],
-                Record::Quoted => &self.unquoted[..],
-            };
-            grid.push(line, bytes, &self.ends, &self.decoding);
+            match self.record {
+                Record::Line(start, end) => {
+                    grid.push(line, &self.text[start..end], &self.ends, &self.decoding);
+                }
+                Record::Quoted(written, ended) => grid.push_fields(
+                    line,
+                    &self.scratch.0[..written],
+                    &self.scratch.1[..ended],
+                    &self.decoding,
+                ),
+            }
             self.read_ahead()?;
         }
         let end = match self.cut {
@@ -282,7 +285,7 @@ impl<'t> Splitter<'t> {
     }
 
     /// Reads the record starting at `start`, which holds a quote, into
-    /// `unquoted`; returns the line breaks its fields hold.
+    /// `scratch`; returns the line breaks its fields hold.
     fn read_quoted(&mut self, start: usize) -> usize {
         use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull};
         let mut input = &self.text[start..];
@@ -304,20 +307,8 @@ impl<'t> Splitter<'t> {
                 InputEmpty | csv_core::ReadRecordResult::Record | End => break,
             }
         }
-        let (fields, ends) = (&self.scratch.0[..written], &self.scratch.1[..ended]);
-        // One byte between fields, as a line's delimiters.
-        self.unquoted.clear();
-        self.ends.clear();
-        let mut from = 0;
-        for &end in ends {
-            self.unquoted.extend_from_slice(&fields[from..end]);
-            self.ends.push(self.unquoted.len());
-            self.unquoted.push(self.delimiter);
-            from = end;
-        }
-        self.unquoted.pop();
-        self.record = Record::Quoted;
-        line_breaks(fields)
+        self.record = Record::Quoted(written, ended);
+        line_breaks(&self.scratch.0[..written])
     }
 
     /// Refuses a record no spreadsheet program would write: wider than a
@@ -326,12 +317,16 @@ impl<'t> Splitter<'t> {
     /// line breaks its fields hold.
     fn check_record(&mut self, start: usize, line: usize, spanned: usize) -> Result<()> {
         let fail = |message: String| Err(Error::input(self.path, None, message));
-        if self.ends.len() > MAX_COLUMNS as usize {
+        let width = match self.record {
+            Record::Line(..) => self.ends.len(),
+            Record::Quoted(_, ended) => ended,
+        };
+        if width > MAX_COLUMNS as usize {
             self.done = true;
             return fail(format!(
                 "line {} has {} fields, more than the {MAX_COLUMNS} columns a spreadsheet holds",
                 line + 1,
-                self.ends.len()
+                width
             ));
         }
         let at_end = self.pos >= self.text.len();
@@ -657,8 +652,9 @@ mod tests {
     }
 
     /// Random texts of delimiters, quotes, line breaks (LF, CRLF), blank
-    /// lines and accented letters split as the csv crate splits them: the
-    /// same records, each on the line it starts on.
+    /// lines and accented letters, in UTF-8 and Windows-1252, split as the
+    /// csv crate splits them in UTF-8: the same records, each on the line it
+    /// starts on.
     #[test]
     fn records_are_those_the_csv_crate_reads() {
         use crate::ingest::grid::Grid;
@@ -679,7 +675,12 @@ mod tests {
                 .delimiter(b';')
                 .from_reader(text.as_bytes());
             let mut record = csv::StringRecord::new();
-            let grid = match read(Path::new("x.csv"), text.as_bytes(), "utf-8", ";") {
+            // Every other text in Windows-1252, decoded as it is split.
+            let (bytes, encoding) = match case % 2 {
+                0 => (WINDOWS_1252.encode(&text).0, "windows-1252"),
+                _ => (Cow::Borrowed(text.as_bytes()), "utf-8"),
+            };
+            let grid = match read(Path::new("x.csv"), &bytes, encoding, ";") {
                 Ok((grid, _)) => grid,
                 // Refused: a quote left open takes the last lines into its field.
                 Err(e) => {
