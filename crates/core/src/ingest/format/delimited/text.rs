@@ -154,7 +154,8 @@ impl<'t> Splitter<'t> {
             not_utf8: false,
         };
         // A blank line read first: the reader strips a byte order mark from
-        // the first bytes it reads only (the survey has left it out).
+        // the first bytes it is given, and the file's own was left out by
+        // the survey; bytes further on that look like one are data.
         splitter
             .quoted
             .read_record(b"\n", &mut splitter.scratch.0, &mut splitter.scratch.1);
@@ -728,6 +729,22 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 2000, "{compared} texts compared");
+    }
+
+    /// Bytes that look like a byte order mark, at the start of a quoted
+    /// record past the first line, are data, as the csv crate reads them.
+    #[test]
+    fn a_byte_order_mark_past_the_start_is_data() {
+        use crate::ingest::grid::Grid;
+        let text = "A;B\n\u{feff}\"x\";1\n";
+        let (grid, _) = read(Path::new("x.csv"), text.as_bytes(), "utf-8", ";").unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let second = reader.records().nth(1).unwrap().unwrap();
+        assert_eq!(&second[0], "\u{feff}\"x\"");
+        assert_eq!(grid.cell(1, 0).display(), &second[0]);
     }
 
     #[test]
