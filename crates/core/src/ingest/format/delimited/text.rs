@@ -86,11 +86,11 @@ pub fn read(
 /// A line with no quote (its end found with memchr2) is split at its
 /// delimiters, found by a plain scan (for fields of a few bytes, faster
 /// than a memchr call per delimiter): the csv reader's byte-by-byte state
-/// machine was the first entry of the
-/// profile (9 % of a national run's samples). A record with a quote, which
-/// may run over several lines and hold delimiters and doubled quotes, is
-/// read by that state machine (csv-core, the csv crate's own). Either way
-/// blank lines are skipped, as the csv crate does.
+/// machine was the first entry of the profile (9 % of a national run's
+/// samples). A record with a quote, which may run over several lines and
+/// hold delimiters and doubled quotes, is read by that state machine
+/// (csv-core, the csv crate's own). Either way blank lines are skipped, as
+/// the csv crate does.
 pub struct Splitter<'t> {
     path: &'t Path,
     text: &'t [u8],
