@@ -621,6 +621,29 @@ mod tests {
             );
             assert_eq!((batched.rows_read, batched.skipped), (14, 8));
         }
+        // Quoted fields (one holding the delimiter, one over two lines with
+        // a doubled quote) cut at every byte by the blocks read as in one
+        // pass; the records after the two-line field are a line further on.
+        let mut quoted = lines;
+        quoted[5] = "202003,0234567,2019-09-01,42005,\"B, b\",0,2,3,20,\"a note\r\nover two \"\"lines\"\"\"";
+        let quoted = quoted.join("\r\n") + "\r\n";
+        let (whole_quoted, report) = read_text(&quoted, usize::MAX, usize::MAX, usize::MAX / 2);
+        assert_eq!(row_numbers(&whole_quoted), [Some(4), Some(6), Some(12)]);
+        for block in 90..quoted.len() + 2 {
+            let (frame, batched) = read_text(&quoted, 4, 2, block);
+            assert!(
+                frame.equals_missing(&whole_quoted),
+                "quoted fields, blocks of {block} bytes"
+            );
+            assert_eq!(
+                format!("{:?}", batched.rejects),
+                format!("{:?}", report.rejects)
+            );
+            assert_eq!(
+                (batched.rows_read, batched.skipped),
+                (report.rows_read, report.skipped)
+            );
+        }
         // A record longer than the margin a block can end on: a quote left
         // open, told with its line, never split into two records.
         let open = format!("{}\r\n202003,0123456,\"{}\r\n", lines[2], "x".repeat(300));
