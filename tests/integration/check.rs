@@ -100,6 +100,29 @@ fn an_out_of_range_setting_is_reported_with_its_line() {
     );
 }
 
+/// A delimiter is cut at as a byte before a line is decoded: `§` is two
+/// bytes in UTF-8, and its first one would split a UTF-8 file at every `°`.
+#[test]
+fn a_delimiter_that_is_not_one_ascii_character_is_refused() {
+    for delimiter in ["§", "\\\"", ";;"] {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = pipeline_copy(dir.path(), |text| {
+            text.replacen(
+                "file = \"caf_rsa_{year}.csv\"",
+                &format!("file = \"caf_rsa_{{year}}.csv\"\ndelimiter = \"{delimiter}\""),
+                1,
+            )
+        });
+        let output = common::suivi(&["check", common::arg(&bad)]);
+        common::assert_exit(&output, 2);
+        let err = common::stderr(&output);
+        assert!(
+            err.contains("sources.caf_rsa.delimiter must be \"auto\" or one ASCII character"),
+            "{delimiter}: {err}"
+        );
+    }
+}
+
 /// The shipped 2020 sample copied into a new folder.
 fn sample_2020() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

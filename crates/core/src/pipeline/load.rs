@@ -43,11 +43,15 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
                 format!("sources.{key}.file is empty"),
             ));
         }
-        if source.delimiter != "auto" && source.delimiter.chars().count() != 1 {
+        // A byte of its own: the splitter cuts lines at that byte, before
+        // decoding them, and a quote or line break is CSV's own.
+        let delimiter_is_a_byte =
+            source.delimiter.len() == 1 && !matches!(source.delimiter.as_str(), "\"" | "\n" | "\r");
+        if source.delimiter != "auto" && !delimiter_is_a_byte {
             return Err(fail(
                 Some(source.file.span().start),
                 format!(
-                    "sources.{key}.delimiter must be \"auto\" or one character, found \"{}\"",
+                    "sources.{key}.delimiter must be \"auto\" or one ASCII character other than a quote or line break, found \"{}\"",
                     source.delimiter
                 ),
             ));
