@@ -264,26 +264,16 @@ impl CsvGrid {
             .extend(ends.iter().map(|end| (base + end) | gap));
         match decoding {
             Decoding::Single(upper) if !bytes.is_ascii() => {
-                // Decoded whole, each upper byte's character widening the
-                // fields from its own on.
-                let (mut copied, mut grown, mut field) = (0, 0, first);
-                while let Some(i) = bytes[copied..].iter().position(|&b| b >= 0x80) {
-                    let at = copied + i;
-                    self.pending.extend_from_slice(&bytes[copied..at]);
-                    let utf8 = upper.char(bytes[at]);
-                    self.pending.extend_from_slice(utf8);
-                    copied = at + 1;
-                    // Fields from `field` on have grown by `grown` so far.
-                    while (self.field_ends[field] & !SEPARATED) - base - grown <= at {
-                        field += 1;
-                    }
-                    let wider = utf8.len() - 1;
-                    self.field_ends[field..]
-                        .iter_mut()
-                        .for_each(|e| *e += wider);
-                    grown += wider;
+                // Decoded field by field, each end moved to where its
+                // decoded field ends (an upper byte widens to 2 or 3).
+                let mut start = 0;
+                for (end, &raw) in self.field_ends[first..].iter_mut().zip(ends) {
+                    upper.decode(&bytes[start..raw], &mut self.pending);
+                    *end = self.pending.len() | gap;
+                    // The delimiter after the field, if any (ASCII).
+                    start = (raw + usize::from(gap != 0)).min(bytes.len());
+                    self.pending.extend_from_slice(&bytes[raw..start]);
                 }
-                self.pending.extend_from_slice(&bytes[copied..]);
             }
             _ => self.pending.extend_from_slice(bytes),
         }
@@ -402,6 +392,21 @@ impl UpperHalf {
     fn char(&self, byte: u8) -> &[u8] {
         let (utf8, n) = &self.0[usize::from(byte - 0x80)];
         &utf8[..usize::from(*n)]
+    }
+
+    /// Appends `bytes` decoded to `out`: ASCII runs as they are, each
+    /// upper byte as its character.
+    fn decode(&self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        if bytes.is_ascii() {
+            out.extend_from_slice(bytes);
+            return;
+        }
+        while let Some(at) = bytes.iter().position(|&b| b >= 0x80) {
+            out.extend_from_slice(&bytes[..at]);
+            out.extend_from_slice(self.char(bytes[at]));
+            bytes = &bytes[at + 1..];
+        }
+        out.extend_from_slice(bytes);
     }
 }
 
