@@ -62,6 +62,10 @@ pub struct ScaleFigures {
     /// and that opening is carried by whichever source comes first, so a
     /// file's figure is the one comparable between deliveries.
     pub files: Vec<SourceFigures>,
+    /// Per source, read by itself in this process with every core: the
+    /// sources of a run are read concurrently, so a source's figure in
+    /// `sources` depends on what the others cost at the same time.
+    pub alone: Vec<SourceFigures>,
     pub peak_memory_mib: f64,
     pub floor_read: Duration,
     pub floor_write: Duration,
@@ -132,6 +136,11 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                 let label = label(sample.scale, sample.delivery);
                 progress(&format!("{label}: run {run} of {}", options.runs));
                 measured.run(sample, &label)?;
+                progress(&format!(
+                    "{label}: each source alone, {run} of {}",
+                    options.runs
+                ));
+                measured.read_alone(sample)?;
                 progress(&format!("{label}: floor {run} of {}", options.runs));
                 measured.floor(sample)?;
             }
@@ -238,6 +247,7 @@ struct Measured {
     stages: BTreeMap<String, Vec<Duration>>,
     sources: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
     files: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+    alone: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
     floor_reads: Vec<Duration>,
     floor_writes: Vec<Duration>,
 }
@@ -275,12 +285,37 @@ impl Measured {
                 .push(Duration::from_millis(ms));
         }
         let (by_source, by_file) = read_times(manifest.inputs);
-        for (into, this_run) in [(&mut self.sources, by_source), (&mut self.files, by_file)] {
-            for (name, (formats, rows, ms)) in this_run {
-                let entry = into.entry(name).or_default();
-                (entry.0, entry.1) = (formats, rows);
-                entry.2.push(Duration::from_secs_f64(ms / 1e3));
-            }
+        note(&mut self.sources, by_source);
+        note(&mut self.files, by_file);
+        Ok(())
+    }
+
+    /// Reads each source of the sample by itself, in this process, and
+    /// notes its files' read times as a run's manifest would.
+    fn read_alone(&mut self, sample: &Sample) -> Result<()> {
+        use suivi_core::ingest;
+        let pipeline =
+            suivi_core::pipeline::load(&sample.pipeline, Some(YEAR), Some(&sample.inputs))?;
+        let reference = suivi_core::reference::Reference::load(&pipeline)?;
+        let pseudonymizer = ingest::pseudo::Pseudonymizer::from_env()?;
+        let unbuilt = suivi_core::indicators::unbuilt_columns(&pipeline);
+        for name in pipeline.sources.keys() {
+            let mut one = pipeline.clone();
+            one.sources.retain(|n, _| n == name);
+            let tables = ingest::read_sources(
+                &one,
+                &reference,
+                &pseudonymizer,
+                &Default::default(),
+                &unbuilt,
+            )?;
+            let inputs = tables
+                .iter()
+                .flat_map(|t| &t.files)
+                .map(suivi_core::manifest::Input::from_report)
+                .collect();
+            let (by_source, _) = read_times(inputs);
+            note(&mut self.alone, by_source);
         }
         Ok(())
     }
@@ -308,6 +343,7 @@ impl Measured {
                 .collect(),
             sources: source_figures(self.sources),
             files: source_figures(self.files),
+            alone: source_figures(self.alone),
             peak_memory_mib: self.peaks.into_iter().max().map_or(f64::NAN, |p| p as f64),
             floor_read: median(self.floor_reads),
             floor_write: median(self.floor_writes),
@@ -349,6 +385,18 @@ fn read_times(inputs: Vec<suivi_core::manifest::Input>) -> (ReadTimes, ReadTimes
         })
         .collect();
     (by_source, by_file)
+}
+
+/// Adds one run's read times to those of the runs before.
+fn note(
+    into: &mut BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+    this_run: ReadTimes,
+) {
+    for (name, (formats, rows, ms)) in this_run {
+        let entry = into.entry(name).or_default();
+        (entry.0, entry.1) = (formats, rows);
+        entry.2.push(Duration::from_secs_f64(ms / 1e3));
+    }
 }
 
 /// A file's name without its folder and extension.
@@ -517,6 +565,11 @@ pub fn sources_table(figures: &[ScaleFigures]) -> String {
     clean_beside_messy(figures, "source", |f| &f.sources)
 }
 
+/// Each source's read time when it is read by itself, clean beside messy.
+pub fn alone_table(figures: &[ScaleFigures]) -> String {
+    clean_beside_messy(figures, "source (read alone)", |f| &f.alone)
+}
+
 /// Each input file's read time (all the sources that read it), clean
 /// beside messy at each scale where both were measured.
 pub fn files_table(figures: &[ScaleFigures]) -> String {
@@ -625,5 +678,54 @@ mod tests {
         );
         assert_eq!(stem("inputs/pe_2020.xls"), "pe_2020");
         assert_eq!(stem("C:\\x\\pe.2020.ods"), "pe.2020");
+    }
+
+    /// Each source read by itself reads the rows it reads beside the others
+    /// (a workbook several sources read is opened for each).
+    #[test]
+    fn each_source_read_alone_reads_what_a_run_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SampleOptions {
+            year: YEAR,
+            scale: 0.1,
+            seed: 3,
+            messy: true,
+        };
+        suivi_sample::write(&suivi_sample::build(&options), &options, dir.path()).unwrap();
+        let sample = Sample {
+            scale: 0.1,
+            delivery: Delivery::Messy,
+            kind: "xlsx + csv",
+            pipeline: "pipelines/loire.toml".into(),
+            inputs: dir.path().to_owned(),
+        };
+        let mut measured = Measured::default();
+        measured.read_alone(&sample).unwrap();
+
+        let pipeline =
+            suivi_core::pipeline::load(&sample.pipeline, Some(YEAR), Some(&sample.inputs)).unwrap();
+        let together = suivi_core::ingest::read_sources(
+            &pipeline,
+            &suivi_core::reference::Reference::load(&pipeline).unwrap(),
+            &suivi_core::ingest::pseudo::Pseudonymizer::with_key(&[7; 32]),
+            &Default::default(),
+            &suivi_core::indicators::unbuilt_columns(&pipeline),
+        )
+        .unwrap();
+        let rows_together: BTreeMap<String, usize> = together
+            .iter()
+            .map(|t| (t.name.clone(), t.files.iter().map(|f| f.rows_read).sum()))
+            .collect();
+        let rows_alone: BTreeMap<String, usize> = measured
+            .alone
+            .iter()
+            .map(|(name, (_, rows, reads))| {
+                assert_eq!(reads.len(), 1, "{name}");
+                (name.clone(), *rows)
+            })
+            .collect();
+        assert_eq!(rows_alone, rows_together);
+        assert_eq!(rows_alone.len(), pipeline.sources.len());
+        assert!(rows_alone.values().all(|&rows| rows > 0));
     }
 }

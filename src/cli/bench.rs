@@ -64,6 +64,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     println!("{}", bench::table(&figures));
     println!("{}", bench::sources_table(&figures));
     println!("{}", bench::files_table(&figures));
+    println!("{}", bench::alone_table(&figures));
     for delivery in [Delivery::Clean, Delivery::Messy] {
         let of: Vec<&bench::ScaleFigures> =
             figures.iter().filter(|f| f.delivery == delivery).collect();
