@@ -264,16 +264,25 @@ impl CsvGrid {
             .extend(ends.iter().map(|end| (base + end) | gap));
         match decoding {
             Decoding::Single(upper) if !bytes.is_ascii() => {
-                // Decoded field by field, each end moved to where its
-                // decoded field ends (an upper byte widens to 2 or 3).
-                let mut start = 0;
-                for (end, &raw) in self.field_ends[first..].iter_mut().zip(ends) {
-                    upper.decode(&bytes[start..raw], &mut self.pending);
-                    *end = self.pending.len() | gap;
-                    // The delimiter after the field, if any (ASCII).
-                    start = (raw + usize::from(gap != 0)).min(bytes.len());
-                    self.pending.extend_from_slice(&bytes[raw..start]);
+                // Copied whole but for its upper bytes (about one a record),
+                // each widened to its character: the fields from the one
+                // holding it on end that much further.
+                let moved = &mut self.field_ends[first..];
+                let (mut copied, mut grown, mut field) = (0, 0, 0);
+                while let Some(i) = first_upper(&bytes[copied..]) {
+                    let at = copied + i;
+                    while field < ends.len() && ends[field] <= at {
+                        moved[field] += grown;
+                        field += 1;
+                    }
+                    let utf8 = upper.char(bytes[at]);
+                    self.pending.extend_from_slice(&bytes[copied..at]);
+                    self.pending.extend_from_slice(utf8);
+                    grown += utf8.len() - 1;
+                    copied = at + 1;
                 }
+                moved[field..].iter_mut().for_each(|end| *end += grown);
+                self.pending.extend_from_slice(&bytes[copied..]);
             }
             _ => self.pending.extend_from_slice(bytes),
         }
@@ -365,6 +374,21 @@ impl Decoding {
     }
 }
 
+/// Where the first byte of `bytes` outside ASCII is, eight bytes at a time
+/// (the byte-by-byte search was half of decoding a Windows-1252 record).
+fn first_upper(bytes: &[u8]) -> Option<usize> {
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (w, word) in words.iter().enumerate() {
+        let top = u64::from_le_bytes(*word) & TOP;
+        if top != 0 {
+            return Some(w * 8 + top.trailing_zeros() as usize / 8);
+        }
+    }
+    let base = bytes.len() - tail.len();
+    tail.iter().position(|&b| b >= 0x80).map(|i| base + i)
+}
+
 /// The UTF-8 of the characters a single-byte encoding gives its bytes
 /// 0x80 to 0xFF, as encoding_rs decodes each (U+FFFD for a byte it does
 /// not map): an accented record is copied run by run of ASCII, with the
@@ -392,21 +416,6 @@ impl UpperHalf {
     fn char(&self, byte: u8) -> &[u8] {
         let (utf8, n) = &self.0[usize::from(byte - 0x80)];
         &utf8[..usize::from(*n)]
-    }
-
-    /// Appends `bytes` decoded to `out`: ASCII runs as they are, each
-    /// upper byte as its character.
-    fn decode(&self, mut bytes: &[u8], out: &mut Vec<u8>) {
-        if bytes.is_ascii() {
-            out.extend_from_slice(bytes);
-            return;
-        }
-        while let Some(at) = bytes.iter().position(|&b| b >= 0x80) {
-            out.extend_from_slice(&bytes[..at]);
-            out.extend_from_slice(self.char(bytes[at]));
-            bytes = &bytes[at + 1..];
-        }
-        out.extend_from_slice(bytes);
     }
 }
 
@@ -445,6 +454,28 @@ impl Grid for CsvGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first upper byte where a byte-by-byte search finds it, in every
+    /// length of text around a word's eight bytes and at every offset.
+    #[test]
+    fn the_first_upper_byte_is_found_where_a_byte_search_finds_it() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for upper in [0x80, 0xC9, 0xFF] {
+                    let mut bytes = vec![b'a'; len];
+                    if at < len {
+                        bytes[at] = upper;
+                        // A later upper byte is not the first.
+                        if at + 3 < len {
+                            bytes[at + 3] = 0xE9;
+                        }
+                    }
+                    let expected = bytes.iter().position(|&b| b >= 0x80);
+                    assert_eq!(first_upper(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
+    }
 
     /// Every byte, in records with ASCII fields around accented ones,
     /// comes out of a grid as encoding_rs decodes each field, in several
