@@ -297,7 +297,8 @@ impl Measured {
         let pipeline =
             suivi_core::pipeline::load(&sample.pipeline, Some(YEAR), Some(&sample.inputs))?;
         let reference = suivi_core::reference::Reference::load(&pipeline)?;
-        let pseudonymizer = ingest::pseudo::Pseudonymizer::from_env()?;
+        // The pseudonyms are dropped: any key costs the same.
+        let pseudonymizer = ingest::pseudo::Pseudonymizer::with_key(&[0x5e; 32]);
         let unbuilt = suivi_core::indicators::unbuilt_columns(&pipeline);
         for name in pipeline.sources.keys() {
             let mut one = pipeline.clone();
