@@ -245,9 +245,9 @@ struct Measured {
     peaks: Vec<u64>,
     totals: Vec<Duration>,
     stages: BTreeMap<String, Vec<Duration>>,
-    sources: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
-    files: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
-    alone: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
+    sources: ReadsByName,
+    files: ReadsByName,
+    alone: ReadsByName,
     floor_reads: Vec<Duration>,
     floor_writes: Vec<Duration>,
 }
@@ -352,6 +352,9 @@ impl Measured {
     }
 }
 
+/// The runs' read times by source or file name, with its formats and rows.
+type ReadsByName = BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>;
+
 /// One run's formats, rows read and read milliseconds, per source and per
 /// input file (named with the sources that read it).
 type ReadTimes = BTreeMap<String, (BTreeSet<String>, usize, f64)>;
@@ -389,10 +392,7 @@ fn read_times(inputs: Vec<suivi_core::manifest::Input>) -> (ReadTimes, ReadTimes
 }
 
 /// Adds one run's read times to those of the runs before.
-fn note(
-    into: &mut BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
-    this_run: ReadTimes,
-) {
+fn note(into: &mut ReadsByName, this_run: ReadTimes) {
     for (name, (formats, rows, ms)) in this_run {
         let entry = into.entry(name).or_default();
         (entry.0, entry.1) = (formats, rows);
@@ -406,9 +406,7 @@ fn stem(file: &str) -> &str {
     name.rsplit_once('.').map_or(name, |(stem, _)| stem)
 }
 
-fn source_figures(
-    measured: BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>,
-) -> Vec<SourceFigures> {
+fn source_figures(measured: ReadsByName) -> Vec<SourceFigures> {
     measured
         .into_iter()
         .map(|(source, (formats, rows, reads))| SourceFigures {
