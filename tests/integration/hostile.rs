@@ -193,6 +193,41 @@ fn lines_ending_with_a_lone_cr_are_all_read() {
     assert_eq!((row.read, row.accepted, row.rejected), (31, 30, 0));
 }
 
+/// A record whose quoted field runs over several lines is one row read,
+/// not one row and its other lines skipped; rows are still named by the
+/// line they start on.
+#[test]
+fn a_record_over_several_lines_is_one_row_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("multiline.csv");
+    let lines = [
+        "N° allocataire;Date;Commune;Montant;Remarque",
+        "1000001;01/01/2020;42005;1;\"first line",
+        "second line\"",
+        "1000002;02/01/2020;42005;2;plain",
+        "1000003;03/01/2020;42005;3;\"a",
+        "b",
+        "c\"",
+        "1000004;45/01/2020;42005;4;x",
+        "",
+        "1000005;05/01/2020;42005;5;\"y\"",
+    ];
+    std::fs::write(&file, lines.join("\r\n") + "\r\n").unwrap();
+    let output = check(&file);
+    let row = table_row(&output);
+    // The header, five records and a blank line; the fourth record
+    // (line 8) has a bad date.
+    assert_eq!(
+        (row.read, row.accepted, row.rejected, row.skipped),
+        (7, 4, 1, 2)
+    );
+    let stdout = common::stdout(&output);
+    assert!(
+        stdout.contains("row 8, column 'Date': unparseable date ('45/01/2020')"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn a_line_of_a_million_delimiters_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();

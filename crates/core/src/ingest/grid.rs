@@ -201,6 +201,8 @@ pub struct CsvGrid {
     record_starts: Vec<usize>,
     /// For each line from `first_line`, the record starting on it.
     record_at_line: Vec<Option<u32>>,
+    /// Lines inside records, after the line each starts on.
+    continued: usize,
     width: usize,
 }
 
@@ -214,6 +216,7 @@ impl CsvGrid {
             field_ends: Vec::new(),
             record_starts: vec![0],
             record_at_line: Vec::new(),
+            continued: 0,
             width: 0,
         }
     }
@@ -227,6 +230,7 @@ impl CsvGrid {
         self.record_starts.clear();
         self.record_starts.push(0);
         self.record_at_line.clear();
+        self.continued = 0;
         self.width = 0;
     }
 
@@ -240,10 +244,19 @@ impl CsvGrid {
         self.pending.push(b'\n');
     }
 
-    /// Adds a record starting on `line` whose fields are end to end in
-    /// `fields` (a record's, its quotes taken out), each ending where
-    /// `ends` says, decoded as `decoding` says.
-    pub fn push_fields(&mut self, line: usize, fields: &[u8], ends: &[usize], decoding: &Decoding) {
+    /// Adds a record starting on `line` and going on over `spanned` more,
+    /// whose fields are end to end in `fields` (a record's, its quotes
+    /// taken out), each ending where `ends` says, decoded as `decoding`
+    /// says.
+    pub fn push_fields(
+        &mut self,
+        line: usize,
+        spanned: usize,
+        fields: &[u8],
+        ends: &[usize],
+        decoding: &Decoding,
+    ) {
+        self.continued += spanned;
         self.push_record(line, fields, ends, 0, decoding);
     }
 
@@ -325,6 +338,12 @@ impl CsvGrid {
 
     pub fn records(&self) -> usize {
         self.record_starts.len() - 1
+    }
+
+    /// The grid's lines that go on a record started on an earlier line:
+    /// lines, not rows.
+    pub fn continued(&self) -> usize {
+        self.continued
     }
 
     /// The first line of the grid (0-based).
@@ -511,7 +530,7 @@ mod tests {
                 };
                 let decoding = Decoding::new(encoding);
                 lines.push(line, &fields.join(&b';'), &ends_after(1), &decoding);
-                quoted.push_fields(line, &fields.concat(), &ends_after(0), &decoding);
+                quoted.push_fields(line, 0, &fields.concat(), &ends_after(0), &decoding);
             }
             for mut grid in [lines, quoted] {
                 assert!(grid.seal());

@@ -216,7 +216,8 @@ pub struct FileRows {
     pub layout: Layout,
     pub path: PathBuf,
     pub sheet: Option<String>,
-    /// Rows read, blank ones included.
+    /// Rows read, blank ones included (a CSV record over several lines
+    /// is one).
     pub height: usize,
     pub encoding: Option<&'static str>,
 }

@@ -170,6 +170,7 @@ fn read_as<R: Read + Seek>(
         delimiter: None,
         first_line: 0,
         height: 0,
+        continued: 0,
         spare: Mutex::new(Vec::new()),
     };
     let (encoding, sha256) = if survey.splittable() {
@@ -210,7 +211,8 @@ fn read_as<R: Read + Seek>(
             .ok_or_else(|| Error::input(path, None, "the file is empty"))?,
         parts: split.parts,
         path: path.to_owned(),
-        height: split.height,
+        // Rows, not lines: a record over several lines is one row.
+        height: split.height - split.continued,
         sheet: None,
         encoding: Some(encoding),
     };
@@ -229,9 +231,20 @@ struct Splitting<'a> {
     delimiter: Option<u8>,
     /// The line the next block starts on.
     first_line: usize,
+    /// Lines so far, and of them those going on a record begun on an
+    /// earlier line.
     height: usize,
+    continued: usize,
     /// Grids parsed go back to the splitter to be filled again.
     spare: Mutex<Vec<CsvGrid>>,
+}
+
+/// A batch of records parsed: the line after it, the lines inside its
+/// records after their first, and its rows.
+struct Batch {
+    end: usize,
+    continued: usize,
+    part: Part,
 }
 
 impl Splitting<'_> {
@@ -260,6 +273,7 @@ impl Splitting<'_> {
             self.parts
                 .push(parse_rows(&first, &layout, source, rows, context, path)?);
             self.height = first.height();
+            self.continued += first.continued();
             self.layout = Some(layout);
             self.spare
                 .lock()
@@ -272,16 +286,20 @@ impl Splitting<'_> {
             let recycled = spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
             splitter.next_grid(self.batching.rest, recycled).transpose()
         });
-        let mut rest: Vec<(usize, Result<(usize, Part)>)> = batches
+        let mut rest: Vec<(usize, Result<Batch>)> = batches
             .enumerate()
             .par_bridge()
             .map(|(i, grid)| {
                 let parsed = grid.and_then(|grid| {
                     let rows = grid.first_line()..grid.height();
                     let part = parse_rows(&grid, layout, source, rows, context, path);
-                    let end = grid.height();
+                    let (end, continued) = (grid.height(), grid.continued());
                     spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
-                    part.map(|part| (end, part))
+                    part.map(|part| Batch {
+                        end,
+                        continued,
+                        part,
+                    })
                 });
                 (i, parsed)
             })
@@ -291,9 +309,10 @@ impl Splitting<'_> {
             return Ok(None);
         }
         for (_, parsed) in rest {
-            let (end, part) = parsed?;
-            self.height = end;
-            self.parts.push(part);
+            let batch = parsed?;
+            self.height = batch.end;
+            self.continued += batch.continued;
+            self.parts.push(batch.part);
         }
         Ok(Some(match splitter.cut() {
             Some((byte, line)) => {
@@ -675,11 +694,13 @@ mod tests {
             + "\r\n";
         let (whole, report) = read_text(&quoted, usize::MAX, usize::MAX, usize::MAX / 2);
         assert_eq!(row_numbers(&whole), [Some(2), Some(4), Some(6)]);
-        assert_eq!(report.rows_read, 7);
+        // Seven lines, five rows: the header, three records (two of them
+        // over two lines) and the blank line.
+        assert_eq!(report.rows_read, 5);
         for block in 70..quoted.len() + 2 {
             let (frame, batched) = read_text(&quoted, 2, 1, block);
             assert!(frame.equals_missing(&whole), "blocks of {block} bytes");
-            assert_eq!(batched.rows_read, 7, "blocks of {block} bytes");
+            assert_eq!(batched.rows_read, 5, "blocks of {block} bytes");
         }
     }
 

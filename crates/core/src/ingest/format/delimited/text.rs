@@ -128,8 +128,9 @@ pub struct Splitter<'t> {
 enum Record {
     /// A line of `text`, its terminator left out.
     Line(usize, usize),
-    /// In `scratch`: that many bytes of fields and of field ends.
-    Quoted(usize, usize),
+    /// In `scratch`: that many bytes of fields and of field ends, and the
+    /// line breaks its fields hold.
+    Quoted(usize, usize, usize),
 }
 
 impl<'t> Splitter<'t> {
@@ -142,7 +143,7 @@ impl<'t> Splitter<'t> {
             quoted: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             scratch: (vec![0; 1024], vec![0; 64]),
             pos: 0,
-            record: Record::Quoted(0, 0),
+            record: Record::Quoted(0, 0, 0),
             ends: Vec::new(),
             ahead: None,
             scanned: 0,
@@ -212,8 +213,9 @@ impl<'t> Splitter<'t> {
                 Record::Line(start, end) => {
                     grid.push(line, &self.text[start..end], &self.ends, &self.decoding);
                 }
-                Record::Quoted(written, ended) => grid.push_fields(
+                Record::Quoted(written, ended, spanned) => grid.push_fields(
                     line,
+                    spanned,
                     &self.scratch.0[..written],
                     &self.scratch.1[..ended],
                     &self.decoding,
@@ -303,8 +305,9 @@ impl<'t> Splitter<'t> {
                 InputEmpty | csv_core::ReadRecordResult::Record | End => break,
             }
         }
-        self.record = Record::Quoted(written, ended);
-        line_breaks(&self.scratch.0[..written])
+        let spanned = line_breaks(&self.scratch.0[..written]);
+        self.record = Record::Quoted(written, ended, spanned);
+        spanned
     }
 
     /// Refuses a record no spreadsheet program would write: wider than a
@@ -315,7 +318,7 @@ impl<'t> Splitter<'t> {
         let fail = |message: String| Err(Error::input(self.path, None, message));
         let width = match self.record {
             Record::Line(..) => self.ends.len(),
-            Record::Quoted(_, ended) => ended,
+            Record::Quoted(_, ended, _) => ended,
         };
         if width > MAX_COLUMNS as usize {
             self.done = true;
