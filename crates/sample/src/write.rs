@@ -729,19 +729,38 @@ fn write_caf(
             data.year
         ));
     }
+    // One accepted record whose commune name, quoted, runs over two lines
+    // (a label pasted from a form): one row, the rows after it a line
+    // further on. Taken halfway, not drawn, so that the other files stay
+    // as they were.
+    let two_lines = messy
+        .then(|| {
+            let plain: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i].tag.is_none() && !rows[i].dup_source)
+                .collect();
+            plain.get(plain.len() / 2).copied()
+        })
+        .flatten();
     let mut header = headers.to_vec();
     header.push(CAF_EXTRA_HEADER);
     out.push_str(&line(&header));
-    for r in &rows {
+    for (i, r) in rows.iter().enumerate() {
         let mut cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
-        cells.push(names.get(&r.cells[3]).map_or("", String::as_str));
+        let name = names.get(&r.cells[3]).map_or("", String::as_str);
+        let quoted = format!("\"{name}\r\n(commune nouvelle)\"");
+        cells.push(if two_lines == Some(i) { &quoted } else { name });
         out.push_str(&line(&cells));
     }
     if messy {
         out.push_str(";;;;;;;\r\n\r\n");
     }
     let header_line = if messy { 3 } else { 1 };
-    let rejects = collect_rejects(&rows, file, "", headers, header_line + 1);
+    let mut rejects = collect_rejects(&rows, file, "", headers, header_line + 1);
+    if let Some(i) = two_lines {
+        for reject in rejects.iter_mut().filter(|r| r.row > header_line + 1 + i) {
+            reject.row += 1;
+        }
+    }
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&out);
     (bytes.into_owned(), rejects)
 }
