@@ -747,8 +747,13 @@ fn write_caf(
     for (i, r) in rows.iter().enumerate() {
         let mut cells: Vec<&str> = r.cells.iter().map(String::as_str).collect();
         let name = names.get(&r.cells[3]).map_or("", String::as_str);
-        let quoted = format!("\"{name}\r\n(commune nouvelle)\"");
-        cells.push(if two_lines == Some(i) { &quoted } else { name });
+        let quoted;
+        cells.push(if two_lines == Some(i) {
+            quoted = format!("\"{name}\r\n(commune nouvelle)\"");
+            &quoted
+        } else {
+            name
+        });
         out.push_str(&line(&cells));
     }
     if messy {
