@@ -62,9 +62,10 @@ pub struct ScaleFigures {
     /// and that opening is carried by whichever source comes first, so a
     /// file's figure is the one comparable between deliveries.
     pub files: Vec<SourceFigures>,
-    /// Per input file, its sources read by themselves in this process with
-    /// every core: the sources of a run are read concurrently, so a
-    /// figure in `files` depends on what the others cost at the same time.
+    /// Per file the pipeline names, its sources read by themselves in this
+    /// process with every core, from opening the file to their tables: the
+    /// sources of a run are read concurrently, so a figure in `files`
+    /// depends on what the others cost at the same time.
     pub alone: Vec<SourceFigures>,
     pub peak_memory_mib: f64,
     pub floor_read: Duration,
@@ -132,7 +133,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
             let readers = Readers::of(&sample)?;
             samples.push((sample, Measured::default(), readers));
         }
-        let groups: BTreeSet<Vec<String>> = samples
+        let groups: BTreeSet<(String, Vec<String>)> = samples
             .iter()
             .flat_map(|(_, _, readers)| file_groups(&readers.pipeline))
             .collect();
@@ -150,9 +151,9 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                 "scale {scale}: each file alone, {run} of {}",
                 options.runs
             ));
-            for group in &groups {
+            for (file, sources) in &groups {
                 for (_, measured, readers) in &mut samples {
-                    measured.read_alone(readers, group)?;
+                    measured.read_alone(readers, file, sources)?;
                 }
             }
         }
@@ -323,15 +324,18 @@ impl Measured {
         Ok(())
     }
 
-    /// Reads the `sources` of one file by themselves (those the sample's
-    /// pipeline has), in this process, and notes the file's read time as a
-    /// run's manifest would.
-    fn read_alone(&mut self, readers: &Readers, sources: &[String]) -> Result<()> {
+    /// Reads the `sources` of one `file` by themselves (those the sample's
+    /// pipeline has), in this process, and notes how long that took, from
+    /// opening the file to the sources' tables (a run's manifest gives
+    /// each source's own read time, where sources waiting for the opening
+    /// of one workbook each count the wait).
+    fn read_alone(&mut self, readers: &Readers, file: &str, sources: &[String]) -> Result<()> {
         let mut one = readers.pipeline.clone();
         one.sources.retain(|name, _| sources.contains(name));
         if one.sources.is_empty() {
             return Ok(());
         }
+        let start = Instant::now();
         let tables = suivi_core::ingest::read_sources(
             &one,
             &readers.reference,
@@ -339,13 +343,20 @@ impl Measured {
             &Default::default(),
             &readers.unbuilt,
         )?;
+        let took = start.elapsed();
         let inputs = tables
             .iter()
             .flat_map(|t| &t.files)
             .map(suivi_core::manifest::Input::from_report)
             .collect();
-        let (_, by_file) = read_times(inputs);
-        note(&mut self.alone, by_file);
+        let (by_source, _) = read_times(inputs);
+        let entry = self
+            .alone
+            .entry(format!("{file} ({})", sources.join(", ")))
+            .or_default();
+        entry.0 = by_source.values().flat_map(|(f, _, _)| f.clone()).collect();
+        entry.1 = by_source.values().map(|(_, rows, _)| rows).sum();
+        entry.2.push(took);
         Ok(())
     }
 
@@ -419,17 +430,18 @@ fn read_times(inputs: Vec<suivi_core::manifest::Input>) -> (ReadTimes, ReadTimes
     (by_source, by_file)
 }
 
-/// The pipeline's sources, grouped by the file they name: the sheets of
-/// one workbook are read together, as a run opens it once for them all.
-fn file_groups(pipeline: &suivi_core::pipeline::Pipeline) -> Vec<Vec<String>> {
-    let mut by_file = BTreeMap::<&str, Vec<String>>::new();
+/// The pipeline's sources, grouped by the file they name (its pattern):
+/// the sheets of one workbook are read together, as a run opens it once
+/// for them all.
+fn file_groups(pipeline: &suivi_core::pipeline::Pipeline) -> Vec<(String, Vec<String>)> {
+    let mut by_file = BTreeMap::<String, Vec<String>>::new();
     for (name, source) in &pipeline.sources {
         by_file
-            .entry(source.file.get_ref())
+            .entry(source.file.get_ref().clone())
             .or_default()
             .push(name.clone());
     }
-    by_file.into_values().collect()
+    by_file.into_iter().collect()
 }
 
 /// Adds one run's read times to those of the runs before.
@@ -744,15 +756,15 @@ mod tests {
         let mut measured = Measured::default();
         let groups = file_groups(&readers.pipeline);
         // The Loire's social workbook holds five sources, its finance one two.
-        let mut sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        let mut sizes: Vec<usize> = groups.iter().map(|(_, s)| s.len()).collect();
         sizes.sort_unstable();
         assert_eq!(sizes, [1, 1, 2, 5]);
-        for group in &groups {
-            measured.read_alone(&readers, group).unwrap();
+        for (file, sources) in &groups {
+            measured.read_alone(&readers, file, sources).unwrap();
         }
         // A source the pipeline does not have is passed over.
         measured
-            .read_alone(&readers, &["no_such_source".into()])
+            .read_alone(&readers, "none.csv", &["no_such_source".into()])
             .unwrap();
 
         let pipeline =
@@ -770,17 +782,21 @@ mod tests {
             .flat_map(|t| &t.files)
             .map(suivi_core::manifest::Input::from_report)
             .collect();
+        // Named by the sources that read each file: the run's names are the
+        // files', the alone reads' the pipeline's patterns.
+        let sources_of = |name: &str| name.split_once(" (").unwrap().1.to_owned();
         let rows_together: BTreeMap<String, usize> = read_times(inputs)
             .1
             .into_iter()
-            .map(|(file, (_, rows, _))| (file, rows))
+            .map(|(file, (_, rows, _))| (sources_of(&file), rows))
             .collect();
         let rows_alone: BTreeMap<String, usize> = measured
             .alone
             .iter()
             .map(|(name, (_, rows, reads))| {
                 assert_eq!(reads.len(), 1, "{name}");
-                (name.clone(), *rows)
+                assert!(reads[0] > Duration::ZERO, "{name}");
+                (sources_of(name), *rows)
             })
             .collect();
         assert_eq!(rows_alone, rows_together);
