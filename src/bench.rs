@@ -326,9 +326,8 @@ impl Measured {
 
     /// Reads the `sources` of one `file` by themselves (those the sample's
     /// pipeline has), in this process, and notes how long that took, from
-    /// opening the file to the sources' tables (a run's manifest gives
-    /// each source's own read time, where sources waiting for the opening
-    /// of one workbook each count the wait).
+    /// opening the file to the sources' tables (a run's manifest gives each
+    /// source's own read time, and those of a workbook's sources overlap).
     fn read_alone(&mut self, readers: &Readers, file: &str, sources: &[String]) -> Result<()> {
         let mut one = readers.pipeline.clone();
         one.sources.retain(|name, _| sources.contains(name));
@@ -767,14 +766,12 @@ mod tests {
             .read_alone(&readers, "none.csv", &["no_such_source".into()])
             .unwrap();
 
-        let pipeline =
-            suivi_core::pipeline::load(&sample.pipeline, Some(YEAR), Some(&sample.inputs)).unwrap();
         let together = suivi_core::ingest::read_sources(
-            &pipeline,
-            &suivi_core::reference::Reference::load(&pipeline).unwrap(),
-            &suivi_core::ingest::pseudo::Pseudonymizer::with_key(&[7; 32]),
+            &readers.pipeline,
+            &readers.reference,
+            &readers.pseudonymizer,
             &Default::default(),
-            &suivi_core::indicators::unbuilt_columns(&pipeline),
+            &readers.unbuilt,
         )
         .unwrap();
         let inputs = together
