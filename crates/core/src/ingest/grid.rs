@@ -37,6 +37,33 @@ pub trait Grid: Sync {
     }
 }
 
+/// A grid a workbook keeps for the sources that read the same sheet.
+impl<G: Grid + Send> Grid for std::sync::Arc<G> {
+    fn height(&self) -> usize {
+        (**self).height()
+    }
+
+    fn width(&self) -> usize {
+        (**self).width()
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        (**self).cell(row, col)
+    }
+
+    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
+        (**self).row_cells(row)
+    }
+
+    fn row_is_blank(&self, row: usize) -> bool {
+        (**self).row_is_blank(row)
+    }
+
+    fn is_total_row(&self, row: usize) -> bool {
+        (**self).is_total_row(row)
+    }
+}
+
 /// Excel's date serials: 1 (1 January 1900) to 2,958,465 (31 December 9999).
 const EXCEL_SERIALS: std::ops::RangeInclusive<f64> = 1.0..=2_958_465.0;
 
@@ -66,7 +93,7 @@ fn cell_of(data: &Data) -> Cell<'_> {
     }
 }
 
-/// An xlsx/xlsb sheet read cell by cell, stored by row: a stray cell in
+/// An xlsx/xlsb/ods sheet read cell by cell, stored by row: a stray cell in
 /// XFD1048576 costs one entry, not a dense 17-billion-cell range.
 pub struct SparseGrid {
     rows: Vec<Vec<(u32, Data)>>,

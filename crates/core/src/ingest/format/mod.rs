@@ -3,6 +3,7 @@
 //! module implementing [`Format`] and one entry in [`FORMATS`].
 
 mod delimited;
+mod ods;
 mod spreadsheet;
 
 pub use spreadsheet::Workbooks;
@@ -71,7 +72,7 @@ pub struct Opened {
 }
 
 /// Every format, in the order they are tried. Spreadsheets come last and
-/// take every other file: calamine tells xlsx, xlsm, xlsb, xls and ods apart
+/// take every other file: xlsx, xlsm, xlsb, xls and ods are told apart
 /// from their content, and refuses what is none of them.
 const FORMATS: [&dyn Format; 2] = [&delimited::Delimited, &spreadsheet::Spreadsheet];
 

@@ -1,7 +1,7 @@
-//! Workbooks (xlsx, xlsm, xlsb, xls, ods), read with calamine: one sheet of
-//! the file, as a grid of cells.
+//! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
+//! reader): one sheet of the file, as a grid of cells.
 
-use super::{BROKEN, Format, Opened};
+use super::{BROKEN, Format, Opened, ods};
 use crate::error::{Error, Result};
 use crate::ingest::columns::Context;
 use crate::ingest::grid::{Grid, MAX_COLUMNS, MAX_ROWS, SheetGrid, SparseGrid};
@@ -29,7 +29,22 @@ struct OpenWorkbook {
     /// The bytes it was opened from: a file read again by another source
     /// is the same workbook only if they are equal.
     bytes: Arc<[u8]>,
-    workbook: Mutex<calamine::Sheets<Cursor<Arc<[u8]>>>>,
+    workbook: Mutex<Book<Arc<[u8]>>>,
+}
+
+/// An open workbook, whichever reader reads it.
+enum Book<B: AsRef<[u8]>> {
+    Calamine(Box<calamine::Sheets<Cursor<B>>>),
+    Ods(ods::Workbook),
+}
+
+impl<B: AsRef<[u8]>> Book<B> {
+    fn sheets_metadata(&self) -> Vec<calamine::Sheet> {
+        match self {
+            Book::Calamine(workbook) => workbook.sheets_metadata().to_vec(),
+            Book::Ods(workbook) => workbook.sheets_metadata(),
+        }
+    }
 }
 
 impl Workbooks {
@@ -139,15 +154,12 @@ impl Format for Spreadsheet {
     }
 
     fn sheets(&self, path: &Path, bytes: &[u8]) -> Result<Vec<calamine::Sheet>> {
-        Ok(open_workbook(path, bytes)?.sheets_metadata().to_vec())
+        Ok(open_workbook(path, bytes)?.sheets_metadata())
     }
 }
 
 /// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is detected from its content.
-fn open_workbook<B: AsRef<[u8]> + Clone>(
-    path: &Path,
-    data: B,
-) -> Result<calamine::Sheets<Cursor<B>>> {
+fn open_workbook<B: AsRef<[u8]> + Clone>(path: &Path, data: B) -> Result<Book<B>> {
     let bytes = data.as_ref();
     if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
         return Err(Error::input(
@@ -159,17 +171,19 @@ fn open_workbook<B: AsRef<[u8]> + Clone>(
     if bytes.starts_with(CFB_MAGIC) {
         check_xls(path, bytes)?;
     }
-    if bytes.starts_with(b"PK") {
-        check_archive(path, bytes)?;
+    if bytes.starts_with(b"PK") && check_archive(path, bytes)? == Archive::Ods {
+        return ods::Workbook::open(path, bytes).map(Book::Ods);
     }
-    calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
-        tracing::debug!(file = %path.display(), "the workbook reader said: {e}");
-        Error::input(
-            path,
-            None,
-            "cannot open the workbook: it is damaged, truncated or not a spreadsheet",
-        )
-    })
+    let workbook =
+        calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
+            tracing::debug!(file = %path.display(), "the workbook reader said: {e}");
+            Error::input(
+                path,
+                None,
+                "cannot open the workbook: it is damaged, truncated or not a spreadsheet",
+            )
+        })?;
+    Ok(Book::Calamine(Box::new(workbook)))
 }
 
 /// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
@@ -233,16 +247,25 @@ fn check_xls(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Largest a member of a workbook's archive may be once decompressed.
-const MAX_MEMBER_BYTES: u64 = 1 << 30;
+pub(super) const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
-/// Checks an xlsx/xlsm/xlsb/ods archive before the reader trusts it: no member
+/// What a workbook's zip archive holds.
+#[derive(PartialEq)]
+enum Archive {
+    /// An OpenDocument file.
+    Ods,
+    /// Anything else: for calamine to tell.
+    Other,
+}
+
+/// Checks an xlsx/xlsm/xlsb/ods archive before a reader trusts it: no member
 /// decompresses beyond [`MAX_MEMBER_BYTES`], and the shared strings table does
-/// not announce more strings than it can hold (the reader reserves memory for
+/// not announce more strings than it can hold (calamine reserves memory for
 /// the announced count).
-fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
+fn check_archive(path: &Path, bytes: &[u8]) -> Result<Archive> {
     let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
         // Not a readable archive: the reader says so in its own terms.
-        return Ok(());
+        return Ok(Archive::Other);
     };
     let refuse = |message: String| Err(Error::input(path, None, message));
     for i in 0..archive.len() {
@@ -259,11 +282,11 @@ fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
             ));
         }
     }
-    if let Ok(content) = archive.by_name("content.xml") {
-        return check_ods_content(path, content);
+    if ods::is_ods(&archive) {
+        return Ok(Archive::Ods);
     }
     let Ok(strings) = archive.by_name("xl/sharedStrings.xml") else {
-        return Ok(());
+        return Ok(Archive::Other);
     };
     let size = strings.size();
     let mut head = Vec::with_capacity(4096);
@@ -287,16 +310,16 @@ fn check_archive(path: &Path, bytes: &[u8]) -> Result<()> {
              bytes can hold: the file is damaged or hostile"
         ));
     }
-    Ok(())
+    Ok(Archive::Other)
 }
 
 /// Opens the named sheet (or the first visible worksheet) of a workbook.
-fn open_sheet<RS: std::io::Read + std::io::Seek>(
+fn open_sheet<B: AsRef<[u8]>>(
     path: &Path,
-    workbook: &mut calamine::Sheets<RS>,
+    workbook: &mut Book<B>,
     wanted: Option<&str>,
 ) -> Result<(Box<dyn Grid>, String)> {
-    let sheets = workbook.sheets_metadata().to_vec();
+    let sheets = workbook.sheets_metadata();
     let name = match wanted {
         Some(w) => sheets
             .iter()
@@ -351,13 +374,16 @@ fn open_sheet<RS: std::io::Read + std::io::Seek>(
         }};
     }
     let grid = match workbook {
-        calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(&name)),
-        calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(&name)),
-        other => Box::new(SheetGrid::new(
-            other
-                .worksheet_range(&name)
-                .map_err(|e| fail(e.to_string()))?,
-        )),
+        Book::Ods(ods) => Box::new(ods.grid(path, &name)?),
+        Book::Calamine(book) => match book.as_mut() {
+            calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(&name)),
+            calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(&name)),
+            other => Box::new(SheetGrid::new(
+                other
+                    .worksheet_range(&name)
+                    .map_err(|e| fail(e.to_string()))?,
+            )),
+        },
     };
     Ok((grid, name))
 }
@@ -377,92 +403,6 @@ fn beyond_limits(path: &Path, sheet: &str, row: u32, col: u32) -> Error {
             MAX_COLUMNS
         ),
     )
-}
-
-/// Most times an .ods row with content may be repeated (`number-rows-repeated`):
-/// the reader writes out every repetition.
-const MAX_ODS_ROW_REPEATS: u64 = 100_000;
-/// Most cells with content an .ods sheet may expand to.
-const MAX_ODS_CELLS: u64 = 100_000_000;
-
-/// Checks what an .ods sheet expands to before the reader writes it out:
-/// rows and cells with content repeated beyond a spreadsheet's limits are
-/// refused (a 0.5 KB file can announce a million rows of content).
-fn check_ods_content(path: &Path, content: impl std::io::Read) -> Result<()> {
-    use quick_xml::events::{BytesStart, Event};
-    let repeated = |e: &BytesStart, name: &str| -> u64 {
-        e.attributes()
-            .flatten()
-            .find(|a| a.key.local_name().as_ref() == name)
-            .and_then(|a| a.value.parse().ok())
-            .unwrap_or(1)
-    };
-    let has_value = |e: &BytesStart| {
-        e.attributes()
-            .flatten()
-            .any(|a| a.key.local_name().as_ref() == "value-type")
-    };
-    let refuse = |message: String| Err(Error::input(path, None, message));
-    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
-    let mut buf = Vec::new();
-    let (mut row, mut row_repeats, mut width, mut filled) = (0u64, 1u64, 0u64, 0u64);
-    let (mut rows, mut cells) = (0u64, 0u64);
-    loop {
-        let event = match xml.read_event_into(&mut buf) {
-            Ok(event) => event,
-            // Not well-formed: the reader says so when it opens the sheet.
-            Err(_) => return Ok(()),
-        };
-        match event {
-            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "table-row" => {
-                row_repeats = repeated(&e, "number-rows-repeated");
-                (width, filled) = (0, 0);
-            }
-            Event::Start(ref e) | Event::Empty(ref e)
-                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
-            {
-                width = width.saturating_add(repeated(e, "number-columns-repeated"));
-                // A cell with children (its text) or a value has content.
-                if has_value(e) || matches!(event, Event::Start(_)) {
-                    filled = width;
-                    cells = cells.saturating_add(row_repeats.saturating_mul(filled));
-                }
-            }
-            Event::End(e) if e.local_name().as_ref() == "table-row" => {
-                let first = row + 1;
-                row = row.saturating_add(row_repeats);
-                if filled > 0 {
-                    rows = rows.saturating_add(row_repeats);
-                    if row_repeats > MAX_ODS_ROW_REPEATS {
-                        return refuse(format!(
-                            "row {first} of the sheet repeats its content {row_repeats} times \
-                             (number-rows-repeated): more than {MAX_ODS_ROW_REPEATS}, the file \
-                             is damaged or hostile"
-                        ));
-                    }
-                    if filled > u64::from(MAX_COLUMNS) || rows > u64::from(MAX_ROWS) {
-                        return refuse(format!(
-                            "the sheet's content reaches row {row}, column {filled}, beyond a \
-                             spreadsheet's limits ({MAX_ROWS} rows, {MAX_COLUMNS} columns)"
-                        ));
-                    }
-                }
-            }
-            Event::End(e) if e.local_name().as_ref() == "table" => {
-                (row, rows) = (0, 0);
-                cells = 0;
-            }
-            Event::Eof => return Ok(()),
-            _ => {}
-        }
-        if cells > MAX_ODS_CELLS {
-            return refuse(format!(
-                "the sheet expands to more than {MAX_ODS_CELLS} cells with content: the file is \
-                 damaged or hostile"
-            ));
-        }
-        buf.clear();
-    }
 }
 
 #[cfg(test)]
