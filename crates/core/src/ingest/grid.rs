@@ -123,6 +123,16 @@ impl SparseGrid {
         }
         SparseGrid { rows, width }
     }
+
+    /// Every stored value with its row and column, row by row.
+    #[cfg(test)]
+    pub fn values(&self) -> Vec<(usize, usize, &Data)> {
+        self.rows
+            .iter()
+            .enumerate()
+            .flat_map(|(r, cells)| cells.iter().map(move |(c, d)| (r, *c as usize, d)))
+            .collect()
+    }
 }
 
 impl Grid for SparseGrid {

@@ -550,3 +550,339 @@ impl Text {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::Reader;
+    use std::io::{Cursor, Write};
+    use std::path::PathBuf;
+    use zip::write::SimpleFileOptions;
+
+    /// An .ods archive holding `content` as its `content.xml`.
+    fn archive(mimetype: &[u8], content: &str, manifest: Option<&str>) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored =
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let mut add = |name: &str, bytes: &[u8]| {
+            zip.start_file(name, stored).unwrap();
+            zip.write_all(bytes).unwrap();
+        };
+        add("mimetype", mimetype);
+        add("content.xml", content.as_bytes());
+        if let Some(manifest) = manifest {
+            add("META-INF/manifest.xml", manifest.as_bytes());
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn ods(tables: &str) -> Vec<u8> {
+        let manifest = r#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">
+<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
+</manifest:manifest>"#;
+        archive(MIMETYPE, &document(tables), Some(manifest))
+    }
+
+    /// A `content.xml` whose body holds `tables`, with an automatic style
+    /// `ta_hidden` for hidden sheets, as LibreOffice writes one.
+    fn document(tables: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content
+ xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+ xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+ office:version="1.3">
+<office:automatic-styles>
+<style:style style:name="ta_hidden" style:family="table">
+<style:table-properties table:display="false" style:writing-mode="lr-tb"/>
+</style:style>
+</office:automatic-styles>
+<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body>
+</office:document-content>"#
+        )
+    }
+
+    fn open(bytes: &[u8]) -> Result<Workbook> {
+        Workbook::open(Path::new("test.ods"), bytes)
+    }
+
+    fn message(error: Error) -> String {
+        error.to_string()
+    }
+
+    fn calamine_book(bytes: &[u8]) -> calamine::Ods<Cursor<&[u8]>> {
+        calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap()
+    }
+
+    /// The cells of sheet `name` as calamine reads them, from A1.
+    fn calamine_cells(bytes: &[u8], name: &str) -> Vec<(usize, usize, Data)> {
+        let mut book = calamine_book(bytes);
+        let range = book.worksheet_range(name).unwrap();
+        let (row0, col0) = range.start().unwrap_or((0, 0));
+        let mut cells: Vec<_> = range
+            .used_cells()
+            .map(|(r, c, d)| (r + row0 as usize, c + col0 as usize, d.clone()))
+            .collect();
+        cells.sort_by_key(|(r, c, _)| (*r, *c));
+        cells
+    }
+
+    fn our_cells(bytes: &[u8], name: &str) -> Vec<(usize, usize, Data)> {
+        let grid = open(bytes)
+            .unwrap()
+            .grid(Path::new("test.ods"), name)
+            .unwrap();
+        grid.values()
+            .into_iter()
+            .map(|(r, c, d)| (r, c, d.clone()))
+            .collect()
+    }
+
+    /// Every sheet of `bytes` reads as calamine reads it, with the same
+    /// names, order and visibility.
+    fn assert_reads_as_calamine(bytes: &[u8]) {
+        let book = calamine_book(bytes);
+        let theirs = book.sheets_metadata().to_vec();
+        let ours = open(bytes).unwrap().sheets_metadata();
+        assert_eq!(ours, theirs);
+        for sheet in &ours {
+            assert_eq!(
+                our_cells(bytes, &sheet.name),
+                calamine_cells(bytes, &sheet.name),
+                "sheet {}",
+                sheet.name
+            );
+        }
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/ingest")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn libreoffice_files_read_as_calamine_reads_them() {
+        for name in ["formats_table.ods", "hidden_sheet_first.ods"] {
+            let bytes = fixture(name);
+            assert!(
+                !open(&bytes).unwrap().sheets_metadata().is_empty(),
+                "{name}"
+            );
+            assert_reads_as_calamine(&bytes);
+        }
+    }
+
+    /// Every kind of value and every way of repeating, spanning and
+    /// annotating cells, on a visible and a hidden sheet.
+    const VARIED: &str = r#"
+<table:table table:name="Données">
+ <table:table-column table:number-columns-repeated="5"/>
+ <table:table-row>
+  <table:table-cell office:value-type="string" calcext:value-type="string"><text:p>Nom &amp; pr&#233;nom</text:p></table:table-cell>
+  <table:table-cell office:value-type="float" office:value="12.5" calcext:value-type="float"><text:p>12,5</text:p></table:table-cell>
+  <table:table-cell office:value-type="percentage" office:value="0.25"><text:p>25 %</text:p></table:table-cell>
+  <table:table-cell office:value-type="currency" office:currency="EUR" office:value="1234.56"><text:p>1 234,56 €</text:p></table:table-cell>
+  <table:table-cell office:value-type="boolean" office:boolean-value="true"><text:p>VRAI</text:p></table:table-cell>
+ </table:table-row>
+ <table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="5"/></table:table-row>
+ <table:table-row>
+  <table:table-cell office:value-type="date" office:date-value="2024-03-15"><text:p>15/03/2024</text:p></table:table-cell>
+  <table:table-cell office:value-type="time" office:time-value="PT13H45M00S"><text:p>13:45</text:p></table:table-cell>
+  <table:table-cell table:number-columns-spanned="2" office:value-type="string"><text:p>ligne un</text:p><text:p>ligne <text:span text:style-name="T1">deux</text:span></text:p></table:table-cell>
+  <table:covered-table-cell/>
+  <table:table-cell office:value-type="string"><text:p>caf&#233;<text:s text:c="2"></text:s>fin<text:tab></text:tab>tab</text:p></table:table-cell>
+ </table:table-row>
+ <table:table-row table:number-rows-repeated="2">
+  <table:table-cell table:number-columns-repeated="3" office:value-type="float" office:value="7"><text:p>7</text:p></table:table-cell>
+  <table:table-cell office:value-type="string"><office:annotation><text:p>commentaire</text:p></office:annotation><text:p>noté</text:p></table:table-cell>
+ </table:table-row>
+ <table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="20"/></table:table-row>
+</table:table>
+<table:table table:name="Cachée" table:style-name="ta_hidden">
+ <table:table-row><table:table-cell/><table:table-cell office:value-type="float" office:value="-3"><text:p>-3</text:p></table:table-cell></table:table-row>
+</table:table>"#;
+
+    #[test]
+    fn values_repeats_spans_and_hidden_sheets_read_as_calamine_reads_them() {
+        // calamine refuses whitespace between cells, which XML allows and
+        // which this reader ignores.
+        let packed: String = VARIED.lines().map(str::trim).collect();
+        let bytes = ods(&packed);
+        assert_reads_as_calamine(&bytes);
+        assert_eq!(
+            our_cells(&ods(VARIED), "Données"),
+            our_cells(&bytes, "Données")
+        );
+        // What calamine is compared on, written out.
+        let cells = our_cells(&bytes, "Données");
+        assert_eq!(cells.len(), 5 + 4 + 2 * 4);
+        assert_eq!(cells[0], (0, 0, Data::String("Nom & prénom".into())));
+        assert_eq!(cells[3], (0, 3, Data::Float(1234.56)));
+        assert_eq!(cells[4], (0, 4, Data::Bool(true)));
+        assert_eq!(cells[5], (4, 0, Data::DateTimeIso("2024-03-15".into())));
+        assert_eq!(cells[6], (4, 1, Data::DurationIso("PT13H45M00S".into())));
+        assert_eq!(
+            cells[7],
+            (4, 2, Data::String("ligne un\nligne deux".into()))
+        );
+        assert_eq!(cells[8], (4, 4, Data::String("café  fin\ttab".into())));
+        assert_eq!(cells[9], (5, 0, Data::Float(7.0)));
+        assert_eq!(cells[12], (5, 3, Data::String("noté".into())));
+        assert_eq!(cells[16], (6, 3, Data::String("noté".into())));
+        let sheets = open(&bytes).unwrap().sheets_metadata();
+        assert_eq!(sheets[1].visible, SheetVisible::Hidden);
+    }
+
+    /// Where this reader is deliberately not calamine: empty `text:s`,
+    /// `text:tab` and `text:line-break` elements (what LibreOffice writes)
+    /// count, headings are paragraphs, and a cell with text but no value
+    /// type is text.
+    #[test]
+    fn empty_text_elements_headings_and_untyped_text_are_read() {
+        let bytes = ods(r#"<table:table table:name="T"><table:table-row>
+ <table:table-cell office:value-type="string"><text:p>a<text:s text:c="3"/>b<text:s/>c</text:p></table:table-cell>
+ <table:table-cell office:value-type="string"><text:p>x<text:tab/>y<text:line-break/>z</text:p></table:table-cell>
+ <table:table-cell office:value-type="string"><text:h>Titre</text:h><text:p>corps</text:p></table:table-cell>
+ <table:table-cell><text:p>sans type</text:p></table:table-cell>
+ <table:table-cell office:value-type="string" office:string-value="attribut"><text:p>affiché</text:p></table:table-cell>
+</table:table-row></table:table>"#);
+        let text = |s: &str| Data::String(s.into());
+        assert_eq!(
+            our_cells(&bytes, "T"),
+            vec![
+                (0, 0, text("a   b c")),
+                (0, 1, text("x\ty\nz")),
+                (0, 2, text("Titre\ncorps")),
+                (0, 3, text("sans type")),
+                (0, 4, text("attribut")),
+            ]
+        );
+    }
+
+    fn sheet_refusal(tables: &str, name: &str) -> String {
+        let bytes = ods(tables);
+        let workbook = open(&bytes).unwrap();
+        message(workbook.grid(Path::new("test.ods"), name).err().unwrap())
+    }
+
+    fn one_row_sheet(row_repeats: u64, cells: &str) -> String {
+        format!(
+            r#"<table:table table:name="T"><table:table-row table:number-rows-repeated="{row_repeats}">{cells}</table:table-row></table:table>"#
+        )
+    }
+
+    #[test]
+    fn repeats_that_expand_without_bound_are_refused_before_they_are_stored() {
+        let wide = r#"<table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/>"#;
+        let refusal = sheet_refusal(&one_row_sheet(100_000, wide), "T");
+        assert!(refusal.contains("more than 100000000 cells"), "{refusal}");
+
+        let cell = r#"<table:table-cell office:value-type="float" office:value="1"/>"#;
+        let refusal = sheet_refusal(&one_row_sheet(100_001, cell), "T");
+        assert!(
+            refusal.contains("row 1 of the sheet repeats its content 100001 times"),
+            "{refusal}"
+        );
+
+        let below = format!(
+            r#"<table:table table:name="T"><table:table-row table:number-rows-repeated="1048576"/><table:table-row>{cell}</table:table-row></table:table>"#
+        );
+        let refusal = sheet_refusal(&below, "T");
+        assert!(refusal.contains("reaches row 1048577"), "{refusal}");
+
+        let beyond = format!(r#"<table:table-cell table:number-columns-repeated="16384"/>{cell}"#);
+        let refusal = sheet_refusal(&one_row_sheet(1, &beyond), "T");
+        assert!(refusal.contains("row 1, column 16385"), "{refusal}");
+    }
+
+    #[test]
+    fn text_that_expands_without_bound_is_refused_before_it_is_stored() {
+        // 70,000 bytes over 16,384 cells of one row: 1.07 GiB.
+        let long = "x".repeat(70_000);
+        let cell = format!(
+            r#"<table:table-cell table:number-columns-repeated="16384" office:value-type="string" office:string-value="{long}"/>"#
+        );
+        let refusal = sheet_refusal(&one_row_sheet(1, &cell), "T");
+        assert!(refusal.contains("more than 1024 MB"), "{refusal}");
+
+        // 10,000 bytes over 1,000 cells of 200 rows: 1.9 GiB.
+        let long = "x".repeat(10_000);
+        let cell = format!(
+            r#"<table:table-cell table:number-columns-repeated="1000" office:value-type="string" office:string-value="{long}"/>"#
+        );
+        let refusal = sheet_refusal(&one_row_sheet(200, &cell), "T");
+        assert!(refusal.contains("more than 1024 MB"), "{refusal}");
+
+        let spaces = r#"<table:table-cell office:value-type="string"><text:p>a<text:s text:c="4000000000"/></text:p></table:table-cell>"#;
+        let refusal = sheet_refusal(&one_row_sheet(1, spaces), "T");
+        assert!(
+            refusal.contains("row 1, column 1: the cell's text announces 4000000000 spaces"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_one_names_its_cell_and_spares_the_other_sheets() {
+        let tables = r#"
+<table:table table:name="Mauvaise">
+ <table:table-row><table:table-cell office:value-type="string"><text:p>en-tête</text:p></table:table-cell></table:table-row>
+ <table:table-row><table:table-cell/><table:table-cell table:number-columns-repeated="2"/><table:table-cell office:value-type="float" office:value="douze"><text:p>douze</text:p></table:table-cell></table:table-row>
+</table:table>
+<table:table table:name="Bonne">
+ <table:table-row><table:table-cell office:value-type="float" office:value="12"/></table:table-row>
+</table:table>"#;
+        let refusal = sheet_refusal(tables, "Mauvaise");
+        assert_eq!(
+            refusal,
+            "test.ods, sheet 'Mauvaise': row 2, column 4: the cell's value 'douze' is not a number"
+        );
+        assert_eq!(
+            our_cells(&ods(tables), "Bonne"),
+            vec![(0, 0, Data::Float(12.0))]
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_readable_spreadsheets_are_refused_in_plain_words() {
+        let table = one_row_sheet(1, "<table:table-cell/>");
+        let text = archive(
+            b"application/vnd.oasis.opendocument.text",
+            &document(&table),
+            None,
+        );
+        let refusal = message(open(&text).err().unwrap());
+        assert!(
+            refusal.ends_with("an OpenDocument file but not a spreadsheet"),
+            "{refusal}"
+        );
+
+        let manifest = r#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">
+<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">
+<manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="x"/>
+</manifest:file-entry></manifest:manifest>"#;
+        let locked = archive(MIMETYPE, &document(&table), Some(manifest));
+        let refusal = message(open(&locked).err().unwrap());
+        assert!(refusal.ends_with("protected by a password: save it again without one"));
+
+        let whole = document(&table);
+        let truncated = archive(MIMETYPE, &whole[..whole.len() - 120], None);
+        let entity = archive(
+            MIMETYPE,
+            &document(&one_row_sheet(
+                1,
+                r#"<table:table-cell office:value-type="string"><text:p>&nbsp;</text:p></table:table-cell>"#,
+            )),
+            None,
+        );
+        for broken in [truncated, entity, b"PK\x03\x04 not a zip".to_vec()] {
+            let refusal = message(open(&broken).err().unwrap());
+            assert_eq!(refusal, format!("test.ods: {DAMAGED}"));
+        }
+    }
+}
