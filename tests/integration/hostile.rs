@@ -140,6 +140,15 @@ fn an_ods_row_repeated_a_million_times_is_refused() {
 }
 
 #[test]
+fn an_ods_text_repeated_over_a_whole_row_is_refused() {
+    // 989 bytes on disk, 1.1 GB of text written out.
+    assert_refused(
+        &check(&hostile("text_repeated.ods")),
+        "the sheet's text expands to more than 1024 MB",
+    );
+}
+
+#[test]
 fn subtotal_rows_in_the_middle_of_a_sheet_are_skipped_and_reading_goes_on() {
     // 149 data rows, "Total Saint-Étienne" at row 101, a grand total, a note.
     let output = check(&hostile("subtotal_row_101.xlsx"));
