@@ -207,12 +207,20 @@ fn attribute(e: &BytesStart, name: &str) -> std::result::Result<Option<String>, 
     Ok(None)
 }
 
-/// A repetition count (`number-rows-repeated`, `number-columns-repeated`).
+/// A repetition count (`number-rows-repeated`, `text:c`...): 1 if missing.
 fn repeats(e: &BytesStart, name: &str) -> std::result::Result<u64, XmlError> {
-    Ok(attribute(e, name)?
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1)
-        .max(1))
+    for a in e.attributes().with_checks(false) {
+        let a = a?;
+        if a.key == QName(name) {
+            return Ok(count(&a.value));
+        }
+    }
+    Ok(1)
+}
+
+/// A repetition count's value: at least 1, and 1 if it is not a number.
+fn count(value: &str) -> u64 {
+    value.trim().parse().unwrap_or(1).max(1)
 }
 
 /// One sheet's cells with content, from after its `table:table` start to its
@@ -254,7 +262,14 @@ fn read_table<R: BufRead>(
             }
         }
         if refused.is_none() && !row_cells.is_empty() {
-            refused = store_row(&mut cells, &mut text_bytes, &row_cells, row, row_repeats).err();
+            refused = store_row(
+                &mut cells,
+                &mut text_bytes,
+                &mut row_cells,
+                row,
+                row_repeats,
+            )
+            .err();
         }
         row = row.saturating_add(row_repeats);
         buf.clear();
@@ -270,7 +285,7 @@ fn read_table<R: BufRead>(
 fn store_row(
     cells: &mut Vec<(u32, u32, Data)>,
     text_bytes: &mut u64,
-    row_cells: &[(u32, Data)],
+    row_cells: &mut Vec<(u32, Data)>,
     row: u64,
     repeats: u64,
 ) -> std::result::Result<(), String> {
@@ -301,10 +316,12 @@ fn store_row(
     if *text_bytes > MAX_TEXT_BYTES {
         return Err(too_much_text());
     }
-    // Bounded by MAX_ROWS above.
-    for r in row as u32..last as u32 {
+    // Bounded by MAX_ROWS above. The last repetition takes the row's values.
+    let last = last as u32 - 1;
+    for r in row as u32..last {
         cells.extend(row_cells.iter().map(|(c, value)| (r, *c, value.clone())));
     }
+    cells.extend(row_cells.drain(..).map(|(c, value)| (last, c, value)));
     Ok(())
 }
 
@@ -321,9 +338,9 @@ fn read_row<R: BufRead>(
     let mut text_bytes = 0u64;
     let mut refused = None;
     loop {
-        let (e, has_content) = match xml.read_event_into(&mut buf)? {
-            Event::Start(e) if is_cell(&e) => (e.into_owned(), true),
-            Event::Empty(e) if is_cell(&e) => (e.into_owned(), false),
+        let (start, has_content) = match xml.read_event_into(&mut buf)? {
+            Event::Start(e) if is_cell(&e) => (CellStart::of(&e)?, true),
+            Event::Empty(e) if is_cell(&e) => (CellStart::of(&e)?, false),
             // Anything else a row holds is not a cell: skipped whole.
             Event::Start(e) => {
                 xml.read_to_end_into(e.name(), &mut Vec::new())?;
@@ -338,8 +355,8 @@ fn read_row<R: BufRead>(
             }
         };
         buf.clear();
-        let col_repeats = repeats(&e, "table:number-columns-repeated")?;
-        let value = read_cell(xml, &e, has_content, &mut buf)?;
+        let col_repeats = start.repeats;
+        let value = read_cell(xml, start, has_content, &mut buf)?;
         let here = || format!("row {}, column {}", row + 1, col + 1);
         match value {
             Ok(Data::Empty) => {}
@@ -358,8 +375,9 @@ fn read_row<R: BufRead>(
                         row + 1
                     ));
                 } else {
-                    // Bounded by MAX_COLUMNS above.
-                    row_cells.extend((col as u32..end as u32).map(|c| (c, value.clone())));
+                    // Bounded by MAX_COLUMNS above; the last column takes the value.
+                    let values = std::iter::repeat_n(value, col_repeats as usize);
+                    row_cells.extend((col as u32..end as u32).zip(values));
                 }
             }
             Err(why) => {
@@ -395,66 +413,101 @@ fn is_cell(e: &BytesStart) -> bool {
     e.name() == QName("table:table-cell") || e.name() == QName("table:covered-table-cell")
 }
 
-/// A cell's value, as calamine gives it: the first value attribute wins
-/// (`office:value` a number, `office:string-value` text, `office:date-value`
-/// and `office:time-value` ISO text, `office:boolean-value`); a text cell
-/// without one, or an error cell, holds its text in paragraphs. A cell
-/// with no value type but text is read as text too (LibreOffice shows it).
-/// Reads the cell to its end when `has_content`. Err: the value is not one.
+/// What a cell's start tag says: the columns it covers and its value, as
+/// calamine gives it: the first value attribute wins (`office:value` a
+/// number, `office:string-value` text, `office:date-value` and
+/// `office:time-value` ISO text, `office:boolean-value`).
+struct CellStart {
+    name: &'static str,
+    repeats: u64,
+    /// Err: the value is not one.
+    value: Option<std::result::Result<Data, String>>,
+    /// Whether its value type (`office:value-type`) is text or missing.
+    text_type: bool,
+    /// Whether LibreOffice marks it as a formula's error.
+    is_error: bool,
+}
+
+impl CellStart {
+    /// Reads the tag's attributes in one pass, without checking them for
+    /// duplicates (the first value wins anyway): a sheet holds thousands.
+    fn of(e: &BytesStart) -> std::result::Result<Self, XmlError> {
+        let name = if e.name() == QName("table:table-cell") {
+            "table:table-cell"
+        } else {
+            "table:covered-table-cell"
+        };
+        let mut start = CellStart {
+            name,
+            repeats: 1,
+            value: None,
+            text_type: true,
+            is_error: false,
+        };
+        for a in e.attributes().with_checks(false) {
+            let a = a?;
+            let key = a.key.as_ref();
+            match key {
+                "table:number-columns-repeated" => start.repeats = count(&a.value),
+                "calcext:value-type" => start.is_error = a.value == "error",
+                _ if start.value.is_some() => {}
+                "office:value-type" => start.text_type = a.value == "string",
+                _ => {
+                    let text = || a.normalized_value(quick_xml::XmlVersion::Implicit1_0);
+                    start.value = match key {
+                        "office:value" => {
+                            let text = text()?;
+                            Some(match text.trim().parse::<f64>() {
+                                Ok(number) => Ok(Data::Float(number)),
+                                Err(_) => Err(format!("the cell's value '{text}' is not a number")),
+                            })
+                        }
+                        "office:string-value" => Some(Ok(Data::String(text()?.into_owned()))),
+                        "office:date-value" => Some(Ok(Data::DateTimeIso(text()?.into_owned()))),
+                        "office:time-value" => Some(Ok(Data::DurationIso(text()?.into_owned()))),
+                        "office:boolean-value" => {
+                            Some(Ok(Data::Bool(matches!(a.value.as_ref(), "true" | "TRUE"))))
+                        }
+                        _ => None,
+                    };
+                }
+            }
+        }
+        Ok(start)
+    }
+}
+
+/// A cell's value from its start tag and, for text, its paragraphs: a text
+/// cell without a value attribute, or an error cell, holds its text there.
+/// A cell with no value type but text is read as text too (LibreOffice
+/// shows it). Reads the cell to its end when `has_content`. Err: the value
+/// is not one.
 fn read_cell<R: BufRead>(
     xml: &mut Xml<R>,
-    e: &BytesStart,
+    start: CellStart,
     has_content: bool,
     buf: &mut Vec<u8>,
 ) -> std::result::Result<std::result::Result<Data, String>, XmlError> {
-    let mut value = None;
-    let mut value_type = None;
-    let mut is_error = false;
-    for a in e.attributes() {
-        let a = a?;
-        let key = a.key.as_ref();
-        if key == "calcext:value-type" {
-            is_error = a.value == "error";
-            continue;
-        }
-        if value.is_some() {
-            continue;
-        }
-        let text = || a.normalized_value(quick_xml::XmlVersion::Implicit1_0);
-        value = match key {
-            "office:value" => {
-                let text = text()?;
-                match text.trim().parse::<f64>() {
-                    Ok(number) => Some(Data::Float(number)),
-                    Err(_) => {
-                        if has_content {
-                            xml.read_to_end_into(e.name(), buf)?;
-                        }
-                        return Ok(Err(format!("the cell's value '{text}' is not a number")));
-                    }
-                }
+    let value = match start.value {
+        Some(Err(why)) => {
+            if has_content {
+                xml.read_to_end_into(QName(start.name), buf)?;
             }
-            "office:string-value" => Some(Data::String(text()?.into_owned())),
-            "office:date-value" => Some(Data::DateTimeIso(text()?.into_owned())),
-            "office:time-value" => Some(Data::DurationIso(text()?.into_owned())),
-            "office:boolean-value" => Some(Data::Bool(matches!(a.value.as_ref(), "true" | "TRUE"))),
-            "office:value-type" => {
-                value_type = Some(a.value.into_owned());
-                None
-            }
-            _ => None,
-        };
-    }
+            return Ok(Err(why));
+        }
+        Some(Ok(value)) => Some(value),
+        None => None,
+    };
     let reads_text = match &value {
-        None => value_type.as_deref().is_none_or(|t| t == "string"),
-        Some(Data::String(s)) => is_error && s.is_empty(),
+        None => start.text_type,
+        Some(Data::String(s)) => start.is_error && s.is_empty(),
         Some(_) => false,
     };
     if !has_content {
         return Ok(Ok(value.unwrap_or(Data::Empty)));
     }
     if !reads_text {
-        xml.read_to_end_into(e.name(), buf)?;
+        xml.read_to_end_into(QName(start.name), buf)?;
         return Ok(Ok(value.unwrap_or(Data::Empty)));
     }
     let text = read_text(xml, buf)?;
