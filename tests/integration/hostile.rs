@@ -140,6 +140,14 @@ fn an_ods_row_repeated_a_million_times_is_refused() {
 }
 
 #[test]
+fn an_ods_row_of_numbers_repeated_into_30_million_cells_is_refused() {
+    assert_refused(
+        &check(&hostile("cells_repeated.ods")),
+        "the sheet expands to more than 25000000 cells with content",
+    );
+}
+
+#[test]
 fn an_ods_text_repeated_over_a_whole_row_is_refused() {
     // 989 bytes on disk, 1.1 GB of text written out.
     assert_refused(

@@ -124,6 +124,18 @@ impl SparseGrid {
         SparseGrid { rows, width }
     }
 
+    /// `rows` of (column, value), each in column order.
+    pub fn from_rows(rows: Vec<Vec<(u32, Data)>>) -> Self {
+        debug_assert!(rows.iter().all(|r| r.is_sorted_by_key(|(c, _)| *c)));
+        let width = rows
+            .iter()
+            .filter_map(|r| r.last())
+            .map(|(c, _)| *c as usize + 1)
+            .max()
+            .unwrap_or(0);
+        SparseGrid { rows, width }
+    }
+
     /// Every stored value with its row and column, row by row.
     #[cfg(test)]
     pub fn values(&self) -> Vec<(usize, usize, &Data)> {

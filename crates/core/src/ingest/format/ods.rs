@@ -24,12 +24,13 @@ use std::sync::Arc;
 /// Most times an .ods row with content may be repeated (`number-rows-repeated`):
 /// each repetition is stored.
 const MAX_ROW_REPEATS: u64 = 100_000;
-/// Most cells with content an .ods sheet may expand to (about 4 GB).
-const MAX_CELLS: u64 = 100_000_000;
+/// Most cells with content an .ods sheet may expand to (40 bytes each:
+/// 1 GB), a million rows of 25 columns.
+const MAX_CELLS: u64 = 25_000_000;
 /// Most bytes of text an .ods sheet's cells may expand to once repeated:
 /// one long text repeated over many cells is as hostile as many cells.
 const MAX_TEXT_BYTES: u64 = 1 << 30;
-/// Most spaces one `text:s` element may stand for: Excel's limit on a cell's text.
+/// Most spaces a cell's `text:s` elements may stand for: Excel's limit on a cell's text.
 const MAX_SPACES: u64 = 32_767;
 
 const MIMETYPE: &[u8] = b"application/vnd.oasis.opendocument.spreadsheet";
@@ -230,7 +231,8 @@ fn read_table<R: BufRead>(
     xml: &mut Xml<R>,
 ) -> std::result::Result<std::result::Result<SparseGrid, String>, XmlError> {
     let mut buf = Vec::new();
-    let mut cells: Vec<(u32, u32, Data)> = Vec::new();
+    let mut rows: Vec<Vec<(u32, Data)>> = Vec::new();
+    let mut stored = 0u64;
     let mut row_cells: Vec<(u32, Data)> = Vec::new();
     let mut row = 0u64;
     let mut text_bytes = 0u64;
@@ -263,7 +265,8 @@ fn read_table<R: BufRead>(
         }
         if refused.is_none() && !row_cells.is_empty() {
             refused = store_row(
-                &mut cells,
+                &mut rows,
+                &mut stored,
                 &mut text_bytes,
                 &mut row_cells,
                 row,
@@ -276,14 +279,16 @@ fn read_table<R: BufRead>(
     }
     Ok(match refused {
         Some(message) => Err(message),
-        None => Ok(SparseGrid::new(cells)),
+        None => Ok(SparseGrid::from_rows(rows)),
     })
 }
 
 /// Stores a row's cells `repeats` times from `row`, refusing what would
-/// break a limit before storing it. `text_bytes`: the text stored so far.
+/// break a limit before storing it. `stored`, `text_bytes`: the cells and
+/// the bytes of text stored so far.
 fn store_row(
-    cells: &mut Vec<(u32, u32, Data)>,
+    rows: &mut Vec<Vec<(u32, Data)>>,
+    stored: &mut u64,
     text_bytes: &mut u64,
     row_cells: &mut Vec<(u32, Data)>,
     row: u64,
@@ -305,7 +310,7 @@ fn store_row(
         ));
     }
     let added = (row_cells.len() as u64).saturating_mul(repeats);
-    if cells.len() as u64 + added > MAX_CELLS {
+    if *stored + added > MAX_CELLS {
         return Err(format!(
             "the sheet expands to more than {MAX_CELLS} cells with content: the file is \
              damaged or hostile"
@@ -316,12 +321,14 @@ fn store_row(
     if *text_bytes > MAX_TEXT_BYTES {
         return Err(too_much_text());
     }
-    // Bounded by MAX_ROWS above. The last repetition takes the row's values.
-    let last = last as u32 - 1;
-    for r in row as u32..last {
-        cells.extend(row_cells.iter().map(|(c, value)| (r, *c, value.clone())));
+    // Bounded by MAX_ROWS above; rows come in order, columns in order
+    // within them. The last repetition takes the row's values.
+    *stored += added;
+    rows.resize_with(row as usize, Vec::new);
+    for _ in 1..repeats {
+        rows.push(row_cells.clone());
     }
-    cells.extend(row_cells.drain(..).map(|(c, value)| (last, c, value)));
+    rows.push(std::mem::take(row_cells));
     Ok(())
 }
 
@@ -570,6 +577,8 @@ fn read_text<R: BufRead>(
 struct Text {
     value: String,
     paragraphs: usize,
+    /// Spaces its `text:s` elements stand for, so far.
+    spaces: u64,
     refused: Option<String>,
 }
 
@@ -584,11 +593,15 @@ impl Text {
                 self.paragraphs += 1;
             }
             "text:s" => {
+                // Each element is a few bytes of the file: the spaces of all
+                // of a cell's are counted together.
                 let count = repeats(e, "text:c")?;
-                if count > MAX_SPACES {
+                self.spaces = self.spaces.saturating_add(count);
+                if self.spaces > MAX_SPACES {
+                    let spaces = self.spaces;
                     self.refused.get_or_insert_with(|| {
                         format!(
-                            "the cell's text announces {count} spaces (text:s), more than a \
+                            "the cell's text announces {spaces} spaces (text:s), more than a \
                              cell holds ({MAX_SPACES} characters)"
                         )
                     });
@@ -832,9 +845,10 @@ mod tests {
 
     #[test]
     fn repeats_that_expand_without_bound_are_refused_before_they_are_stored() {
-        let wide = r#"<table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/>"#;
+        // 251 columns over 100,000 rows: 25.1 million cells.
+        let wide = r#"<table:table-cell table:number-columns-repeated="251" office:value-type="float" office:value="1"/>"#;
         let refusal = sheet_refusal(&one_row_sheet(100_000, wide), "T");
-        assert!(refusal.contains("more than 100000000 cells"), "{refusal}");
+        assert!(refusal.contains("more than 25000000 cells"), "{refusal}");
 
         let cell = r#"<table:table-cell office:value-type="float" office:value="1"/>"#;
         let refusal = sheet_refusal(&one_row_sheet(100_001, cell), "T");
@@ -871,6 +885,14 @@ mod tests {
         );
         let refusal = sheet_refusal(&one_row_sheet(200, &cell), "T");
         assert!(refusal.contains("more than 1024 MB"), "{refusal}");
+
+        // Three elements of 20,000 spaces: each within a cell's limit, not together.
+        let many = r#"<table:table-cell office:value-type="string"><text:p>a<text:s text:c="20000"/>b<text:s text:c="20000"/><text:s text:c="20000"/></text:p></table:table-cell>"#;
+        let refusal = sheet_refusal(&one_row_sheet(1, many), "T");
+        assert!(
+            refusal.contains("row 1, column 1: the cell's text announces 40000 spaces"),
+            "{refusal}"
+        );
 
         let spaces = r#"<table:table-cell office:value-type="string"><text:p>a<text:s text:c="4000000000"/></text:p></table:table-cell>"#;
         let refusal = sheet_refusal(&one_row_sheet(1, spaces), "T");
