@@ -25,7 +25,8 @@ use std::sync::Arc;
 /// each repetition is stored.
 const MAX_ROW_REPEATS: u64 = 100_000;
 /// Most cells with content an .ods sheet may expand to (40 bytes each:
-/// 1 GB), a million rows of 25 columns.
+/// 1 GB), a million rows of 25 columns: about what the largest `content.xml`
+/// accepted (1 GiB) holds without repeats, at 40 bytes or more a cell.
 const MAX_CELLS: u64 = 25_000_000;
 /// Most bytes of text an .ods sheet's cells may expand to once repeated:
 /// one long text repeated over many cells is as hostile as many cells.
