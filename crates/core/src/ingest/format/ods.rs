@@ -662,6 +662,7 @@ mod tests {
  xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
  xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"
  xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"
+ xmlns:xlink="http://www.w3.org/1999/xlink"
  office:version="1.3">
 <office:automatic-styles>
 <style:style style:name="ta_hidden" style:family="table">
@@ -745,18 +746,18 @@ mod tests {
         }
     }
 
-    /// Every kind of value and every way of repeating, spanning and
-    /// annotating cells, on a visible and a hidden sheet.
+    /// Every kind of value and every way of repeating, spanning, grouping
+    /// and annotating cells, on a visible and a hidden sheet.
     const VARIED: &str = r#"
 <table:table table:name="Données">
  <table:table-column table:number-columns-repeated="5"/>
- <table:table-row>
+ <table:table-header-rows><table:table-row>
   <table:table-cell office:value-type="string" calcext:value-type="string"><text:p>Nom &amp; pr&#233;nom</text:p></table:table-cell>
   <table:table-cell office:value-type="float" office:value="12.5" calcext:value-type="float"><text:p>12,5</text:p></table:table-cell>
   <table:table-cell office:value-type="percentage" office:value="0.25"><text:p>25 %</text:p></table:table-cell>
   <table:table-cell office:value-type="currency" office:currency="EUR" office:value="1234.56"><text:p>1 234,56 €</text:p></table:table-cell>
   <table:table-cell office:value-type="boolean" office:boolean-value="true"><text:p>VRAI</text:p></table:table-cell>
- </table:table-row>
+ </table:table-row></table:table-header-rows>
  <table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="5"/></table:table-row>
  <table:table-row>
   <table:table-cell office:value-type="date" office:date-value="2024-03-15"><text:p>15/03/2024</text:p></table:table-cell>
@@ -765,10 +766,11 @@ mod tests {
   <table:covered-table-cell/>
   <table:table-cell office:value-type="string"><text:p>caf&#233;<text:s text:c="2"></text:s>fin<text:tab></text:tab>tab</text:p></table:table-cell>
  </table:table-row>
- <table:table-row table:number-rows-repeated="2">
+ <table:table-row-group><table:table-row table:number-rows-repeated="2">
   <table:table-cell table:number-columns-repeated="3" office:value-type="float" office:value="7"><text:p>7</text:p></table:table-cell>
   <table:table-cell office:value-type="string"><office:annotation><text:p>commentaire</text:p></office:annotation><text:p>noté</text:p></table:table-cell>
- </table:table-row>
+  <table:table-cell office:value-type="string"><text:p>voir <text:a xlink:href="https://example.org/" xlink:type="simple">le site</text:a></text:p></table:table-cell>
+ </table:table-row></table:table-row-group>
  <table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="20"/></table:table-row>
 </table:table>
 <table:table table:name="Cachée" table:style-name="ta_hidden">
@@ -788,7 +790,7 @@ mod tests {
         );
         // What calamine is compared on, written out.
         let cells = our_cells(&bytes, "Données");
-        assert_eq!(cells.len(), 5 + 4 + 2 * 4);
+        assert_eq!(cells.len(), 5 + 4 + 2 * 5);
         assert_eq!(cells[0], (0, 0, Data::String("Nom & prénom".into())));
         assert_eq!(cells[3], (0, 3, Data::Float(1234.56)));
         assert_eq!(cells[4], (0, 4, Data::Bool(true)));
@@ -801,7 +803,8 @@ mod tests {
         assert_eq!(cells[8], (4, 4, Data::String("café  fin\ttab".into())));
         assert_eq!(cells[9], (5, 0, Data::Float(7.0)));
         assert_eq!(cells[12], (5, 3, Data::String("noté".into())));
-        assert_eq!(cells[16], (6, 3, Data::String("noté".into())));
+        assert_eq!(cells[13], (5, 4, Data::String("voir le site".into())));
+        assert_eq!(cells[17], (6, 3, Data::String("noté".into())));
         let sheets = open(&bytes).unwrap().sheets_metadata();
         assert_eq!(sheets[1].visible, SheetVisible::Hidden);
     }
