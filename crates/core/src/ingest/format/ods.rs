@@ -211,13 +211,7 @@ fn attribute(e: &BytesStart, name: &str) -> std::result::Result<Option<String>, 
 
 /// A repetition count (`number-rows-repeated`, `text:c`...): 1 if missing.
 fn repeats(e: &BytesStart, name: &str) -> std::result::Result<u64, XmlError> {
-    for a in e.attributes().with_checks(false) {
-        let a = a?;
-        if a.key == QName(name) {
-            return Ok(count(&a.value));
-        }
-    }
-    Ok(1)
+    Ok(attribute(e, name)?.map_or(1, |value| count(&value)))
 }
 
 /// A repetition count's value: at least 1, and 1 if it is not a number.
@@ -496,15 +490,14 @@ fn read_cell<R: BufRead>(
     has_content: bool,
     buf: &mut Vec<u8>,
 ) -> std::result::Result<std::result::Result<Data, String>, XmlError> {
-    let value = match start.value {
-        Some(Err(why)) => {
+    let value = match start.value.transpose() {
+        Ok(value) => value,
+        Err(why) => {
             if has_content {
                 xml.read_to_end_into(QName(start.name), buf)?;
             }
             return Ok(Err(why));
         }
-        Some(Ok(value)) => Some(value),
-        None => None,
     };
     let reads_text = match &value {
         None => start.text_type,
