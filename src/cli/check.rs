@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use suivi_core::ingest::{self, SourceTable, pseudo::Pseudonymizer};
 use suivi_core::reference::Reference;
+use suivi_core::text::row_ranges;
 use suivi_core::{Error, Result};
 
 #[derive(clap::Args, Debug)]
@@ -23,6 +24,17 @@ pub struct CheckArgs {
 pub fn run(args: CheckArgs) -> Result<()> {
     let pipeline = args.pipeline.load()?;
     let reference = Reference::load(&pipeline)?;
+    if !Pseudonymizer::key_in_env() {
+        println!(
+            "note: no {} or {} is set, so identifiers are pseudonymised with a key drawn for \
+             each run. The figures do not depend on it; to keep pseudonyms the same from run \
+             to run (nightly jobs comparing listings), point {} at a file holding a secret of \
+             at least 16 bytes (README, Personal data).\n",
+            suivi_core::ingest::pseudo::KEY_ENV,
+            suivi_core::ingest::pseudo::KEY_FILE_ENV,
+            suivi_core::ingest::pseudo::KEY_FILE_ENV,
+        );
+    }
     let pseudonymizer = Pseudonymizer::from_env()?;
     let unbuilt = suivi_core::indicators::unbuilt_columns(&pipeline);
     let tables = ingest::read_sources(
@@ -149,7 +161,7 @@ fn print_summary(
         let codes: Vec<String> = report
             .mapped
             .iter()
-            .map(|m| format!("{} -> {}: {}", m.former, m.current, m.rows))
+            .map(|m| format!("{} -> {}: {}", m.former_named, m.current_named, m.rows))
             .collect();
         writeln!(out, "  {}: {}", place(report), codes.join(", "))?;
     }
@@ -157,15 +169,21 @@ fn print_summary(
         if report.repeats.is_empty() {
             continue;
         }
+        let (rows, groups) = (report.repeated(), report.repeats.len());
         writeln!(
             out,
-            "\n{} possible double entries in {} (identical rows kept; check them with the partner):",
-            report.repeated(),
-            place(report)
+            "\npossible double entries in {}: {}, each identical to an earlier row, in {} \
+             (kept and counted; check them with the partner):",
+            place(report),
+            plural(rows, "row", "rows"),
+            plural(groups, "group", "groups"),
         )?;
         for repeat in report.repeats.iter().take(show) {
-            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
-            let at = if rows.len() == 1 { "row" } else { "rows" };
+            let at = if repeat.rows.len() == 1 {
+                "row"
+            } else {
+                "rows"
+            };
             let first = match &repeat.first_file {
                 None => repeat.first_row.to_string(),
                 Some(other) => format!("{} of {other}", repeat.first_row),
@@ -173,7 +191,7 @@ fn print_summary(
             writeln!(
                 out,
                 "  row {first} repeated at {at} {} ({} identical rows)",
-                rows.join(", "),
+                row_ranges(&repeat.rows),
                 repeat.rows.len() + 1
             )?;
         }
@@ -191,8 +209,8 @@ fn print_summary(
         }
         writeln!(
             out,
-            "\n{} rejected row(s) in {}:",
-            report.rejected(),
+            "\n{} in {}:",
+            plural(report.rejected(), "rejected row", "rejected rows"),
             place(report)
         )?;
         for reject in report.rejects.iter().take(show) {
@@ -227,6 +245,11 @@ fn print_summary(
         }
     }
     Ok(())
+}
+
+/// `1 row`, `3 rows`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A file, and its sheet for workbooks, as messages name them.

@@ -60,18 +60,37 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
     };
     let rejected: usize = outcome.files.iter().map(|f| f.rejected()).sum();
     let read: usize = outcome.files.iter().map(|f| f.rows_read).sum();
+    let paths: std::collections::BTreeSet<&std::path::Path> =
+        outcome.files.iter().map(|f| f.path.as_path()).collect();
+    let sheets = outcome.files.iter().filter(|f| f.sheet.is_some()).count();
+    let texts = outcome.files.len() - sheets;
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let read_in = match (sheets, texts) {
+        (0, _) => count(paths.len(), "file", "files"),
+        (_, 0) => format!(
+            "{} ({})",
+            count(paths.len(), "workbook", "workbooks"),
+            count(sheets, "sheet", "sheets")
+        ),
+        _ => format!(
+            "{} ({} and {})",
+            count(paths.len(), "file", "files"),
+            count(sheets, "sheet of a workbook", "sheets of workbooks"),
+            count(texts, "CSV file", "CSV files")
+        ),
+    };
     tracing::info!(
         year = pipeline.year,
         rows_read = read,
         rejected,
-        files = outcome.files.len(),
+        files = paths.len(),
         indicators = outcome.computed.indicators.len(),
         previous_year = outcome.has_previous,
         changed_cells = outcome.changed_cells,
-        "{} {}: {read} rows read in {} files, {rejected} rejected; {} indicators{}; {}",
+        "{} {}: {read} rows read from {read_in}, {rejected} rejected; {} indicators{}; {}",
         pipeline.settings.departement,
         pipeline.year,
-        outcome.files.len(),
         outcome.computed.indicators.len(),
         if outcome.has_previous {
             ", compared with the previous year"

@@ -84,6 +84,11 @@ fn a_bilan_over_two_years_equals_each_years_run_and_opens_in_libreoffice() {
         expected.extend(year_level(&table, Some(year)));
     }
     let bilan = year_level(&out.join("bilan_convention_2019-2020.csv"), None);
+    let converted = common::assert_french_excel_twin(
+        &out.join("bilan_convention_2019-2020.csv"),
+        &out.join("bilan_convention_excel_2019-2020.csv"),
+    );
+    assert!(converted > 100, "{converted} numbers with a decimal comma");
     assert_eq!(bilan.len(), expected.len());
     for (key, figures) in &expected {
         assert_eq!(bilan.get(key), Some(figures), "{key:?}");

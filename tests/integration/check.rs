@@ -214,26 +214,6 @@ fn a_declared_column_absent_from_a_file_stops_the_run_naming_the_closest_header(
     );
 }
 
-/// Issue 15: `finances_2020.old.xlsx` beside `finances_2020.xlsx` doubled the
-/// State's agreed money.
-#[test]
-fn two_files_matching_one_source_stop_the_run_naming_both() {
-    let inputs = sample_2020();
-    std::fs::copy(
-        inputs.path().join("finances_2020.xlsx"),
-        inputs.path().join("finances_2020.old.xlsx"),
-    )
-    .unwrap();
-    let output = check_on(&pipeline(), inputs.path());
-    common::assert_exit(&output, 3);
-    let err = common::stderr(&output);
-    assert!(err.contains("2 files match this name"), "{err}");
-    assert!(
-        err.contains("finances_2020.old.xlsx") && err.contains("finances_2020.xlsx'"),
-        "{err}"
-    );
-}
-
 /// Issue 15: `check` is the dry run: an error in a derived table's SQL shows
 /// there, not in that night's run.
 #[test]
@@ -350,4 +330,147 @@ fn a_source_of_several_files_rejects_rows_copied_from_another_file() {
         .collect();
     assert!(differing.is_empty(), "{differing:#?}");
     assert_eq!(single.lines().count(), gathered.lines().count());
+}
+
+/// Issues 15 and 36: a copy of a delivery beside it, named as a browser,
+/// Windows or a user names copies, stops the run naming both files, where
+/// `finances_2020.old.xlsx` doubled the State's agreed money and
+/// `finances_2020 (1).xlsx` was ignored in silence.
+#[test]
+fn a_copy_beside_a_delivery_stops_the_run_naming_both() {
+    for copy in [
+        "finances_2020 (1).xlsx",
+        "Copie de finances_2020.xlsx",
+        "finances_2020 - Copie.xlsx",
+        "finances_2020.old.xlsx",
+        "finances_2020.xlsx.bak",
+        "Finances_2020.xlsx",
+    ] {
+        let inputs = sample_2020();
+        std::fs::copy(
+            inputs.path().join("finances_2020.xlsx"),
+            inputs.path().join(copy),
+        )
+        .unwrap();
+        let output = check_on(&pipeline(), inputs.path());
+        common::assert_exit(&output, 3);
+        let err = common::stderr(&output);
+        assert!(err.contains(copy), "{copy}: {err}");
+        assert!(
+            err.contains("looks like a copy of the file expected as 'finances_2020.*'"),
+            "{copy}: {err}"
+        );
+        assert!(
+            err.contains("finances_2020.xlsx is (modified "),
+            "{copy}: {err}"
+        );
+        assert!(!err.contains("several_files"), "{copy}: {err}");
+    }
+}
+
+/// A file that differs from the expected name only by case is not
+/// "missing": the message says what it is.
+#[test]
+fn a_delivery_named_in_another_case_is_named_in_the_error() {
+    let inputs = sample_2020();
+    std::fs::rename(
+        inputs.path().join("finances_2020.xlsx"),
+        inputs.path().join("FINANCES_2020.XLSX"),
+    )
+    .unwrap();
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("FINANCES_2020.XLSX"), "{err}");
+    assert!(
+        err.contains("no file is named 'finances_2020.*' itself"),
+        "{err}"
+    );
+}
+
+/// Names the pipeline says to ignore are neither read nor taken for copies.
+#[test]
+fn names_listed_in_ignore_files_are_left_alone() {
+    let inputs = sample_2020();
+    std::fs::write(inputs.path().join("finances_2020 (1).xlsx"), b"not read").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ignoring = pipeline_copy(dir.path(), |t| {
+        t.replacen(
+            "[pipeline]\n",
+            "[pipeline]\nignore_files = [\"* (1).*\"]\n",
+            1,
+        )
+    });
+    let output = check_on(&ignoring, inputs.path());
+    common::assert_exit(&output, 0);
+}
+
+/// Two files of one name pattern: identical ones are called copies; the
+/// `several_files` hint is only for files that hold different rows; and
+/// two files sharing most of their rows are refused even when the pipeline
+/// gathers several files, since every amount would count twice.
+#[test]
+fn two_files_of_a_source_that_reads_one_or_copies_under_several_files() {
+    let inputs = sample_2020();
+    let finances = inputs.path().join("finances_2020.xlsx");
+    std::fs::copy(&finances, inputs.path().join("finances_2020_v2.xlsx")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let loose = pipeline_copy(dir.path(), |t| {
+        t.replace("finances_{year}.*", "finances_{year}*")
+    });
+    let output = check_on(&loose, inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("they are identical copies: keep one"), "{err}");
+    assert!(!err.contains("several_files"), "{err}");
+
+    // Different bytes, same rows: the hint names several_files, and
+    // following it is refused as copies.
+    let other = inputs.path().join("pole_emploi_brsa_2020.xlsx");
+    std::fs::copy(&other, inputs.path().join("finances_2020_v2.xlsx")).unwrap();
+    let output = check_on(&loose, inputs.path());
+    common::assert_exit(&output, 3);
+    assert!(common::stderr(&output).contains("declare `several_files = true`"));
+
+    std::fs::copy(&finances, inputs.path().join("finances_2020_v2.xlsx")).unwrap();
+    let gathering = pipeline_copy(dir.path(), |t| {
+        t.replace(
+            "file = \"finances_{year}.*\"\n",
+            "file = \"finances_{year}*\"\nseveral_files = true\n",
+        )
+    });
+    let output = check_on(&gathering, inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("finances_2020_v2.xlsx"), "{err}");
+    assert!(
+        err.contains("data rows are also in finances_2020.xlsx: the two files look like copies"),
+        "{err}"
+    );
+}
+
+/// Issue 36: a recoded commune is shown with its name beside its code, the
+/// former one's too where the passage table keeps it (the sample writes
+/// both kinds: inputs/referentiel/passage_communes_loire.csv names Amions
+/// 42004, not 42057).
+#[test]
+fn recoded_communes_are_named_beside_their_codes() {
+    let output = check_on(
+        &pipeline(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    let caf = out
+        .lines()
+        .find(|l| l.starts_with("  caf_rsa_2020.csv: "))
+        .unwrap_or_else(|| panic!("no mapped codes for the CAF file:\n{out}"));
+    assert!(
+        caf.contains("42004 Amions -> 42268 Vézelin-sur-Loire: "),
+        "{caf}"
+    );
+    assert!(
+        caf.contains("42024 -> 42005 Andrézieux-Bouthéon: "),
+        "{caf}"
+    );
 }

@@ -92,8 +92,8 @@ impl CheckRow {
     pub fn assert_reconciled(&self) {
         assert_eq!(
             self.read,
-            self.accepted + self.rejected + self.skipped,
-            "rows read != accepted + rejected + skipped for {self:?}"
+            1 + self.accepted + self.rejected + self.skipped,
+            "rows read != header + accepted + rejected + skipped for {self:?}"
         );
     }
 }
@@ -220,4 +220,39 @@ pub fn check_with_rejects(
         Vec::new()
     };
     (output, table, lines)
+}
+
+/// Asserts that `excel` is `tools` for French Excel: a UTF-8 byte order
+/// mark, the same `;` records, and every number with a decimal point
+/// written with a decimal comma. Returns how many numbers were converted.
+pub fn assert_french_excel_twin(tools: &Path, excel: &Path) -> usize {
+    let excel_bytes = std::fs::read(excel).expect("the Excel CSV");
+    let body = excel_bytes
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or_else(|| panic!("{} has no byte order mark", excel.display()));
+    let read = |bytes: &[u8]| -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .has_headers(false)
+            .from_reader(bytes)
+            .records()
+            .map(|r| r.expect("a record").iter().map(str::to_owned).collect())
+            .collect()
+    };
+    let (tools_records, excel_records) =
+        (read(&std::fs::read(tools).expect("the CSV")), read(body));
+    assert_eq!(tools_records.len(), excel_records.len());
+    let mut converted = 0;
+    for (t, e) in tools_records.iter().zip(&excel_records) {
+        assert_eq!(t.len(), e.len());
+        for (t, e) in t.iter().zip(e) {
+            if t.contains('.') && t.parse::<f64>().is_ok() {
+                assert_eq!(*e, t.replace('.', ","));
+                converted += 1;
+            } else {
+                assert_eq!(e, t);
+            }
+        }
+    }
+    converted
 }

@@ -1023,6 +1023,13 @@ fn fin(
     let mut actions: BTreeSet<Option<String>> = BTreeSet::from([None]);
     actions.extend(data.convention.iter().map(|l| Some(l.action.clone())));
     actions.extend(payments.iter().map(|m| Some(m.action.clone())));
+    // The funder's total counts the payments on actions it agreed to only.
+    let agreed_to: BTreeSet<&str> = data
+        .convention
+        .iter()
+        .filter(|l| agreed_of(l).is_some_and(|a| a > 0.0))
+        .map(|l| l.action.as_str())
+        .collect();
     for action in actions {
         let agreed = euros(
             data.convention
@@ -1034,7 +1041,10 @@ fn fin(
             let paid = euros(
                 payments
                     .iter()
-                    .filter(|m| action.as_ref().is_none_or(|a| *a == m.action))
+                    .filter(|m| match &action {
+                        Some(a) => *a == m.action,
+                        None => agreed_to.contains(m.action.as_str()),
+                    })
                     .filter(|m| in_year(m.date_mandat, y))
                     .filter(|m| month.is_none_or(|mo| m.date_mandat.month() == mo))
                     .map(|m| m.montant),

@@ -544,10 +544,16 @@ fn breakdowns_and_finance_add_up_to_the_cent() {
         figures("FIN-01", "12", "")[..3],
         ["0".to_owned(), "0".into(), "1500".into()]
     );
-    // Département: Action B has no agreed amount, so no rate, but its payment counts in the total.
+    // Département: Action B has no agreed amount, so no rate, and its
+    // payment stays out of the total (DOMAIN.md, FIN-02): 2000 / 2000, not
+    // 2100 / 2000.
     assert_eq!(
         figures("FIN-02", "", "")[..3],
-        ["1.05".to_owned(), "2100".into(), "2000".into()]
+        ["1".to_owned(), "2000".into(), "2000".into()]
+    );
+    assert_eq!(
+        figures("FIN-02", "5", "")[..3],
+        ["0".to_owned(), "0".into(), "2000".into()]
     );
     assert_eq!(
         figures("FIN-02", "", "Action B")[..3],

@@ -57,9 +57,10 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-const OUTPUTS: [&str; 8] = [
+const OUTPUTS: [&str; 9] = [
     "indicateurs_2020.csv",
     "changements_2020.csv",
+    "changements_excel_2020.csv",
     "indicateurs_excel_2020.csv",
     "indicateurs_2020.parquet",
     "rapport_execution_2020.xlsx",
@@ -595,6 +596,11 @@ fn the_second_nightly_run_lists_exactly_the_cells_that_changed() {
         .collect();
     listed.sort();
     assert_eq!(listed, expected);
+    let converted = common::assert_french_excel_twin(
+        &out.join("changements_2020.csv"),
+        &out.join("changements_excel_2020.csv"),
+    );
+    assert!(converted > 0, "some changed values have decimals");
     // A masked cell shows as its symbol on both sides, never as a figure.
     assert!(listed.iter().all(|(_, b, a)| b != a));
 
@@ -615,6 +621,95 @@ fn the_second_nightly_run_lists_exactly_the_cells_that_changed() {
     let notes: String = rows[..header].iter().map(|r| r[0].to_string()).collect();
     assert!(
         notes.contains("Fichier caf_rsa_2020.csv : modifié"),
+        "{notes}"
+    );
+}
+
+/// (indicator, territory, month, breakdown) → (valeur, valeur_n1) of an
+/// indicator CSV.
+fn indicator_values(path: &Path) -> BTreeMap<[String; 4], (String, String)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).expect(name);
+    let key = ["indicateur", "territoire", "mois", "ventilation"].map(col);
+    let (value, previous) = (col("valeur"), col("valeur_n1"));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                key.map(|c| r[c].to_owned()),
+                (r[value].to_owned(), r[previous].to_owned()),
+            )
+        })
+        .collect()
+}
+
+/// Issue 36: one missing file of the previous year dropped every N-1 value.
+/// Without the Pôle emploi file of 2019, the indicators computed from it
+/// (RSA-11, RSA-12, as the catalogue defines them) have no N-1 value, every
+/// other keeps 2019's, as a run of 2019 alone gives it; the run warns naming
+/// the file, and so does the report.
+#[test]
+fn a_missing_file_of_the_previous_year_only_drops_the_indicators_reading_it() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    for name in [
+        "caf_rsa_2019.csv",
+        "departement_insertion_2019.xlsx",
+        "pole_emploi_brsa_2019.xlsx",
+        "finances_2019.xlsx",
+    ] {
+        std::fs::copy(root().join("inputs").join(name), inputs.path().join(name)).unwrap();
+    }
+    let run = |year: &str, out: &Path| {
+        let mut args = run_args(inputs.path(), out);
+        args[3] = year;
+        args.extend(["--diffusion", "interne"]);
+        common::suivi(&args)
+    };
+    let out_2019 = tempfile::tempdir().unwrap();
+    common::assert_exit(&run("2019", out_2019.path()), 0);
+    let last_year = indicator_values(&out_2019.path().join("indicateurs_2019_interne.csv"));
+
+    std::fs::remove_file(inputs.path().join("pole_emploi_brsa_2019.xlsx")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = run("2020", out.path());
+    common::assert_exit(&output, 0);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("WARN")
+            && err.contains(
+                "Pôle emploi - demandeurs d'emploi bénéficiaires du RSA \
+                 (pole_emploi_brsa_2019.*): no input file matches this name"
+            ),
+        "{err}"
+    );
+    let this_year = indicator_values(&out.path().join("indicateurs_2020_interne.csv"));
+    let from_pole_emploi = ["RSA-11", "RSA-12"];
+    let mut kept = 0;
+    for (key, (_, previous)) in &this_year {
+        if from_pole_emploi.contains(&key[0].as_str()) {
+            assert_eq!(previous, "", "{key:?}");
+        } else {
+            let expected = last_year.get(key).map(|v| v.0.as_str()).unwrap_or("");
+            assert_eq!(previous, expected, "{key:?}");
+            kept += usize::from(!previous.is_empty());
+        }
+    }
+    assert!(kept > 1000, "{kept} N-1 values kept");
+    let mut workbook =
+        calamine::open_workbook_auto(out.path().join("rapport_execution_2020_interne.xlsx"))
+            .unwrap();
+    use calamine::Reader;
+    let summary = workbook.worksheet_range("Synthèse").unwrap();
+    let notes: String = summary.rows().take(6).map(|r| r[0].to_string()).collect();
+    assert!(
+        notes.contains("sauf pour les indicateurs qui lisent un fichier 2019 absent")
+            && notes.contains("pole_emploi_brsa_2019.*"),
         "{notes}"
     );
 }

@@ -371,9 +371,9 @@ fn group_sheets_hold_every_monthly_and_breakdown_value() {
     assert!(bytes.windows(needle.len()).any(|w| w == needle), "no chart");
 }
 
-/// Amounts of the sample's `Mandats` dated in the year, per funder, read
-/// with calamine, independently of the pipeline.
-fn payments(year: i32) -> BTreeMap<String, f64> {
+/// Amounts of the sample's `Mandats` dated in the year, per funder and
+/// action, read with calamine, independently of the pipeline.
+fn payments(year: i32) -> BTreeMap<(String, String), f64> {
     let mut workbook = open_workbook_auto(manifest("inputs/finances_2020.xlsx")).expect("opens");
     let range = workbook
         .worksheet_range("Mandats")
@@ -389,7 +389,12 @@ fn payments(year: i32) -> BTreeMap<String, f64> {
             .position(|c| *c == Data::String(name.to_owned()))
             .expect(name)
     };
-    let (date, funder, amount) = (col("Date mandat"), col("Financeur"), col("Montant"));
+    let (date, funder, action, amount) = (
+        col("Date mandat"),
+        col("Financeur"),
+        col("Action"),
+        col("Montant"),
+    );
     let mut sums = BTreeMap::new();
     for row in &rows[header + 1..] {
         let day = match &row[date] {
@@ -412,22 +417,51 @@ fn payments(year: i32) -> BTreeMap<String, f64> {
                 .expect("an amount"),
             other => number(other).expect("an amount"),
         };
-        *sums.entry(row[funder].to_string()).or_insert(0.0) += value;
+        let key = (
+            row[funder].to_string(),
+            row[action].to_string().trim().to_owned(),
+        );
+        *sums.entry(key).or_insert(0.0) += value;
     }
     sums
 }
 
-fn agreed() -> BTreeMap<String, f64> {
+/// The sample's agreed amounts per funder and action.
+fn agreed() -> BTreeMap<(String, String), f64> {
     let mut workbook = open_workbook_auto(manifest("inputs/finances_2020.xlsx")).expect("opens");
     let range = workbook
         .worksheet_range("Convention")
         .expect("a Convention sheet");
     let rows: Vec<&[Data]> = range.rows().collect();
+    let action = rows[0]
+        .iter()
+        .position(|c| *c == Data::String("Action".to_owned()))
+        .expect("an Action column");
     let mut sums = BTreeMap::new();
     for (col, name) in rows[0].iter().enumerate() {
         if let Some(funder) = name.to_string().strip_prefix("Montant ") {
-            let total: f64 = rows[1..].iter().filter_map(|r| number(&r[col])).sum();
-            sums.insert(funder.to_owned(), total);
+            for row in &rows[1..] {
+                let key = (funder.to_owned(), row[action].to_string().trim().to_owned());
+                *sums.entry(key).or_insert(0.0) += number(&row[col]).unwrap_or(0.0);
+            }
+        }
+    }
+    sums
+}
+
+/// Per funder: agreed, paid on the actions it agreed to, paid on others.
+fn funder_sums(year: i32) -> BTreeMap<String, (f64, f64, f64)> {
+    let (paid, agreed) = (payments(year), agreed());
+    let mut sums: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
+    for ((funder, _), amount) in &agreed {
+        sums.entry(funder.clone()).or_default().0 += amount;
+    }
+    for (key, amount) in &paid {
+        let line = sums.entry(key.0.clone()).or_default();
+        if agreed.get(key).is_some_and(|a| *a > 0.0) {
+            line.1 += amount;
+        } else {
+            line.2 += amount;
         }
     }
     sums
@@ -440,9 +474,16 @@ fn cents(x: f64) -> f64 {
 #[test]
 fn finance_totals_are_formulas_whose_values_are_the_payments() {
     let dir = sample_run();
-    let paid = payments(2020);
-    let agreed = agreed();
-    assert_eq!(agreed.get("État").copied().map(cents), Some(1_088_327.0));
+    let sums = funder_sums(2020);
+    let state = sums["État"];
+    assert_eq!(cents(state.0), 1_088_327.0);
+    // The State's verdict counts only the actions it agreed to finance.
+    assert_eq!(
+        cents(state.2),
+        6_705.71,
+        "Maison kangourou, outside the convention"
+    );
+    assert!(state.1 / state.0 < 0.80 && (state.1 + state.2) / state.0 >= 0.80);
     let sheets = read(&dir.join(WORKBOOKS[1]));
     let detail = sheet(&sheets, "Par action");
     let by_action = table(&detail.values, 0, "Financement");
@@ -525,75 +566,117 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
         .collect();
     assert!(
         notes.contains(
-            "Payé hors convention (action sans montant conventionné) : Crédits de l'État, \
-             Maison kangourou itinérante (6 705,71 €)."
+            "Payé hors convention (action sans montant conventionné), 6 705,71 € en tout, \
+             hors de tout taux : Crédits de l'État, Maison kangourou itinérante (6 705,71 €)."
         ),
         "{notes}"
     );
     let funder_of = |name: &str| {
-        paid.keys()
+        sums.keys()
             .find(|f| name.contains(f.as_str()))
             .unwrap_or_else(|| panic!("no funder in {name}"))
             .clone()
     };
-    let mut detail_sums: HashMap<String, (f64, f64)> = HashMap::new();
-    let mut totals = 0;
+    let mut detail_sums: HashMap<String, (f64, f64, f64)> = HashMap::new();
+    let mut totals = Vec::new();
     for (row, line) in by_action.rows.iter().chain(&total_rows) {
         let label = text(line.get(1));
         let figure = |col: usize| number(&line[col]).unwrap_or_else(|| panic!("{label}: {col}"));
+        let formulas = |cols: &[usize]| {
+            for &col in cols {
+                let formula = detail
+                    .formulas
+                    .get_value((*row as u32, col as u32))
+                    .cloned()
+                    .unwrap_or_default();
+                assert!(!formula.is_empty(), "{label}: no formula in column {col}");
+            }
+        };
+        if label.contains("payé hors convention") || label.contains("Payé hors convention") {
+            formulas(&[paid_col]);
+            assert_eq!(
+                line.get(rate_col).and_then(number),
+                None,
+                "{label}: no rate"
+            );
+            assert_eq!(text(line.get(risk_col)), "Hors convention");
+            let expected = match label.as_str() {
+                "Payé hors convention, tous financements" => sums.values().map(|s| s.2).sum(),
+                _ => sums[&funder_of(&label)].2,
+            };
+            assert!(
+                (figure(paid_col) - cents(expected)).abs() < 0.005,
+                "{label}"
+            );
+            totals.push(label);
+            continue;
+        }
         if !label.starts_with("Total") {
             let sums = detail_sums
                 .entry(funder_of(&text(line.first())))
                 .or_default();
-            sums.0 += figure(agreed_col);
-            sums.1 += figure(paid_col);
+            let (agreed, paid) = (figure(agreed_col), figure(paid_col));
+            sums.0 += agreed;
+            if agreed > 0.0 {
+                sums.1 += paid;
+            } else {
+                sums.2 += paid;
+            }
             let rate = line.get(rate_col).and_then(number);
-            match figure(agreed_col) {
-                0.0 => assert_eq!(rate, None, "{label}: no rate without an agreed amount"),
-                a => assert!((rate.unwrap() - figure(paid_col) / a).abs() < 1e-12),
+            match agreed {
+                0.0 => {
+                    assert_eq!(rate, None, "{label}: no rate without an agreed amount");
+                    assert_eq!(line.get(remaining_col).and_then(number), None, "{label}");
+                }
+                a => assert!((rate.unwrap() - paid / a).abs() < 1e-12),
             }
             continue;
         }
         // A total line: formulas in every figure, with cached values.
-        for col in [agreed_col, paid_col, rate_col, remaining_col] {
-            let formula = detail
-                .formulas
-                .get_value((*row as u32, col as u32))
-                .cloned()
-                .unwrap_or_default();
-            assert!(!formula.is_empty(), "{label}: no formula in column {col}");
-        }
+        formulas(&[agreed_col, paid_col, rate_col, remaining_col]);
         let (total_agreed, total_paid) = (figure(agreed_col), figure(paid_col));
         assert_eq!(total_agreed, cents(total_agreed), "rounded to the cent");
         assert_eq!(total_paid, cents(total_paid), "rounded to the cent");
         assert!((figure(rate_col) - total_paid / total_agreed).abs() < 1e-12);
         assert!((figure(remaining_col) - cents(total_agreed - total_paid)).abs() < 1e-9);
-        if label == "Total général" {
-            let all_paid: f64 = paid.values().sum();
-            assert!(
-                (total_paid - cents(all_paid)).abs() < 0.005,
-                "{total_paid} vs {all_paid}"
-            );
+        let risk = text(line.get(risk_col));
+        assert_eq!(
+            risk,
+            if total_paid / total_agreed < 0.8 {
+                "Oui"
+            } else {
+                "Non"
+            }
+        );
+        let (agreed, paid) = if label == "Total général (actions conventionnées)" {
+            (
+                sums.values().map(|s| s.0).sum(),
+                sums.values().map(|s| s.1).sum(),
+            )
         } else {
             let funder = funder_of(&label);
-            let expected = paid[&funder];
-            assert!(
-                (total_paid - expected).abs() < 0.005,
-                "{funder}: paid {total_paid}, payments {expected}"
-            );
-            assert!(
-                (total_agreed - agreed[&funder]).abs() < 0.005,
-                "{funder} agreed"
-            );
-            let sums = detail_sums[&funder];
-            assert!(
-                (total_paid - cents(sums.1)).abs() < 1e-9
-                    && (total_agreed - cents(sums.0)).abs() < 1e-9
-            );
-        }
-        totals += 1;
+            let from_lines = detail_sums[&funder];
+            assert!((total_paid - cents(from_lines.1)).abs() < 1e-9);
+            assert!((total_agreed - cents(from_lines.0)).abs() < 1e-9);
+            (sums[&funder].0, sums[&funder].1)
+        };
+        assert!(
+            (total_paid - paid).abs() < 0.005,
+            "{label}: {total_paid} vs {paid}"
+        );
+        assert!((total_agreed - agreed).abs() < 0.005, "{label} agreed");
+        totals.push(label);
     }
-    assert_eq!(totals, paid.len() + 1, "a total per funder and overall");
+    assert_eq!(
+        totals,
+        [
+            "Total Crédits de l'État (actions conventionnées)",
+            "Crédits de l'État : payé hors convention",
+            "Total Crédits du Département (actions conventionnées)",
+            "Total général (actions conventionnées)",
+            "Payé hors convention, tous financements",
+        ]
+    );
 
     // The summary: the State's agreed total on its first line, as formulas.
     let summary = sheet(&sheets, "Synthèse");
@@ -604,6 +687,11 @@ fn finance_totals_are_formulas_whose_values_are_the_payments() {
         number(&first[lines.col("Montant conventionné")]),
         Some(1_088_327.0)
     );
+    // The 2020 State verdict: 79.7 % executed on its actions, at risk.
+    let rate = number(&first[lines.col("Taux d'exécution")]).expect("a rate");
+    assert_eq!((rate * 1000.0).round() / 10.0, 79.7);
+    assert!((rate - state.1 / state.0).abs() < 1e-9);
+    assert_eq!(text(first.get(lines.col("Risque de réfaction"))), "Oui");
     assert!(
         summary
             .formulas
@@ -643,7 +731,9 @@ fn no_formula_but_the_finance_totals() {
                     .get_value((row as u32, 1))
                     .map(|c| c.to_string())
                     .unwrap_or_default();
-                let total_line = sheet.name == "Synthèse" || label.starts_with("Total");
+                let total_line = sheet.name == "Synthèse"
+                    || label.starts_with("Total")
+                    || label.to_lowercase().contains("payé hors convention");
                 assert!(
                     workbook.starts_with("suivi_financier") && total_line,
                     "{workbook}, sheet {}, row {row}, column {col}: formula {formula}",
@@ -718,7 +808,12 @@ fn quality_counts(path: &Path) -> BTreeMap<(String, String), [usize; 4]> {
         .map(|(_, r)| {
             let figures = cols.map(|c| number(&r[c]).expect("a count") as usize);
             let [read, accepted, rejected, skipped] = figures;
-            assert_eq!(read, accepted + rejected + skipped, "{:?}", text(r.get(1)));
+            assert_eq!(
+                read,
+                1 + accepted + rejected + skipped,
+                "{:?}",
+                text(r.get(1))
+            );
             ((text(r.get(1)), text(r.get(2))), figures)
         })
         .collect()
@@ -982,4 +1077,69 @@ fn definitions_show_conditions_resolved_for_the_year() {
             assert!(!cell.contains('{'), "a placeholder is left in {cell:?}");
         }
     }
+}
+
+/// The `Mandats` rows that repeat an earlier row in every column, read with
+/// calamine: (first row, repeating rows), 1-based as a spreadsheet shows them.
+fn identical_payments() -> Vec<(usize, Vec<usize>)> {
+    let mut workbook = open_workbook_auto(manifest("inputs/finances_2020.xlsx")).expect("opens");
+    let range = workbook.worksheet_range("Mandats").expect("Mandats");
+    let start = range.start().expect("cells").0 as usize;
+    let mut first_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, row) in range.rows().enumerate() {
+        if row.iter().all(|c| *c == Data::Empty) {
+            continue;
+        }
+        let key = format!("{row:?}");
+        let number = start + i + 1;
+        match first_of.get(&key) {
+            Some(&first) => groups.entry(first).or_default().push(number),
+            None => {
+                first_of.insert(key, number);
+            }
+        }
+    }
+    groups.into_iter().collect()
+}
+
+#[test]
+fn finance_lists_identical_payments_with_their_values() {
+    let dir = sample_run();
+    let expected = identical_payments();
+    assert_eq!(expected.len(), 1, "the sample keys one payment twice");
+    let sheets = read(&dir.join(WORKBOOKS[1]));
+    let listing = sheet(&sheets, "Doubles saisies");
+    let lines = table(&listing.values, 0, "Source");
+    let listed: Vec<(usize, Vec<usize>)> = lines
+        .rows
+        .iter()
+        .map(|(_, r)| {
+            let first = text(r.get(lines.col("Première ligne")))
+                .parse()
+                .expect("a row");
+            let rows = text(r.get(lines.col("Lignes identiques")))
+                .split(", ")
+                .map(|n| n.parse().expect("a row"))
+                .collect();
+            (first, rows)
+        })
+        .collect();
+    assert_eq!(listed, expected);
+    let values = text(lines.rows[0].1.get(lines.col("Valeurs de la ligne")));
+    assert!(values.contains("Montant : 11\u{202f}453,07"), "{values}");
+    // The summary says what they weigh on the State's paid amount.
+    let summary = sheet(&sheets, "Synthèse");
+    let notes: String = summary
+        .values
+        .rows()
+        .map(|r| text(r.first()).replace(['\u{a0}', '\u{202f}'], " "))
+        .collect();
+    assert!(
+        notes.contains(
+            "Crédits de l'État : des paiements identiques (possibles doubles saisies, feuille \
+             « Doubles saisies ») comptent pour 11 453,07 € dans le montant payé"
+        ),
+        "{notes}"
+    );
 }

@@ -11,7 +11,9 @@ use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::pipeline::{Pipeline, YEARS};
 use crate::reference::Reference;
 use crate::report::changes::Changes;
-use crate::report::{Confidentiality, ReportContext, indicator_table, workbooks, write_atomic};
+use crate::report::{
+    Confidentiality, CsvReader, ReportContext, indicator_table, workbooks, write_csv_table,
+};
 use crate::run::{Timings, compute_year, open_output_folder};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
@@ -67,15 +69,17 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
     };
     // Every missing delivery of every year, named at once.
     let missing: Vec<String> = (from..=to)
-        .flat_map(|y| ingest::missing_files(&of_year(y)))
+        .flat_map(|y| ingest::describe_all(&ingest::missing_sources(&of_year(y))))
         .collect();
     if !missing.is_empty() {
         return Err(Error::input(
             &pipeline.inputs,
             None,
             format!(
-                "the bilan {from}-{to} needs every year's deliveries; missing: {}",
-                missing.join(", ")
+                "the bilan {from}-{to} needs every year's deliveries, and {} of them cannot be \
+                 used:\n  {}",
+                missing.len(),
+                missing.join("\n  ")
             ),
         ));
     }
@@ -107,6 +111,7 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
     let last = of_year(to);
     let files: Vec<FileReport> = years.iter().flat_map(|y| y.files.clone()).collect();
     let changes = Changes::default();
+    let double_entries = Default::default();
     let context = ReportContext {
         pipeline: &last,
         rows: &years[years.len() - 1].rows,
@@ -114,8 +119,10 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
         files: &files,
         findings: &[],
         coverage: &[],
+        double_entries: &double_entries,
         as_of: years.iter().map(|y| y.as_of).max().unwrap_or_default(),
         has_previous: false,
+        previous_missing: &[],
         confidentiality: Confidentiality {
             threshold: pipeline.settings.confidentiality_threshold,
             symbol: pipeline.settings.mask_symbol.clone(),
@@ -126,35 +133,39 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
         "bilan_convention_{from}-{to}{}",
         if options.internal { "_interne" } else { "" }
     );
+    let symbol = &context.confidentiality.symbol;
     let csv = write_csv(
         &options.out.join(format!("{stem}.csv")),
         &years,
-        &context.confidentiality.symbol,
+        symbol,
+        CsvReader::Tools,
+    )?;
+    let excel_stem = stem.replacen("bilan_convention_", "bilan_convention_excel_", 1);
+    let excel_csv = write_csv(
+        &options.out.join(format!("{excel_stem}.csv")),
+        &years,
+        symbol,
+        CsvReader::FrenchExcel,
     )?;
     let xlsx = workbooks::write_bilan(&context, &years, &options.out.join(format!("{stem}.xlsx")))?;
-    Ok(vec![xlsx, csv])
+    Ok(vec![xlsx, csv, excel_csv])
 }
 
 /// One row per indicator × territory × year × breakdown value, for the
 /// year level, figures as `indicateurs_<Y>.csv` writes them.
-fn write_csv(path: &Path, years: &[BilanYear], symbol: &str) -> Result<PathBuf> {
-    write_atomic(path, |file| {
-        let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
-        let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
-        writer.write_record(COLUMNS).map_err(fail)?;
-        for year in years {
-            let annee = year.year.to_string();
-            for row in year.rows.iter().filter(|r| r.month.is_none()) {
-                let r = indicator_table::record(row, symbol, false);
-                writer
-                    .write_record([
-                        &r[0], &r[3], &annee, &r[5], &r[6], &r[7], &r[8], &r[9], &r[10], &r[12],
-                    ])
-                    .map_err(fail)?;
-            }
-        }
-        writer
-            .flush()
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
-    })
+fn write_csv(path: &Path, years: &[BilanYear], symbol: &str, reader: CsvReader) -> Result<PathBuf> {
+    let records = years.iter().flat_map(|year| {
+        let annee = year.year.to_string();
+        year.rows
+            .iter()
+            .filter(|r| r.month.is_none())
+            .map(move |row| {
+                let r = indicator_table::record(row, symbol);
+                [
+                    &r[0], &r[3], &annee, &r[5], &r[6], &r[7], &r[8], &r[9], &r[10], &r[12],
+                ]
+                .map(|f| f.to_owned())
+            })
+    });
+    write_csv_table(path, &COLUMNS, records, reader)
 }

@@ -38,6 +38,33 @@ pub enum Error {
         message: String,
     },
 
+    /// Deliveries of the year missing from the input folder, or ambiguous
+    /// there: every one named, with the years the folder does hold.
+    #[error(
+        "{}: {} of the {year} deliveries cannot be used:\n{}\n{}",
+        tidy(folder).display(),
+        problems.len(),
+        problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"),
+        match years_present.as_slice() {
+            [] => "The folder holds a complete set of deliveries for no year.".to_owned(),
+            years => format!(
+                "The folder holds a complete set of deliveries for {}.",
+                years.iter().map(i32::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    )]
+    Deliveries {
+        folder: PathBuf,
+        year: i32,
+        /// `label (pattern): what is wrong`, one per source.
+        problems: Vec<String>,
+        years_present: Vec<i32>,
+    },
+
+    /// Several files could not be read: each error on its line.
+    #[error("{} input files cannot be read:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<Error>),
+
     /// Too many rows of a source were rejected for its figures to be trusted.
     #[error(
         "{}: {rejected} of {data_rows} data rows rejected ({:.1} %), above the pipeline's limit of {:.1} %",
@@ -94,9 +121,31 @@ pub enum Error {
 }
 
 fn location(file: &std::path::Path, sheet: Option<&str>) -> String {
+    let file = tidy(file);
     match sheet {
         Some(s) => format!("{}, sheet '{s}'", file.display()),
         None => file.display().to_string(),
+    }
+}
+
+/// A path as messages show it: `pipelines/../inputs/x.csv` reads
+/// `inputs/x.csv` (the input folder is written relative to the pipeline).
+pub fn tidy(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir if !out.is_empty() => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
     }
 }
 
@@ -104,7 +153,15 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Pipeline { .. } | Error::Reference { .. } => exit::USAGE,
-            Error::Input { .. } | Error::RejectRate { .. } | Error::SkipRate { .. } => exit::INPUT,
+            Error::Input { .. }
+            | Error::Deliveries { .. }
+            | Error::RejectRate { .. }
+            | Error::SkipRate { .. } => exit::INPUT,
+            Error::Several(errors) => errors
+                .iter()
+                .map(Error::exit_code)
+                .min()
+                .unwrap_or(exit::INPUT),
             Error::Locked { .. } => exit::LOCKED,
             Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
         }
@@ -119,6 +176,15 @@ impl Error {
             file: file.into(),
             sheet: sheet.map(str::to_owned),
             message: message.into(),
+        }
+    }
+
+    /// One error, or every error of a list at once.
+    pub fn all(mut errors: Vec<Error>) -> Option<Self> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(Error::Several(errors)),
         }
     }
 

@@ -12,7 +12,16 @@ pub const LOCK_FILE: &str = ".suivi.lock";
 /// Holds the lock until dropped.
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for RunLock {
+    /// An empty lock file reads as what it is once the run is over: no run
+    /// in progress. The file itself stays: removing it while another run
+    /// waits to open it would let two runs lock two different files.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
 }
 
 pub fn acquire(out: &Path) -> Result<RunLock> {
@@ -47,5 +56,5 @@ pub fn acquire(out: &Path) -> Result<RunLock> {
         .and_then(|_| file.rewind())
         .and_then(|_| file.write_all(holder.as_bytes()))
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    Ok(RunLock { _file: file })
+    Ok(RunLock { file })
 }

@@ -19,6 +19,8 @@ pub struct Reference {
     former_of: HashMap<String, (u32, u32), foldhash::fast::FixedState>,
     /// Normalised commune name → code, for files that write names instead of codes.
     code_of_name: HashMap<String, String>,
+    /// Commune code, current or former → its name, where the tables give one.
+    name_of_code: HashMap<String, String>,
     /// Territory names, sorted.
     pub territories: Vec<String>,
     /// Current commune codes, sorted: ingest stores a commune as its index here.
@@ -51,6 +53,9 @@ impl Reference {
             }
             let name = table.get(row, "nom_commune");
             if !name.trim().is_empty() {
+                reference
+                    .name_of_code
+                    .insert(code.clone(), name.trim().to_owned());
                 // A name shared by two communes identifies neither.
                 names
                     .entry(crate::text::normalize(name))
@@ -92,6 +97,12 @@ impl Reference {
             for row in &table.rows {
                 let old = table.get(row, "code_ancien").trim();
                 let new = table.get(row, "code_actuel").trim();
+                let old_name = table.get(row, "nom_ancien").trim();
+                if !old_name.is_empty() && !reference.name_of_code.contains_key(old) {
+                    reference
+                        .name_of_code
+                        .insert(old.to_owned(), old_name.to_owned());
+                }
                 if old.is_empty() || new.is_empty() {
                     return Err(table.error(row, "a former and a current code are required"));
                 }
@@ -155,6 +166,15 @@ impl Reference {
     }
 
     /// A former code (index in the reference's former codes) and its current code.
+    /// A commune code with its name, for readers: `42004 Amions`, or the
+    /// code alone when the reference tables name no commune so.
+    pub fn named(&self, code: &str) -> String {
+        match self.name_of_code.get(code) {
+            Some(name) => format!("{code} {name}"),
+            None => code.to_owned(),
+        }
+    }
+
     pub fn former(&self, index: u32) -> (&str, &str) {
         let former = &self.former_codes[index as usize];
         let current = self.former_of[former].0;

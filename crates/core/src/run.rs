@@ -5,17 +5,18 @@
 use crate::confidentiality;
 use crate::error::{Error, Result};
 use crate::file_hash::HashBook;
+use crate::indicators::double_entries::{self, DoubleEntries};
 use crate::indicators::rows::{self, CellKey};
-use crate::indicators::{self, Computed};
+use crate::indicators::{self, Computed, lineage};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::manifest::{self, Manifest};
 use crate::pipeline::Pipeline;
 use crate::reference::Reference;
-use crate::report::{Confidentiality, ReportContext, workbooks};
+use crate::report::{Confidentiality, CsvReader, ReportContext, workbooks};
 use crate::report::{changes, indicator_table};
 use chrono::NaiveDate;
 use polars::prelude::{DataFrame, DataType};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -46,6 +47,8 @@ pub struct Outcome {
     pub outputs: Vec<PathBuf>,
     /// Whether the previous year's figures could be computed.
     pub has_previous: bool,
+    /// The previous year's deliveries missing, described for readers.
+    pub previous_missing: Vec<String>,
     /// Published cells whose value changed since the previous run into the
     /// folder; None with no previous run.
     pub changed_cells: Option<usize>,
@@ -55,6 +58,7 @@ pub struct Outcome {
 pub struct Year {
     pub files: Vec<FileReport>,
     pub computed: Computed,
+    pub double_entries: DoubleEntries,
     pub as_of: NaiveDate,
 }
 
@@ -90,12 +94,17 @@ pub fn compute_year(
             "columns no query reads, dropped"
         );
     }
-    let computed = timings.time("compute", || {
-        indicators::compute(pipeline, frames, reference)
+    let (double_entries, computed) = timings.time("compute", || {
+        let double_entries = double_entries::find(pipeline, &frames, &files, reference)?;
+        Ok::<_, Error>((
+            double_entries,
+            indicators::compute(pipeline, frames, reference)?,
+        ))
     })?;
     Ok(Year {
         files,
         computed,
+        double_entries,
         as_of,
     })
 }
@@ -141,22 +150,37 @@ fn latest_date(year: i32, frames: &BTreeMap<String, DataFrame>) -> NaiveDate {
         .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 12, 31).expect("valid date"))
 }
 
+/// The previous year's published values, for the indicators whose sources
+/// are all in the input folder for that year (None when no indicator's
+/// are), and the deliveries of that year that are missing or cannot be used,
+/// described for readers: the indicators reading them have no N-1 value.
+type Previous = (Option<HashMap<CellKey, Option<f64>>>, Vec<String>);
+
 fn previous_year(
     pipeline: &Pipeline,
     reference: &Reference,
     pseudonymizer: &Pseudonymizer,
     known_hashes: &HashBook,
     internal: bool,
-) -> Option<HashMap<CellKey, Option<f64>>> {
+) -> Previous {
     let mut previous = pipeline.clone();
     previous.year -= 1;
-    if !ingest::all_sources_present(&previous) {
-        tracing::info!(
+    let missing = ingest::missing_sources(&previous);
+    let absent: BTreeSet<String> = missing.iter().map(|m| m.source.clone()).collect();
+    let missing = ingest::describe_all(&missing);
+    for file in &missing {
+        tracing::warn!(
             year = previous.year,
-            "no complete set of input files for the previous year: no N-1 comparison"
+            "previous year's delivery missing, no N-1 value for the indicators that read it: {file}"
         );
-        return None;
     }
+    let narrowed = lineage::narrowed(&previous, |indicator| {
+        lineage::sources_of(&previous, indicator).is_disjoint(&absent)
+    });
+    if narrowed.indices.is_empty() {
+        return (None, missing);
+    }
+    let previous = narrowed.pipeline;
     let year = compute_year(
         &previous,
         reference,
@@ -171,20 +195,20 @@ fn previous_year(
             // Nothing of last year is shown rather than something unprotected.
             if !internal && let Err(e) = confidentiality::protect(&previous, &mut rows) {
                 tracing::warn!(year = previous.year, "no N-1 comparison: {e}");
-                return None;
+                return (None, missing);
             }
-            Some(
-                rows.into_iter()
-                    .map(|r| (r.key(), if r.masked { None } else { r.value }))
-                    .collect(),
-            )
+            let values = rows
+                .into_iter()
+                .map(|r| (r.key(), if r.masked { None } else { r.value }))
+                .collect();
+            (Some(values), missing)
         }
         Err(e) => {
             tracing::warn!(
                 year = previous.year,
                 "the previous year's files can't be used, no N-1 comparison: {e}"
             );
-            None
+            (None, missing)
         }
     }
 }
@@ -228,6 +252,7 @@ pub fn run(
     let Year {
         files,
         computed,
+        double_entries,
         as_of,
     } = compute_year(
         pipeline,
@@ -236,7 +261,7 @@ pub fn run(
         &known_hashes,
         &mut timings,
     )?;
-    let previous = timings.time("previous_year", || {
+    let (previous, previous_missing) = timings.time("previous_year", || {
         previous_year(
             pipeline,
             &reference,
@@ -275,8 +300,10 @@ pub fn run(
         files: &files,
         findings: &computed.findings,
         coverage: &computed.coverage,
+        double_entries: &double_entries,
         as_of,
         has_previous: previous.is_some(),
+        previous_missing: &previous_missing,
         confidentiality: Confidentiality {
             threshold: pipeline.settings.confidentiality_threshold,
             symbol: pipeline.settings.mask_symbol.clone(),
@@ -296,11 +323,13 @@ pub fn run(
                 &staged.join(context.file_name("indicateurs", "csv")),
                 &rows,
                 &context.confidentiality.symbol,
+                CsvReader::Tools,
             )?,
-            indicator_table::write_excel_csv(
+            indicator_table::write_csv(
                 &staged.join(context.file_name("indicateurs_excel", "csv")),
                 &rows,
                 &context.confidentiality.symbol,
+                CsvReader::FrenchExcel,
             )?,
             indicator_table::write_parquet(
                 &staged.join(context.file_name("indicateurs", "parquet")),
@@ -309,6 +338,12 @@ pub fn run(
             changes::write_csv(
                 &staged.join(context.file_name("changements", "csv")),
                 &changes,
+                CsvReader::Tools,
+            )?,
+            changes::write_csv(
+                &staged.join(context.file_name("changements_excel", "csv")),
+                &changes,
+                CsvReader::FrenchExcel,
             )?,
         ];
         outputs.extend(workbooks::write_all(&context, &staged)?);
@@ -341,13 +376,13 @@ pub fn run(
     let mut names: Vec<String> = manifest.outputs.iter().map(|o| o.file.clone()).collect();
     // Last: a manifest in place says that its set is complete.
     names.push(manifest_name);
-    let mut outputs = staging.commit(&names)?;
-    outputs.pop();
+    let outputs = staging.commit(&names)?;
     Ok(RunResult::Done(Box::new(Outcome {
         changed_cells: changes.previous_run.then_some(changes.cells.len()),
         files,
         as_of,
         has_previous: previous.is_some(),
+        previous_missing,
         computed,
         rows,
         outputs,

@@ -54,6 +54,37 @@ pub fn normalize(s: &str) -> String {
     out
 }
 
+/// Lowercased and without accents, punctuation kept: `Copie de Finances_2020 (1).XLSX`
+/// gives `copie de finances_2020 (1).xlsx`.
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|&c| !is_combining_mark(c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Row numbers for readers, runs of adjacent rows shortened: `145-147, 150`.
+pub fn row_ranges(rows: &[usize]) -> String {
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for row in sorted {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == row => *last = row,
+            _ => runs.push((row, row)),
+        }
+    }
+    runs.iter()
+        .map(|&(first, last)| match last - first {
+            0 => first.to_string(),
+            1 => format!("{first}, {last}"),
+            _ => format!("{first}-{last}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `value` cut to `max` characters, with an ellipsis when it was longer.
 pub fn shorten(value: &str, max: usize) -> String {
     if value.chars().count() <= max {
@@ -65,7 +96,7 @@ pub fn shorten(value: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{french_cmp, normalize, trim};
+    use super::{french_cmp, normalize, row_ranges, trim};
 
     #[test]
     fn trim_is_str_trim() {
@@ -126,5 +157,15 @@ mod tests {
             "ecrivain public numerique"
         );
         assert_eq!(normalize("Saint-Étienne"), "saint etienne");
+    }
+
+    #[test]
+    fn adjacent_rows_read_as_ranges() {
+        assert_eq!(
+            row_ranges(&[147, 145, 146, 150, 152, 153]),
+            "145-147, 150, 152, 153"
+        );
+        assert_eq!(row_ranges(&[7]), "7");
+        assert_eq!(row_ranges(&[]), "");
     }
 }

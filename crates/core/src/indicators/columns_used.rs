@@ -178,7 +178,7 @@ fn is_word_char(c: char) -> bool {
 
 /// The text's identifier-like words, in lower case (SQL names are matched
 /// without regard to case, which keeps more, never less).
-fn words(text: &str) -> BTreeSet<String> {
+pub(super) fn words(text: &str) -> BTreeSet<String> {
     text.split(|c: char| !is_word_char(c))
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)

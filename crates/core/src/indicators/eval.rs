@@ -253,9 +253,9 @@ fn level_figures(
     let plans = levels
         .iter()
         .map(|&(by_t, by_m, by_v)| {
-            aggregate(&rows, indicator, exact, by_t, by_m, by_v).logical_plan
+            Ok(aggregate(&rows, indicator, exact, by_t, by_m, by_v)?.logical_plan)
         })
-        .collect();
+        .collect::<PolarsResult<_>>()?;
     let frames = LazyFrame::collect_all_with_engine(plans, Engine::Auto, OptFlags::default())?;
     for (&(by_t, by_m, by_v), frame) in levels.iter().zip(&frames) {
         for mut figure in read_figures(frame, by_t, by_m, by_v)? {
@@ -396,8 +396,19 @@ fn aggregate(
     by_t: bool,
     by_m: bool,
     by_v: bool,
-) -> LazyFrame {
+) -> PolarsResult<LazyFrame> {
     let mut lf = rows.clone().lazy();
+    // A ratio's total compares what was done on the items that were planned
+    // with what was planned: a payment on an action the funder agreed
+    // nothing to is shown on its own line, never in the rate (FIN-01). The
+    // planned amounts are undated: weighed before months are kept.
+    if indicator.kind == Kind::Ratio && indicator.breakdown.is_some() && !by_v {
+        let mut planned_per = vec![col(V)];
+        if by_t {
+            planned_per.push(col(T));
+        }
+        lf = lf.filter(col("_den").sum().over(planned_per)?.gt(lit(0.0)));
+    }
     let mut keys = Vec::new();
     if by_t {
         lf = lf.filter(col(T).is_not_null());
@@ -471,7 +482,7 @@ fn aggregate(
         Kind::Share => vec![null_f().alias("value"), col("den").alias("units")],
         Kind::Ratio => vec![null_f().alias("value")],
     };
-    lf.with_columns(derived)
+    Ok(lf.with_columns(derived))
 }
 
 fn read_figures(
@@ -697,6 +708,43 @@ mod tests {
         assert_eq!(total.denominator, Some(due));
         assert_eq!(total.value, Some(paid / due));
         assert_eq!(one, other);
+    }
+
+    #[test]
+    fn a_ratio_total_leaves_out_payments_on_actions_nothing_was_agreed_to() {
+        // Action "a": 100.00 agreed, 70.00 paid; action "b": nothing agreed,
+        // 30.00 paid. The total is 70 / 100, and "b" keeps its own line.
+        let ratio = indicator(
+            "ratio",
+            "denominator = \"d\"\nbreakdown = \"b\"\ncommune = \"\"\ndate = \"dt\"",
+        );
+        let rows = df!(
+            "_key" => [None::<i64>; 4],
+            T => [None::<&str>; 4],
+            M => [Some(3i32), Some(4), None, Some(5)],
+            V => ["a", "a", "a", "b"],
+            "_val" => [40.0, 30.0, 0.0, 30.0],
+            "_cond" => [false; 4],
+            "_den" => [0.0, 0.0, 100.0, 0.0],
+            "_in_year" => [true, true, false, true],
+        )
+        .unwrap();
+        let figures = level_figures(rows, &ratio, &[]).unwrap();
+        let find = |month: Option<u32>, action: Option<&str>| {
+            figures
+                .iter()
+                .find(|f| f.month == month && f.breakdown.as_deref() == action)
+                .unwrap()
+        };
+        let total = find(None, None);
+        assert_eq!(total.numerator, Some(70.0));
+        assert_eq!(total.denominator, Some(100.0));
+        assert_eq!(total.value, Some(0.7));
+        let outside = find(None, Some("b"));
+        assert_eq!(outside.numerator, Some(30.0));
+        assert_eq!(outside.value, None);
+        assert_eq!(find(Some(5), None).numerator, Some(0.0));
+        assert_eq!(find(Some(3), None).numerator, Some(40.0));
     }
 
     #[test]

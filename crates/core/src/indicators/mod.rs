@@ -2,7 +2,9 @@
 //! pipeline at every level, then data-quality findings.
 
 mod columns_used;
+pub mod double_entries;
 mod eval;
+pub mod lineage;
 pub mod rows;
 pub mod sql;
 

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-pub use files::{all_sources_present, input_files, missing_files};
+pub use files::{MissingSource, describe_all, input_files, missing_sources, years_present};
 pub use report::{FileReport, Mapped, Reason, Reject, Repeat};
 
 /// The column holding each accepted row's number in its file, as a user sees it.
@@ -50,6 +50,16 @@ pub fn read_sources(
     unbuilt: &BTreeMap<String, BTreeSet<String>>,
 ) -> Result<Vec<SourceTable>> {
     static NONE: BTreeSet<String> = BTreeSet::new();
+    let missing = missing_sources(pipeline);
+    if !missing.is_empty() {
+        let year = pipeline.year;
+        return Err(Error::Deliveries {
+            folder: pipeline.inputs.clone(),
+            year,
+            problems: files::describe_all(&missing),
+            years_present: years_present(pipeline, year - 10..=year + 1),
+        });
+    }
     let workbooks = format::Workbooks::new(files_read_twice(pipeline));
     let tables = pipeline
         .sources
@@ -64,11 +74,16 @@ pub fn read_sources(
             };
             read_source(pipeline, name, source, &context)
         })
-        .collect();
+        .collect::<Vec<_>>();
     // The tables are built: batch buffers kept for reuse are freed.
     rayon::broadcast(|_| columns::Spare::release());
     columns::Spare::release();
-    tables
+    // Every file that cannot be read is named at once.
+    let (tables, errors): (Vec<_>, Vec<_>) = tables.into_iter().partition(Result::is_ok);
+    match Error::all(errors.into_iter().filter_map(Result::err).collect()) {
+        Some(error) => Err(error),
+        None => Ok(tables.into_iter().filter_map(Result::ok).collect()),
+    }
 }
 
 /// The files more than one source reads (sheets of one workbook); a source
@@ -98,6 +113,7 @@ fn read_source(
     let (read, hashes): (Vec<_>, Vec<_>) = read.into_iter().map(|(f, h, ms)| (f, (h, ms))).unzip();
     // Duplicates are looked for across the files of the source too.
     let finished = rows::finish(read, source.duplicates)?;
+    refuse_copies(finished.iter().map(|f| &f.report))?;
     let mut frame: Option<DataFrame> = None;
     let mut reports = Vec::with_capacity(finished.len());
     for (file, (sha256, read_ms)) in finished.into_iter().zip(hashes) {
@@ -113,6 +129,8 @@ fn read_source(
                 Mapped {
                     former: former.to_owned(),
                     current: current.to_owned(),
+                    former_named: context.reference.named(former),
+                    current_named: context.reference.named(current),
                     rows,
                 }
             })
@@ -140,6 +158,45 @@ fn read_source(
         frame,
         files: reports,
     })
+}
+
+/// Two files of one source that share most of their rows are two copies
+/// of one delivery, whatever their names and the pipeline say: read
+/// together, every amount would count twice (or every row be rejected as a
+/// duplicate). `reports` are in reading order.
+fn refuse_copies<'a>(reports: impl Iterator<Item = &'a FileReport>) -> Result<()> {
+    for report in reports {
+        let mut shared: BTreeMap<&str, usize> = BTreeMap::new();
+        for reject in &report.rejects {
+            if let Reason::Duplicate {
+                first_file: Some(other),
+                ..
+            } = &reject.reason
+            {
+                *shared.entry(other).or_default() += 1;
+            }
+        }
+        for repeat in &report.repeats {
+            if let Some(other) = &repeat.first_file {
+                *shared.entry(other).or_default() += repeat.rows.len();
+            }
+        }
+        let data_rows = report.accepted + report.rejected();
+        if let Some((other, &rows)) = shared.iter().max_by_key(|(_, rows)| **rows)
+            && rows * 2 > data_rows
+        {
+            return Err(Error::input(
+                &report.path,
+                report.sheet.as_deref(),
+                format!(
+                    "{rows} of its {data_rows} data rows are also in {other}: the two files look \
+                     like copies of one delivery, and reading both would count those rows \
+                     twice. Keep one of them in the input folder"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A file's rows parsed, its SHA-256 and the milliseconds it took.

@@ -47,6 +47,12 @@ impl Pseudonymizer {
         }
     }
 
+    /// Whether the environment holds a key (otherwise [`Self::from_env`]
+    /// draws one for the run).
+    pub fn key_in_env() -> bool {
+        std::env::var_os(KEY_ENV).is_some() || std::env::var_os(KEY_FILE_ENV).is_some()
+    }
+
     /// The key from the environment, or a random one for this run.
     pub fn from_env() -> Result<Self> {
         let key = if let Ok(key) = std::env::var(KEY_ENV) {
@@ -60,7 +66,9 @@ impl Pseudonymizer {
             })?;
             text.trim().as_bytes().to_vec()
         } else {
-            tracing::info!(
+            // Nothing to act on for one run's figures: `check` says, once,
+            // what to do for pseudonyms stable from run to run.
+            tracing::debug!(
                 "no {KEY_ENV} or {KEY_FILE_ENV} set: identifiers are pseudonymised with a random key for this run"
             );
             let key: [u8; 32] = rand::random();

@@ -20,6 +20,8 @@ pub struct FileReport {
     /// duplicates aside), for the benchmark.
     pub read_ms: f64,
     pub accepted: usize,
+    /// Rows that are neither data nor the header: titles, blank rows,
+    /// totals and notes. `rows_read` = header + accepted + rejected + skipped.
     pub skipped: usize,
     /// Of the rows skipped, `Total` and subtotal rows, wherever they are.
     pub totals: usize,
@@ -47,6 +49,9 @@ pub struct FileReport {
 pub struct Mapped {
     pub former: String,
     pub current: String,
+    /// The codes with the communes' names, for readers (`42004 Amions`).
+    pub former_named: String,
+    pub current_named: String,
     pub rows: usize,
 }
 

@@ -399,8 +399,9 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
                     rows_read: file.height,
                     read_ms: 0.0,
                     accepted,
-                    // Every row that is not data: titles, header, blank, totals and notes.
-                    skipped: file.height - data_rows,
+                    // Every row that is neither data nor the header: titles,
+                    // blank rows, totals and notes.
+                    skipped: (file.height - data_rows).saturating_sub(1),
                     totals,
                     inner_totals,
                     notes: notes.len(),

@@ -64,6 +64,10 @@ pub struct Settings {
     /// Author written in the workbooks' document properties.
     #[serde(default)]
     pub author: Option<String>,
+    /// Patterns of file names in the input folder that are never read nor
+    /// taken for copies of a delivery (`["*.bak", "* (1).*"]`).
+    #[serde(default)]
+    pub ignore_files: Vec<String>,
 }
 
 fn default_inputs() -> String {

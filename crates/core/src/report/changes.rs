@@ -5,8 +5,8 @@
 //! cell compares as its symbol and nothing masked is revealed.
 
 use super::indicator_table::{self, CellId};
-use super::write_atomic;
-use crate::error::{Error, Result};
+use super::{CsvReader, write_csv_table};
+use crate::error::Result;
 use crate::indicators::rows::Row;
 use crate::ingest::FileReport;
 use crate::manifest::Input;
@@ -169,28 +169,19 @@ fn read_previous(path: &Path) -> Option<Vec<(CellId, String)>> {
 
 /// `changements_<Y>.csv`: UTF-8, `;`, one row per changed cell; only its
 /// header with no previous run.
-pub fn write_csv(path: &Path, changes: &Changes) -> Result<PathBuf> {
-    write_atomic(path, |file| {
-        let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
-        let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
-        writer.write_record(COLUMNS).map_err(fail)?;
-        for change in &changes.cells {
-            let [indicator, territory, month, breakdown] = &change.cell;
-            writer
-                .write_record([
-                    indicator,
-                    territory,
-                    month,
-                    breakdown,
-                    &change.before,
-                    &change.after,
-                ])
-                .map_err(fail)?;
-        }
-        writer
-            .flush()
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
-    })
+pub fn write_csv(path: &Path, changes: &Changes, reader: CsvReader) -> Result<PathBuf> {
+    let records = changes.cells.iter().map(|change| {
+        let [indicator, territory, month, breakdown] = &change.cell;
+        [
+            indicator,
+            territory,
+            month,
+            breakdown,
+            &change.before,
+            &change.after,
+        ]
+    });
+    write_csv_table(path, &COLUMNS, records, reader)
 }
 
 #[cfg(test)]

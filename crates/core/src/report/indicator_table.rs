@@ -1,8 +1,8 @@
 //! The published indicator table as files: `indicateurs_<Y>.csv` for tools,
-//! `indicateurs_excel_<Y>.csv` for French spreadsheet programs, and
-//! `indicateurs_<Y>.parquet`.
+//! `indicateurs_excel_<Y>.csv` for French spreadsheet programs (see
+//! [`CsvReader`]), and `indicateurs_<Y>.parquet`.
 
-use super::{neutralise, write_atomic};
+use super::{CsvReader, neutralise, write_atomic, write_csv_table};
 use crate::error::{Error, Result};
 use crate::indicators::rows::Row;
 use polars::prelude::*;
@@ -49,15 +49,9 @@ fn flag(value: Option<bool>) -> &'static str {
 }
 
 /// Masked cells show `symbol` in the CSV instead of their figures.
-pub fn write_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
-    write_table(path, rows, symbol, false)
-}
-
-/// The same table for a French spreadsheet program: a UTF-8 byte order mark
-/// (without it French Excel reads the text as Windows-1252) and decimal
-/// commas (with points it reads the numbers as text).
-pub fn write_excel_csv(path: &Path, rows: &[Row], symbol: &str) -> Result<PathBuf> {
-    write_table(path, rows, symbol, true)
+pub fn write_csv(path: &Path, rows: &[Row], symbol: &str, reader: CsvReader) -> Result<PathBuf> {
+    let records = rows.iter().map(|row| record(row, symbol));
+    write_csv_table(path, &COLUMNS, records, reader)
 }
 
 /// A published cell's place as the CSV writes it: indicator, territory,
@@ -67,12 +61,8 @@ pub type CellId = [String; 4];
 /// Column `valeur` of the CSV.
 const VALUE: usize = 6;
 
-/// A row as the CSV writes it: 13 fields, in [`COLUMNS`] order.
-pub fn record(row: &Row, symbol: &str, excel: bool) -> [String; 13] {
-    let number = |v: Option<f64>| {
-        let text = number(v);
-        if excel { text.replace('.', ",") } else { text }
-    };
+/// A row as the CSV writes it for tools: 13 fields, in [`COLUMNS`] order.
+pub fn record(row: &Row, symbol: &str) -> [String; 13] {
     let figure = |v: Option<f64>| {
         if row.masked && v.is_some() {
             symbol.to_owned()
@@ -110,7 +100,7 @@ fn cell_id(record: &[String; 13]) -> CellId {
 pub fn published(rows: &[Row], symbol: &str) -> Vec<(CellId, String)> {
     rows.iter()
         .map(|row| {
-            let record = record(row, symbol, false);
+            let record = record(row, symbol);
             (cell_id(&record), record[VALUE].clone())
         })
         .collect()
@@ -143,26 +133,6 @@ pub fn read_published(path: &Path) -> Result<Vec<(CellId, String)>> {
             Ok(([field(0), field(3), field(4), field(5)], field(VALUE)))
         })
         .collect()
-}
-
-fn write_table(path: &Path, rows: &[Row], symbol: &str, excel: bool) -> Result<PathBuf> {
-    write_atomic(path, |file| {
-        let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
-        if excel {
-            std::io::Write::write_all(file, "\u{feff}".as_bytes())
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        }
-        let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
-        writer.write_record(COLUMNS).map_err(fail)?;
-        for row in rows {
-            writer
-                .write_record(record(row, symbol, excel))
-                .map_err(fail)?;
-        }
-        writer
-            .flush()
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
-    })
 }
 
 /// Masked cells carry null figures and `masque = oui`.

@@ -41,6 +41,60 @@ pub fn write_atomic(
     Ok(path.to_owned())
 }
 
+/// Who a CSV table is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvReader {
+    /// Tools: UTF-8, `;`, decimal points.
+    Tools,
+    /// A French spreadsheet program: a UTF-8 byte order mark (without it
+    /// French Excel reads the text as Windows-1252), `;` and decimal commas
+    /// (with points it reads the numbers as text).
+    FrenchExcel,
+}
+
+impl CsvReader {
+    /// A field as this reader wants it: numbers with a decimal comma for
+    /// French Excel, anything else as it is.
+    pub fn field<'a>(self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self == CsvReader::FrenchExcel && text.contains('.') && text.parse::<f64>().is_ok() {
+            text.replace('.', ",").into()
+        } else {
+            text.into()
+        }
+    }
+}
+
+/// Writes a `;`-separated table atomically for `reader`: its `header`, then
+/// each record, each field through [`CsvReader::field`].
+pub fn write_csv_table<R, F>(
+    path: &Path,
+    header: &[&str],
+    records: impl IntoIterator<Item = R>,
+    reader: CsvReader,
+) -> Result<PathBuf>
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<str>,
+{
+    write_atomic(path, |file| {
+        let io = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e);
+        if reader == CsvReader::FrenchExcel {
+            file.write_all("\u{feff}".as_bytes()).map_err(io)?;
+        }
+        let fail = |e: csv::Error| Error::io(format!("writing {}", path.display()), e.into());
+        let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(file);
+        writer.write_record(header).map_err(fail)?;
+        for record in records {
+            let fields: Vec<String> = record
+                .into_iter()
+                .map(|f| reader.field(f.as_ref()).into_owned())
+                .collect();
+            writer.write_record(&fields).map_err(fail)?;
+        }
+        writer.flush().map_err(io)
+    })
+}
+
 /// Text that a spreadsheet would take for a formula gets a leading quote;
 /// numbers written as text (`-12.5`) are left alone.
 pub fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
@@ -73,9 +127,13 @@ pub struct ReportContext<'a> {
     pub files: &'a [crate::ingest::FileReport],
     pub findings: &'a [crate::indicators::FindingResult],
     pub coverage: &'a [crate::indicators::CoverageResult],
+    /// Identical rows behind the funders' figures, and those figures without them.
+    pub double_entries: &'a crate::indicators::double_entries::DoubleEntries,
     /// The latest date in the inputs: the as-of date shown and the workbooks' creation time.
     pub as_of: chrono::NaiveDate,
     pub has_previous: bool,
+    /// The previous year's deliveries missing, described for readers.
+    pub previous_missing: &'a [String],
     pub confidentiality: Confidentiality,
 }
 

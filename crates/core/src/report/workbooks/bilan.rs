@@ -11,7 +11,7 @@ use super::finance::cents;
 use super::french::yes_no;
 use super::measure::{EURO, Measure};
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
-use super::styles::{Styles, titled_workbook};
+use super::styles::{Styles, titled_workbook, yes_no_colours};
 use super::{confidentiality_note, footer_for, symbol_note};
 use crate::bilan::BilanYear;
 use crate::indicators::rows::Row;
@@ -153,8 +153,10 @@ fn series_sheet(
             let (value, masked, met) =
                 cell.map_or((None, false, None), |r| (r.value, r.masked, r.met));
             sheet.figure(row, value_col(y), value, masked, symbol, m, styles, false)?;
+            // Attainment as the execution report writes it: centred, coloured.
+            let centred = text.clone().set_align(rust_xlsxwriter::FormatAlign::Center);
             match met {
-                Some(met) if !masked => sheet.text(row, value_col(y) + 1, yes_no(met), &text)?,
+                Some(met) if !masked => sheet.text(row, value_col(y) + 1, yes_no(met), &centred)?,
                 _ => sheet.blank(row, value_col(y) + 1, &text)?,
             }
         }
@@ -169,6 +171,10 @@ fn series_sheet(
         lines.push((indicator, row, found));
     }
     let last_row = row;
+    for y in 0..years.len() {
+        let col = value_col(y) + 1;
+        yes_no_colours(sheet.ws, sheet.header_row + 1, last_row, col, styles, true)?;
+    }
     if territory.is_none() {
         charts(
             &mut sheet, context, years, &lines, name, last_row, value_col,

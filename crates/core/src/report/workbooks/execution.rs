@@ -70,13 +70,24 @@ fn summary(
     let pipeline = context.pipeline;
     let settings = &pipeline.settings;
     let year = pipeline.year;
-    let previous = if context.has_previous {
-        format!("Comparaison avec {} (N-1)", year - 1)
-    } else {
-        format!(
-            "Pas de comparaison avec {} : fichiers N-1 absents",
+    let missing = context.previous_missing.join(" ; ");
+    let previous = match (context.has_previous, missing.is_empty()) {
+        (true, true) => format!("Comparaison avec {} (N-1)", year - 1),
+        (true, false) => format!(
+            "Comparaison avec {} (N-1), sauf pour les indicateurs qui lisent un fichier {} \
+             absent ou inutilisable : {missing}",
+            year - 1,
             year - 1
-        )
+        ),
+        (false, false) => format!(
+            "Pas de comparaison avec {} : fichier(s) {} absent(s) ou inutilisable(s) : {missing}",
+            year - 1,
+            year - 1
+        ),
+        (false, true) => format!(
+            "Pas de comparaison avec {} : ses fichiers n'ont pas pu être lus (voir le journal)",
+            year - 1
+        ),
     };
     let preamble = Preamble::new(
         context,
@@ -92,7 +103,9 @@ fn summary(
     .note(
         "Valeurs de l'année pour l'ensemble du département. Évolution : écart avec l'année \
          précédente, en points (pt) pour les parts. Définitions : feuille « Définitions » ; \
-         détail par territoire et par mois : feuilles suivantes.",
+         détail par territoire et par mois : une feuille par groupe d'actions, nommée par le \
+         groupe coupé au dernier mot entier avant 31 caractères (la limite d'Excel), sans \
+         mot de liaison final ; le nom complet du groupe est le titre de sa feuille.",
     );
     let mut columns = vec![
         Column::wrapped("Groupe d'actions", 40.0),
@@ -134,12 +147,10 @@ fn summary(
             false,
         )?;
         match &indicator.target {
-            Some(target) => {
-                let format = styles
-                    .number(&m.target_format(target), false)
-                    .set_align(rust_xlsxwriter::FormatAlign::Right);
-                sheet.number(row, 5, target.value, &format, m)?;
-                sheet.fit(5, m.display_len(target.value) + 2);
+            // Written as the bilan writes it: `≥ 100 %`, `≤ 30 jours`.
+            Some(_) => {
+                let format = text.clone().set_align(rust_xlsxwriter::FormatAlign::Right);
+                sheet.text(row, 5, &target_text(indicator), &format)?;
             }
             None => sheet.blank(row, 5, &text)?,
         }

@@ -159,9 +159,9 @@ fn counts(
         ),
     )
     .note(format!(
-        "Chaque ligne lue est acceptée, rejetée (motif : feuille « Lignes rejetées ») ou \
-         ignorée (titres, en-tête, lignes vides, ligne de total) : lignes lues = acceptées + \
-         rejetées + ignorées. Taux de rejet = rejetées / (acceptées + rejetées) ; au-delà de \
+        "Chaque ligne lue est la ligne d'en-tête, ou une ligne acceptée, rejetée (motif : \
+         feuille « Lignes rejetées ») ou ignorée (titres, lignes vides, ligne de total) : \
+         lignes lues = 1 en-tête + acceptées + rejetées + ignorées, par fichier. Taux de rejet = rejetées / (acceptées + rejetées) ; au-delà de \
          {} % pour un fichier, le traitement s'arrête. Les doubles saisies possibles (lignes \
          identiques sans identifiant, gardées) et les communes recodées (anciens codes) sont \
          détaillés dans leurs feuilles. Données au {} ; produit par {TOOL_VERSION}.",
@@ -205,38 +205,43 @@ fn counts(
     let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
     let mut row = sheet.header_row;
     let mut sums = [0usize; 6];
-    let line =
-        |sheet: &mut Sheet, row, figures: [usize; 6], total: bool| -> Result<(), XlsxError> {
-            let [read, accepted, rejected, skipped, repeated, mapped] = figures;
-            for (i, value) in figures[..4].iter().enumerate() {
-                sheet.count(row, 3 + i as ColNum, *value, styles, total)?;
-            }
-            sheet.count(row, 9, repeated, styles, total)?;
-            sheet.count(row, 10, mapped, styles, total)?;
-            let data = accepted + rejected;
-            if data > 0 {
-                let format = styles.number("0.0%", total);
-                sheet.number(
-                    row,
-                    7,
-                    rejected as f64 / data as f64,
-                    &format,
-                    Measure::Share,
-                )?;
-            } else {
-                sheet.blank(row, 7, &styles.line(total))?;
-            }
-            let gap = read as i64 - (accepted + rejected + skipped) as i64;
-            let check = if gap == 0 {
-                "OK".to_owned()
-            } else {
-                format!("écart de {gap} lignes")
-            };
-            let centred = styles
-                .line(total)
-                .set_align(rust_xlsxwriter::FormatAlign::Center);
-            sheet.text(row, 8, &check, &centred)
+    // Each file or sheet has one header row, counted in neither column.
+    let line = |sheet: &mut Sheet,
+                row,
+                figures: [usize; 6],
+                headers: usize,
+                total: bool|
+     -> Result<(), XlsxError> {
+        let [read, accepted, rejected, skipped, repeated, mapped] = figures;
+        for (i, value) in figures[..4].iter().enumerate() {
+            sheet.count(row, 3 + i as ColNum, *value, styles, total)?;
+        }
+        sheet.count(row, 9, repeated, styles, total)?;
+        sheet.count(row, 10, mapped, styles, total)?;
+        let data = accepted + rejected;
+        if data > 0 {
+            let format = styles.number("0.0%", total);
+            sheet.number(
+                row,
+                7,
+                rejected as f64 / data as f64,
+                &format,
+                Measure::Share,
+            )?;
+        } else {
+            sheet.blank(row, 7, &styles.line(total))?;
+        }
+        let gap = read as i64 - (headers + accepted + rejected + skipped) as i64;
+        let check = if gap == 0 {
+            "OK".to_owned()
+        } else {
+            format!("écart de {gap} lignes")
         };
+        let centred = styles
+            .line(total)
+            .set_align(rust_xlsxwriter::FormatAlign::Center);
+        sheet.text(row, 8, &check, &centred)
+    };
     for file in context.files {
         row += 1;
         file_cells(&mut sheet, row, context, file, styles)?;
@@ -251,7 +256,7 @@ fn counts(
         for (sum, value) in sums.iter_mut().zip(figures) {
             *sum += value;
         }
-        line(&mut sheet, row, figures, false)?;
+        line(&mut sheet, row, figures, 1, false)?;
     }
     let last = row;
     if !context.files.is_empty() {
@@ -259,7 +264,7 @@ fn counts(
         sheet.text(row, 0, "Ensemble des fichiers", &styles.line_wrap(true))?;
         sheet.blank(row, 1, &styles.line(true))?;
         sheet.blank(row, 2, &styles.line(true))?;
-        line(&mut sheet, row, sums, true)?;
+        line(&mut sheet, row, sums, context.files.len(), true)?;
     }
     // The filter leaves the total line out (`last`, not `row`).
     sheet.finish(
@@ -377,14 +382,13 @@ fn double_entries(
         .iter()
         .flat_map(|file| file.repeats.iter().map(move |r| (file, r)))
         .map(|(file, repeat)| {
-            let rows: Vec<String> = repeat.rows.iter().map(usize::to_string).collect();
             let first = match &repeat.first_file {
                 None => Listed::Count(repeat.first_row),
                 Some(other) => Listed::Text(format!("{} de {other}", repeat.first_row)),
             };
             let cells = vec![
                 first,
-                Listed::Text(rows.join(", ")),
+                Listed::Text(crate::text::row_ranges(&repeat.rows)),
                 Listed::Count(repeat.rows.len() + 1),
             ];
             (file, cells)
@@ -422,8 +426,8 @@ fn mapped_communes(
         .flat_map(|file| file.mapped.iter().map(move |m| (file, m)))
         .map(|(file, mapped)| {
             let cells = vec![
-                Listed::Text(mapped.former.clone()),
-                Listed::Text(mapped.current.clone()),
+                Listed::Text(mapped.former_named.clone()),
+                Listed::Text(mapped.current_named.clone()),
                 Listed::Count(mapped.rows),
             ];
             (file, cells)
@@ -438,8 +442,8 @@ fn mapped_communes(
          depuis : elles sont rattachées à la commune actuelle par la table de passage du \
          référentiel, et comptées dans son territoire.",
         [
-            Column::new("Code écrit"),
-            Column::new("Code actuel"),
+            Column::wrapped("Commune écrite (code, nom)", 36.0),
+            Column::wrapped("Commune actuelle (code, nom)", 36.0),
             Column::new("Lignes"),
         ],
         lines,

@@ -3,8 +3,9 @@
 
 use super::sheet::RESTRICTED_BANNER;
 use super::*;
+use crate::indicators::double_entries::{DoubleEntries, DoubleEntry};
 use crate::indicators::rows::Row;
-use crate::indicators::{CoverageResult, FindingResult};
+use crate::indicators::{CoverageResult, Figure, FindingResult, IndicatorFigures};
 use crate::ingest::{FileReport, Reason, Reject};
 use crate::parse::Problem;
 use crate::pipeline::Pipeline;
@@ -112,7 +113,7 @@ fn files(rejects: usize) -> Vec<FileReport> {
         rows_read: rejects + 10,
         read_ms: 0.0,
         accepted: 8,
-        skipped: 2,
+        skipped: 1,
         totals: 0,
         inner_totals: 0,
         notes: 0,
@@ -136,6 +137,7 @@ struct Fixture {
     files: Vec<FileReport>,
     findings: Vec<FindingResult>,
     coverage: Vec<CoverageResult>,
+    double_entries: DoubleEntries,
     changes: crate::report::changes::Changes,
 }
 
@@ -159,6 +161,7 @@ impl Fixture {
                 denominator: 385.0,
             }],
             changes: Default::default(),
+            double_entries: Default::default(),
         }
     }
 
@@ -169,8 +172,10 @@ impl Fixture {
             files: &self.files,
             findings: &self.findings,
             coverage: &self.coverage,
+            double_entries: &self.double_entries,
             as_of: chrono::NaiveDate::from_ymd_opt(2020, 12, 31).expect("a date"),
             has_previous: true,
+            previous_missing: &[],
             changes: &self.changes,
             confidentiality: Confidentiality {
                 threshold: 5,
@@ -332,4 +337,65 @@ fn rejected_rows_are_capped_with_a_note() {
     assert_eq!(listed.len(), 4);
     assert_eq!(listed[0][3], Data::Float(2.0));
     assert_eq!(listed[0][6], Data::String("date illisible".into()));
+}
+
+#[test]
+fn finance_names_double_entries_and_a_verdict_they_would_change() {
+    let mut fixture = Fixture::new(0);
+    let fin01 = fixture
+        .pipeline
+        .indicators
+        .iter()
+        .position(|i| i.id() == "FIN-01")
+        .expect("FIN-01");
+    // Action A: 900 paid of 1,000 agreed (90 %); 200 of it twice keyed.
+    fixture.double_entries = DoubleEntries {
+        entries: vec![DoubleEntry {
+            source: "Finances - mandats".to_owned(),
+            file: "finances_2020.xlsx".to_owned(),
+            sheet: Some("Mandats".to_owned()),
+            first_row: 12,
+            first_file: None,
+            rows: vec![13, 14, 15, 20],
+            values: vec![("Montant".to_owned(), AnyValue::Float64(100.0))],
+        }],
+        without: vec![IndicatorFigures {
+            index: fin01,
+            figures: vec![Figure {
+                territory: None,
+                month: None,
+                breakdown: None,
+                value: Some(0.7),
+                numerator: Some(700.0),
+                denominator: Some(1000.0),
+                units: 3.0,
+            }],
+        }],
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    write_all(&fixture.context(false), dir.path()).expect("workbooks written");
+    let finance = read(&dir.path().join("suivi_financier_2020.xlsx"));
+    let sheet = |name: &str| &finance.iter().find(|s| s.0 == name).expect(name).1;
+    let notes: Vec<String> = sheet("Synthèse")
+        .rows()
+        .map(|r| r[0].to_string().replace(['\u{a0}', '\u{202f}'], " "))
+        .collect();
+    let note = notes
+        .iter()
+        .find(|n| n.contains("doubles saisies"))
+        .expect("a note on double entries");
+    assert!(note.contains("comptent pour 200,00 €"), "{note}");
+    assert!(
+        note.contains("le taux d'exécution serait de 70 %"),
+        "{note}"
+    );
+    assert!(
+        note.contains("le risque de réfaction serait « Oui » au lieu de « Non »"),
+        "{note}"
+    );
+    let listed = find_row(sheet("Doubles saisies"), 1, "finances_2020.xlsx");
+    let listed = listed.first().expect("the entry listed");
+    assert_eq!(listed[3], Data::String("12".into()));
+    assert_eq!(listed[4], Data::String("13-15, 20".into()));
+    assert_eq!(listed[5], Data::String("Montant : 100".into()));
 }
