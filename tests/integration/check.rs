@@ -469,8 +469,5 @@ fn recoded_communes_are_named_beside_their_codes() {
         caf.contains("42004 Amions -> 42268 Vézelin-sur-Loire: "),
         "{caf}"
     );
-    assert!(
-        caf.contains("42024 -> 42005 Andrézieux-Bouthéon: "),
-        "{caf}"
-    );
+    assert!(caf.contains("42057 -> 42095 Firminy: "), "{caf}");
 }
