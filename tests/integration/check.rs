@@ -471,3 +471,46 @@ fn recoded_communes_are_named_beside_their_codes() {
     );
     assert!(caf.contains("42057 -> 42095 Firminy: "), "{caf}");
 }
+
+/// Issue 36: "5 possible double entries" was followed by 4 groups. The
+/// heading now counts rows and groups, and agrees with the table and with
+/// the lines under it; adjacent rows read as a range.
+#[test]
+fn double_entries_are_counted_as_rows_and_groups() {
+    let output = check_on(
+        &pipeline(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("inputs"),
+    );
+    common::assert_exit(&output, 0);
+    let out = common::stdout(&output);
+    let table = common::check_table(&out);
+    let mut headings = 0;
+    for row in table.iter().filter(|r| r.repeats > 0) {
+        let place = match &row.sheet {
+            Some(sheet) => format!("{}, sheet '{sheet}'", row.file),
+            None => row.file.clone(),
+        };
+        let heading = format!("possible double entries in {place}: ");
+        let (at, line) = out
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.starts_with(&heading))
+            .unwrap_or_else(|| panic!("no heading for {place}:\n{out}"));
+        let groups = out
+            .lines()
+            .skip(at + 1)
+            .take_while(|l| l.starts_with("  row "))
+            .count();
+        let rows = if row.repeats == 1 { "row" } else { "rows" };
+        let counted = if groups == 1 { "group" } else { "groups" };
+        assert!(
+            line.contains(&format!(
+                "{} {rows}, each identical to an earlier row, in {groups} {counted}",
+                row.repeats
+            )),
+            "{line}"
+        );
+        headings += 1;
+    }
+    assert!(headings > 0, "the sample holds repeated rows:\n{out}");
+}

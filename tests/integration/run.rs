@@ -83,6 +83,102 @@ fn exit_code_0_writes_every_output() {
     }
 }
 
+/// Issue 36: what a run says matches what follows it. Every output is
+/// listed, the manifest included; files and sheets are counted as such; the
+/// lock file is empty once no run holds it; without a key in the
+/// environment, the random-key line waits for `-v`.
+#[test]
+fn a_run_lists_every_output_and_counts_files_and_sheets() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let output = common::suivi_command(&run_args(inputs.path(), out.path()))
+        .env_remove("SUIVI_PSEUDONYM_KEY")
+        .output()
+        .unwrap();
+    common::assert_exit(&output, 0);
+    let listed: Vec<String> = common::stdout(&output)
+        .lines()
+        .map(|l| {
+            Path::new(l)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut expected: Vec<String> = OUTPUTS.iter().map(|o| o.to_string()).collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(
+        listed.last().map(String::as_str),
+        Some("manifest_2020.json")
+    );
+    let err = common::stderr(&output);
+    // The sample: one CSV file and three workbooks of 8 sheets read.
+    assert!(
+        err.contains("rows read from 4 files (8 sheets of workbooks and 1 CSV file)"),
+        "{err}"
+    );
+    assert!(!err.contains("random key"), "{err}");
+    let lock = std::fs::read(out.path().join(".suivi.lock")).unwrap();
+    assert!(lock.is_empty(), "{}", String::from_utf8_lossy(&lock));
+
+    let verbose = common::suivi_command(&["-v"])
+        .args(&run_args(inputs.path(), out.path()))
+        .env_remove("SUIVI_PSEUDONYM_KEY")
+        .output()
+        .unwrap();
+    common::assert_exit(&verbose, 0);
+    assert!(common::stderr(&verbose).contains("random key"));
+}
+
+/// Issue 36: `check` names every missing delivery at once, by its source's
+/// label and its pattern in the input folder, and the years the folder holds.
+#[test]
+fn check_names_every_missing_delivery_and_the_years_present() {
+    let inputs = tempfile::tempdir().unwrap();
+    copy_sample(inputs.path());
+    for name in [
+        "caf_rsa_2019.csv",
+        "departement_insertion_2019.xlsx",
+        "pole_emploi_brsa_2019.xlsx",
+        "finances_2019.xlsx",
+    ] {
+        std::fs::copy(root().join("inputs").join(name), inputs.path().join(name)).unwrap();
+    }
+    std::fs::remove_file(inputs.path().join("pole_emploi_brsa_2020.xlsx")).unwrap();
+    std::fs::remove_file(inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    let output = common::suivi(&[
+        "check",
+        common::arg(&pipeline()),
+        "--year",
+        "2020",
+        "--inputs",
+        common::arg(inputs.path()),
+    ]);
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("2 of the 2020 deliveries cannot be used"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  - CAF - foyers RSA (stock mensuel) (caf_rsa_2020.csv): no input file matches this name"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(pole_emploi_brsa_2020.*): no input file matches this name"),
+        "{err}"
+    );
+    assert!(!err.contains(".."), "{err}");
+    assert!(
+        err.contains("The folder holds a complete set of deliveries for 2019."),
+        "{err}"
+    );
+}
+
 #[test]
 fn exit_code_2_for_a_bad_command_line_or_pipeline_file() {
     common::assert_exit(&common::suivi(&["run"]), 2);

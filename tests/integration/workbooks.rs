@@ -249,6 +249,18 @@ fn summary_shows_the_departement_values_of_every_indicator() {
             assert_same(line.get(previous), csv_previous, &symbol, indicator);
         }
     }
+    // Targets as text, written as the bilan writes them (issue 36): the
+    // pipeline's FIN-01 target is a share of at least 1.0.
+    let target = |indicator: &str| {
+        let line = &summary
+            .rows
+            .iter()
+            .find(|(_, r)| text(r.get(id)) == indicator)
+            .expect(indicator)
+            .1;
+        text(line.get(summary.col("Cible")))
+    };
+    assert_eq!(target("FIN-01"), "≥ 100\u{a0}%");
     // The cover line states the year, the département and the rule.
     let cover: String = sheet(&sheets, "Synthèse")
         .values
