@@ -126,7 +126,7 @@ fn a_run_lists_every_output_and_counts_files_and_sheets() {
     assert!(lock.is_empty(), "{}", String::from_utf8_lossy(&lock));
 
     let verbose = common::suivi_command(&["-v"])
-        .args(&run_args(inputs.path(), out.path()))
+        .args(run_args(inputs.path(), out.path()))
         .env_remove("SUIVI_PSEUDONYM_KEY")
         .output()
         .unwrap();
