@@ -12,4 +12,5 @@ mod indicators_recompute;
 mod indicators_traps;
 mod ingest;
 mod run;
+mod targets;
 mod workbooks;

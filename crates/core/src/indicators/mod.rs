@@ -214,7 +214,8 @@ fn findings(
         .collect()
 }
 
-/// Whether a value meets the indicator's target (None without target or value).
-pub fn attainment(indicator: &Indicator, value: Option<f64>) -> Option<bool> {
-    Some(indicator.target?.met(value?))
+/// Whether a value of `year` meets the indicator's target for that year
+/// (None without target or value).
+pub fn attainment(indicator: &Indicator, year: i32, value: Option<f64>) -> Option<bool> {
+    Some(indicator.target_of(year)?.met(value?))
 }

@@ -6,7 +6,7 @@ mod kind;
 mod load;
 
 pub use indicator::{
-    Coverage, DerivedTable, Direction, Finding, Indicator, Parameter, Secrecy, Target,
+    Coverage, DerivedTable, Direction, Finding, Indicator, Parameter, Secrecy, Target, YearTarget,
 };
 pub use kind::{Field, Kind, Quantity};
 pub use load::load;

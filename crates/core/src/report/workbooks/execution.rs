@@ -133,10 +133,10 @@ fn summary(
             styles,
             false,
         )?;
-        match &indicator.target {
+        match indicator.target_of(year) {
             Some(target) => {
                 let format = styles
-                    .number(&m.target_format(target), false)
+                    .number(&m.target_format(target.direction), false)
                     .set_align(rust_xlsxwriter::FormatAlign::Right);
                 sheet.number(row, 5, target.value, &format, m)?;
                 sheet.fit(5, m.display_len(target.value) + 2);
@@ -535,8 +535,9 @@ fn chart(
     Ok(())
 }
 
-pub(super) fn target_text(indicator: &Indicator) -> String {
-    let Some(target) = &indicator.target else {
+/// The target of `year` as a reader writes it: `≥ 75,0 %`, `≤ 30 jours`.
+pub(super) fn target_text(indicator: &Indicator, year: i32) -> String {
+    let Some(target) = indicator.target_of(year) else {
         return String::new();
     };
     let sign = match target.direction {
@@ -614,7 +615,7 @@ fn definitions_sheet(
         };
         sheet.text(row, 5, &calcul, &wrap)?;
         sheet.text(row, 6, &indicator.unit, &text)?;
-        sheet.text(row, 7, &target_text(indicator), &text)?;
+        sheet.text(row, 7, &target_text(indicator, pipeline.year), &text)?;
         sheet.text(
             row,
             8,

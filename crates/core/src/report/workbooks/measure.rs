@@ -1,7 +1,7 @@
 //! How a figure is shown, from its unit and kind: its Excel number format,
 //! its change from last year, its target, how wide it is.
 
-use crate::pipeline::{Direction, Kind, Target};
+use crate::pipeline::{Direction, Kind};
 
 /// How a figure is shown, from its unit (and its kind for units that don't say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +68,8 @@ impl Measure {
     }
 
     /// A target shown as a number with its direction: `≤ 30.0`, `≥ 100.0%`.
-    pub fn target_format(self, target: &Target) -> String {
-        let sign = match target.direction {
+    pub fn target_format(self, direction: Direction) -> String {
+        let sign = match direction {
             Direction::Min => "≥ ",
             Direction::Max => "≤ ",
         };
