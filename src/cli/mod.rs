@@ -4,6 +4,7 @@ mod bench;
 mod bilan;
 mod catalog;
 mod check;
+mod delivery;
 mod inspect;
 mod run;
 mod sample;
@@ -15,7 +16,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  internal error (a bug, or an output that could not be written)
   2  bad command line or pipeline file
-  3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit)
+  3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit,
+     or with --strict a delivery that stops early)
   4  another run holds the lock on the output folder";
 
 #[derive(Parser, Debug)]
@@ -118,6 +120,26 @@ pub struct PipelineArgs {
     /// The folder of input files (default: the pipeline's `inputs`).
     #[arg(long)]
     pub inputs: Option<PathBuf>,
+}
+
+/// The run's date, against which each delivery's last month is judged.
+#[derive(ClapArgs, Debug)]
+pub struct DeliveryArgs {
+    /// The run's date, AAAA-MM-JJ (default: today). A past year's deliveries
+    /// must reach December; the current year's, this month less the
+    /// source's `max_lag_months`. Never written into a workbook.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Exit 3, writing nothing, when a delivery stops earlier than expected.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl DeliveryArgs {
+    pub fn run_date(&self) -> chrono::NaiveDate {
+        self.as_of
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
 }
 
 impl PipelineArgs {

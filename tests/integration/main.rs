@@ -7,6 +7,7 @@ mod check;
 mod common;
 mod confidentiality;
 mod csv_inputs;
+mod deliveries;
 mod hostile;
 mod indicators_recompute;
 mod indicators_traps;

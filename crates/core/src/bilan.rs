@@ -115,6 +115,7 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
         findings: &[],
         coverage: &[],
         as_of: years.iter().map(|y| y.as_of).max().unwrap_or_default(),
+        deliveries: &[],
         has_previous: false,
         confidentiality: Confidentiality {
             threshold: pipeline.settings.confidentiality_threshold,

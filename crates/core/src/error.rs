@@ -70,6 +70,11 @@ pub enum Error {
         limit: f64,
     },
 
+    /// `--strict`: deliveries stop earlier than the run's date lets one
+    /// expect (a partner stopped sending).
+    #[error("--strict: {0}; nothing was written")]
+    LateDelivery(String),
+
     /// The confidentiality rules could not be shown to hold: nothing is published.
     #[error("confidentiality: {0}; nothing was written")]
     Confidentiality(String),
@@ -104,7 +109,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Pipeline { .. } | Error::Reference { .. } => exit::USAGE,
-            Error::Input { .. } | Error::RejectRate { .. } | Error::SkipRate { .. } => exit::INPUT,
+            Error::Input { .. }
+            | Error::RejectRate { .. }
+            | Error::SkipRate { .. }
+            | Error::LateDelivery(_) => exit::INPUT,
             Error::Locked { .. } => exit::LOCKED,
             Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
         }

@@ -3,6 +3,7 @@
 
 pub mod bilan;
 pub mod confidentiality;
+pub mod delivery;
 pub mod error;
 pub mod file_hash;
 pub mod indicators;

@@ -3,6 +3,7 @@
 //! atomically, then the manifest.
 
 use crate::confidentiality;
+use crate::delivery;
 use crate::error::{Error, Result};
 use crate::file_hash::HashBook;
 use crate::indicators::rows::{self, CellKey};
@@ -27,6 +28,11 @@ pub struct RunOptions {
     pub internal: bool,
     /// Skip the run when the manifest shows the same inputs, pipeline and tool.
     pub if_changed: bool,
+    /// The run's date (`--as-of`, default today): what deliveries are
+    /// expected to cover. It never reaches a workbook.
+    pub run_date: NaiveDate,
+    /// A late delivery stops the run before anything is written.
+    pub strict: bool,
 }
 
 pub enum RunResult {
@@ -49,6 +55,8 @@ pub struct Outcome {
     /// Published cells whose value changed since the previous run into the
     /// folder; None with no previous run.
     pub changed_cells: Option<usize>,
+    /// The deliveries that stop earlier than the run's date lets one expect.
+    pub late: Vec<delivery::Late>,
 }
 
 /// One year read and computed.
@@ -56,6 +64,8 @@ pub struct Year {
     pub files: Vec<FileReport>,
     pub computed: Computed,
     pub as_of: NaiveDate,
+    /// The months each time-placed source covers.
+    pub deliveries: Vec<delivery::Delivery>,
 }
 
 /// Reads and computes one year, noting the time of each stage in `timings`.
@@ -83,6 +93,7 @@ pub fn compute_year(
         frames.insert(table.name, table.frame);
     }
     let as_of = latest_date(pipeline.year, &frames);
+    let deliveries = delivery::deliveries(pipeline, frames.iter().map(|(n, f)| (n.as_str(), f)));
     for (source, columns) in indicators::drop_unused_columns(pipeline, &mut frames) {
         tracing::debug!(
             source,
@@ -97,6 +108,7 @@ pub fn compute_year(
         files,
         computed,
         as_of,
+        deliveries,
     })
 }
 
@@ -229,6 +241,7 @@ pub fn run(
         files,
         computed,
         as_of,
+        deliveries,
     } = compute_year(
         pipeline,
         &reference,
@@ -236,6 +249,18 @@ pub fn run(
         &known_hashes,
         &mut timings,
     )?;
+    let late = delivery::late(&deliveries, pipeline.year, options.run_date);
+    for late in &late {
+        tracing::warn!(
+            source = late.source,
+            "delivery {} (run date {})",
+            late.message(),
+            options.run_date
+        );
+    }
+    if options.strict && !late.is_empty() {
+        return Err(delivery::strict_error(&late));
+    }
     let previous = timings.time("previous_year", || {
         previous_year(
             pipeline,
@@ -276,6 +301,7 @@ pub fn run(
         findings: &computed.findings,
         coverage: &computed.coverage,
         as_of,
+        deliveries: &deliveries,
         has_previous: previous.is_some(),
         confidentiality: Confidentiality {
             threshold: pipeline.settings.confidentiality_threshold,
@@ -334,6 +360,11 @@ pub fn run(
             })
             .collect::<Result<_>>()?,
         started_at,
+        run_date: Some(options.run_date.to_string()),
+        deliveries: deliveries
+            .iter()
+            .map(|d| manifest::Delivery::new(d, pipeline.year, options.run_date))
+            .collect(),
         timings_ms: timings.ms,
         peak_memory_mib: manifest::peak_memory_mib(),
     };
@@ -345,6 +376,7 @@ pub fn run(
     outputs.pop();
     Ok(RunResult::Done(Box::new(Outcome {
         changed_cells: changes.previous_run.then_some(changes.cells.len()),
+        late,
         files,
         as_of,
         has_previous: previous.is_some(),

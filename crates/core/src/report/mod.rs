@@ -75,6 +75,8 @@ pub struct ReportContext<'a> {
     pub coverage: &'a [crate::indicators::CoverageResult],
     /// The latest date in the inputs: the as-of date shown and the workbooks' creation time.
     pub as_of: chrono::NaiveDate,
+    /// The months each time-placed source covers (data only, no run date).
+    pub deliveries: &'a [crate::delivery::Delivery],
     pub has_previous: bool,
     pub confidentiality: Confidentiality,
 }

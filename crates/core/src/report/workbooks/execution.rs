@@ -78,7 +78,7 @@ fn summary(
             year - 1
         )
     };
-    let preamble = Preamble::new(
+    let mut preamble = Preamble::new(
         context,
         format!("Rapport d'exécution {year} - {}", settings.name),
     )
@@ -94,6 +94,9 @@ fn summary(
          précédente, en points (pt) pour les parts. Définitions : feuille « Définitions » ; \
          détail par territoire et par mois : feuilles suivantes.",
     );
+    if let Some(note) = super::deliveries_note(context) {
+        preamble = preamble.note(note);
+    }
     let mut columns = vec![
         Column::wrapped("Groupe d'actions", 40.0),
         Column::new("Indicateur"),

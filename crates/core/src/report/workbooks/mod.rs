@@ -99,6 +99,32 @@ fn confidentiality_note(context: &ReportContext) -> String {
     }
 }
 
+/// The months each time-placed delivery covers, from the data alone (never
+/// the run's date: identical inputs give identical workbooks); None when no
+/// source is placed in time.
+fn deliveries_note(context: &ReportContext) -> Option<String> {
+    if context.deliveries.is_empty() {
+        return None;
+    }
+    let months = |d: &crate::delivery::Delivery| match (d.first, d.last) {
+        (Some(first), Some(last)) => format!(
+            "{} à {}",
+            crate::delivery::month_text(first),
+            crate::delivery::month_text(last)
+        ),
+        _ => "aucune ligne datée".to_owned(),
+    };
+    let each: Vec<String> = context
+        .deliveries
+        .iter()
+        .map(|d| format!("{} : {}", d.label, months(d)))
+        .collect();
+    Some(format!(
+        "Mois couverts par les fichiers reçus (premier et dernier mois daté) : {}.",
+        each.join(" ; ")
+    ))
+}
+
 /// One line for the sheets that show figures: the symbol and the blanks.
 fn symbol_note(context: &ReportContext) -> String {
     let c = &context.confidentiality;

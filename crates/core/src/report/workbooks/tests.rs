@@ -170,6 +170,7 @@ impl Fixture {
             findings: &self.findings,
             coverage: &self.coverage,
             as_of: chrono::NaiveDate::from_ymd_opt(2020, 12, 31).expect("a date"),
+            deliveries: &[],
             has_previous: true,
             changes: &self.changes,
             confidentiality: Confidentiality {
