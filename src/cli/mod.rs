@@ -5,6 +5,7 @@ mod bilan;
 mod catalog;
 mod check;
 mod delivery;
+mod explain;
 mod inspect;
 mod run;
 mod sample;
@@ -18,7 +19,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  bad command line or pipeline file
   3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit,
      or with --strict a delivery that stops early)
-  4  another run holds the lock on the output folder";
+  4  another run holds the lock on the output folder
+  5  explain, public diffusion: the cell is masked (the message says why)";
 
 #[derive(Parser, Debug)]
 #[command(name = "suivi", version, about = "Indicators of a département's poverty convention, from its partners' spreadsheets", after_help = EXIT_CODES)]
@@ -58,6 +60,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Print the pipeline's indicator catalogue (table, CSV or Markdown).
     Catalog(catalog::CatalogArgs),
+    /// One published cell and the partner rows that make it.
+    Explain(explain::ExplainArgs),
     /// Validate a pipeline file and read every source, without writing reports.
     Check(check::CheckArgs),
     /// Show a spreadsheet's sheets, header row and columns, to write a source mapping.
@@ -75,6 +79,7 @@ pub fn dispatch(command: Command, progress: bool) -> crate::failure::Result<()> 
         Command::Bilan(args) => Ok(bilan::run(args)?),
         Command::Catalog(args) => Ok(catalog::run(args)?),
         Command::Check(args) => Ok(check::run(args)?),
+        Command::Explain(args) => Ok(explain::run(args)?),
         Command::Inspect(args) => Ok(inspect::run(args)?),
         Command::Sample(args) => sample::run(args),
     }

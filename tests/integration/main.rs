@@ -8,6 +8,7 @@ mod common;
 mod confidentiality;
 mod csv_inputs;
 mod deliveries;
+mod explain;
 mod hostile;
 mod indicators_recompute;
 mod indicators_traps;

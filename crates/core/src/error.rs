@@ -10,6 +10,7 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     pub const INPUT: i32 = 3;
     pub const LOCKED: i32 = 4;
+    pub const MASKED: i32 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,15 @@ pub enum Error {
     #[error("--strict: {0}; nothing was written")]
     LateDelivery(String),
 
+    /// `suivi explain` in public diffusion: the cell is masked, so it is
+    /// not listed; the reason.
+    #[error("{0}")]
+    Masked(String),
+
+    /// `suivi explain`'s listing does not give the published figure: a bug.
+    #[error("{0}")]
+    Explain(String),
+
     /// The confidentiality rules could not be shown to hold: nothing is published.
     #[error("confidentiality: {0}; nothing was written")]
     Confidentiality(String),
@@ -114,7 +124,11 @@ impl Error {
             | Error::SkipRate { .. }
             | Error::LateDelivery(_) => exit::INPUT,
             Error::Locked { .. } => exit::LOCKED,
-            Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
+            Error::Masked(_) => exit::MASKED,
+            Error::Io { .. }
+            | Error::Polars { .. }
+            | Error::Confidentiality(_)
+            | Error::Explain(_) => exit::INTERNAL,
         }
     }
 

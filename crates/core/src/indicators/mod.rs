@@ -2,7 +2,7 @@
 //! pipeline at every level, then data-quality findings.
 
 mod columns_used;
-mod eval;
+pub(crate) mod eval;
 pub mod rows;
 pub mod sql;
 

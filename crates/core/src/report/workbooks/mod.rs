@@ -4,6 +4,7 @@
 
 mod bilan;
 mod execution;
+mod explanation;
 mod finance;
 mod french;
 mod measure;
@@ -49,6 +50,40 @@ pub fn write_bilan(
     path: &Path,
 ) -> Result<PathBuf> {
     let bytes = bilan::build(context, years)
+        .and_then(|mut workbook| workbook.save_to_buffer())
+        .map_err(|e| xlsx_error(path, e))?;
+    write_atomic(path, |file| {
+        file.write_all(&bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    })
+}
+
+/// Writes one cell's explanation (`suivi explain --out FILE.xlsx`),
+/// atomically; internal use, marked so.
+pub fn write_explanation(
+    pipeline: &crate::pipeline::Pipeline,
+    explanation: &crate::explain::Explanation,
+    path: &Path,
+) -> Result<PathBuf> {
+    let changes = super::changes::Changes::default();
+    let context = ReportContext {
+        pipeline,
+        rows: &[],
+        changes: &changes,
+        files: &[],
+        findings: &[],
+        coverage: &[],
+        // The year's last day: no clock in the workbook.
+        as_of: chrono::NaiveDate::from_ymd_opt(pipeline.year, 12, 31).unwrap_or_default(),
+        deliveries: &[],
+        has_previous: false,
+        confidentiality: super::Confidentiality {
+            threshold: pipeline.settings.confidentiality_threshold,
+            symbol: pipeline.settings.mask_symbol.clone(),
+            internal: true,
+        },
+    };
+    let bytes = explanation::build(&context, explanation)
         .and_then(|mut workbook| workbook.save_to_buffer())
         .map_err(|e| xlsx_error(path, e))?;
     write_atomic(path, |file| {
