@@ -136,6 +136,7 @@ fn each_year_is_judged_by_its_own_target_in_every_output() {
             .filter(|r| r["indicateur"] == "RSA-05")
             .collect();
         assert!(rsa05.len() > 20, "{} RSA-05 rows", rsa05.len());
+        let rsa05_rows = rsa05.len();
         for row in &rsa05 {
             assert_judged_by(row, target_of(year));
         }
@@ -160,6 +161,27 @@ fn each_year_is_judged_by_its_own_target_in_every_output() {
             excel_total["cible"],
             target_of(year).to_string().replace('.', ",")
         );
+
+        // The Parquet table: every RSA-05 row carries the year's target.
+        {
+            use polars::prelude::*;
+            let file =
+                std::fs::File::open(out.join(format!("indicateurs_{year}.parquet"))).unwrap();
+            let table = ParquetReader::new(file).finish().unwrap();
+            let ids = table.column("indicateur").unwrap().str().unwrap().clone();
+            let targets = table.column("cible").unwrap().f64().unwrap().clone();
+            let rsa05: Vec<Option<f64>> = ids
+                .iter()
+                .zip(targets.iter())
+                .filter(|(id, _)| *id == Some("RSA-05"))
+                .map(|(_, t)| t)
+                .collect();
+            assert_eq!(rsa05.len(), rsa05_rows);
+            assert!(
+                rsa05.iter().all(|t| *t == Some(target_of(year))),
+                "{rsa05:?}"
+            );
+        }
 
         // The report's Synthèse: the year's target and its attainment.
         let report = out.join(format!("rapport_execution_{year}.xlsx"));
