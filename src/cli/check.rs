@@ -19,6 +19,8 @@ pub struct CheckArgs {
     /// Also write every rejected row to this CSV file (`;`-separated, UTF-8).
     #[arg(long)]
     rejects: Option<PathBuf>,
+    #[command(flatten)]
+    delivery: super::DeliveryArgs,
 }
 
 pub fn run(args: CheckArgs) -> Result<()> {
@@ -48,6 +50,17 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let mut out = stdout.lock();
     print_summary(&mut out, &pipeline, &tables, args.show)
         .map_err(|e| Error::io("writing to stdout", e))?;
+    let deliveries = suivi_core::delivery::deliveries(
+        &pipeline,
+        tables.iter().map(|t| (t.name.as_str(), &t.frame)),
+    );
+    let late = super::delivery::print(
+        &mut out,
+        &deliveries,
+        pipeline.year,
+        args.delivery.run_date(),
+    )
+    .map_err(|e| Error::io("writing to stdout", e))?;
     out.flush().map_err(|e| Error::io("writing to stdout", e))?;
     if let Some(path) = &args.rejects {
         write_rejects(path, &tables)?;
@@ -56,6 +69,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
     // The dry run computes everything a run would, and writes nothing.
     let frames = tables.into_iter().map(|t| (t.name, t.frame)).collect();
     let computed = suivi_core::indicators::compute(&pipeline, frames, &reference)?;
+    if args.delivery.strict && !late.is_empty() {
+        return Err(suivi_core::delivery::strict_error(&late));
+    }
     writeln!(
         out,
         "\ncomputed {} derived tables, {} indicators, {} findings and {} coverage measures: \

@@ -4,6 +4,8 @@ mod bench;
 mod bilan;
 mod catalog;
 mod check;
+mod delivery;
+mod explain;
 mod inspect;
 mod run;
 mod sample;
@@ -15,8 +17,10 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  internal error (a bug, or an output that could not be written)
   2  bad command line or pipeline file
-  3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit)
-  4  another run holds the lock on the output folder";
+  3  inputs failed validation (missing file, sheet or column, unreadable file, reject rate over the limit,
+     or with --strict a delivery that stops early)
+  4  another run holds the lock on the output folder
+  5  explain, public diffusion: the cell is masked (the message says why)";
 
 #[derive(Parser, Debug)]
 #[command(name = "suivi", version, about = "Indicators of a département's poverty convention, from its partners' spreadsheets", after_help = EXIT_CODES)]
@@ -56,6 +60,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Print the pipeline's indicator catalogue (table, CSV or Markdown).
     Catalog(catalog::CatalogArgs),
+    /// One published cell and the partner rows that make it.
+    Explain(explain::ExplainArgs),
     /// Validate a pipeline file and read every source, without writing reports.
     Check(check::CheckArgs),
     /// Show a spreadsheet's sheets, header row and columns, to write a source mapping.
@@ -73,6 +79,7 @@ pub fn dispatch(command: Command, progress: bool) -> crate::failure::Result<()> 
         Command::Bilan(args) => Ok(bilan::run(args)?),
         Command::Catalog(args) => Ok(catalog::run(args)?),
         Command::Check(args) => Ok(check::run(args)?),
+        Command::Explain(args) => Ok(explain::run(args)?),
         Command::Inspect(args) => Ok(inspect::run(args)?),
         Command::Sample(args) => sample::run(args),
     }
@@ -118,6 +125,26 @@ pub struct PipelineArgs {
     /// The folder of input files (default: the pipeline's `inputs`).
     #[arg(long)]
     pub inputs: Option<PathBuf>,
+}
+
+/// The run's date, against which each delivery's last month is judged.
+#[derive(ClapArgs, Debug)]
+pub struct DeliveryArgs {
+    /// The run's date, AAAA-MM-JJ (default: today). A past year's deliveries
+    /// must reach December; the current year's, this month less the
+    /// source's `max_lag_months`. Never written into a workbook.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Exit 3, writing nothing, when a delivery stops earlier than expected.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl DeliveryArgs {
+    pub fn run_date(&self) -> chrono::NaiveDate {
+        self.as_of
+            .unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
 }
 
 impl PipelineArgs {

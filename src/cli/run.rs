@@ -19,6 +19,8 @@ pub struct RunArgs {
     /// Do nothing (exit 0) when the manifest of this year and diffusion shows the same inputs, pipeline and tool.
     #[arg(long)]
     if_changed: bool,
+    #[command(flatten)]
+    delivery: super::DeliveryArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
         out: args.out.clone(),
         internal: args.diffusion == Diffusion::Interne,
         if_changed: args.if_changed,
+        run_date: args.delivery.run_date(),
+        strict: args.delivery.strict,
     };
     let spinner = progress.then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -88,6 +92,13 @@ pub fn run(args: RunArgs, progress: bool) -> Result<()> {
         indicators = outcome.computed.indicators.len(),
         previous_year = outcome.has_previous,
         changed_cells = outcome.changed_cells,
+        late_deliveries = outcome.late.len(),
+        late_sources = outcome
+            .late
+            .iter()
+            .map(|l| l.source.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         "{} {}: {read} rows read from {read_in}, {rejected} rejected; {} indicators{}; {}",
         pipeline.settings.departement,
         pipeline.year,

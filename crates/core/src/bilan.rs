@@ -121,6 +121,7 @@ pub fn bilan(pipeline: &Pipeline, options: &BilanOptions) -> Result<Vec<PathBuf>
         coverage: &[],
         double_entries: &double_entries,
         as_of: years.iter().map(|y| y.as_of).max().unwrap_or_default(),
+        deliveries: &[],
         has_previous: false,
         previous_missing: &[],
         confidentiality: Confidentiality {

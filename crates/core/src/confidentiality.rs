@@ -68,15 +68,7 @@ pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) -> Result<()> {
                 row.indicator
             )));
         };
-        // The quantities the primary rule protects in this row.
-        let sensitive: &[Quantity] = match secrecy {
-            Secrecy::Public => &[],
-            Secrecy::Units if small(Some(row.units)) => {
-                &[Quantity::Value, Quantity::Numerator, Quantity::Denominator]
-            }
-            Secrecy::Units => &[],
-            Secrecy::Auto => kind.sensitive(row.value, row.numerator, row.denominator, small),
-        };
+        let sensitive = primary(kind, secrecy, row, small);
         if !sensitive.is_empty() {
             masked[r] = true;
             for &(var, q) in &system.row_vars[r] {
@@ -109,6 +101,24 @@ pub fn protect(pipeline: &Pipeline, rows: &mut [Row]) -> Result<()> {
         row.masked = m;
     }
     Ok(())
+}
+
+/// The quantities the primary rule protects in a row (none: the row is
+/// not masked by it). `small` says whether a figure is from 1 to t-1.
+pub fn primary(
+    kind: Kind,
+    secrecy: Secrecy,
+    row: &Row,
+    small: impl Fn(Option<f64>) -> bool,
+) -> &'static [Quantity] {
+    match secrecy {
+        Secrecy::Public => &[],
+        Secrecy::Units if small(Some(row.units)) => {
+            &[Quantity::Value, Quantity::Numerator, Quantity::Denominator]
+        }
+        Secrecy::Units => &[],
+        Secrecy::Auto => kind.sensitive(row.value, row.numerator, row.denominator, small),
+    }
 }
 
 /// A variable is hidden when every row showing it is masked.

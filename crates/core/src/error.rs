@@ -10,6 +10,7 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     pub const INPUT: i32 = 3;
     pub const LOCKED: i32 = 4;
+    pub const MASKED: i32 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,20 @@ pub enum Error {
         limit: f64,
     },
 
+    /// `--strict`: deliveries stop earlier than the run's date lets one
+    /// expect (a partner stopped sending).
+    #[error("--strict: {0}; nothing was written")]
+    LateDelivery(String),
+
+    /// `suivi explain` in public diffusion: the cell is masked, so it is
+    /// not listed; the reason.
+    #[error("{0}")]
+    Masked(String),
+
+    /// `suivi explain`'s listing does not give the published figure: a bug.
+    #[error("{0}")]
+    Explain(String),
+
     /// The confidentiality rules could not be shown to hold: nothing is published.
     #[error("confidentiality: {0}; nothing was written")]
     Confidentiality(String),
@@ -156,14 +171,19 @@ impl Error {
             Error::Input { .. }
             | Error::Deliveries { .. }
             | Error::RejectRate { .. }
-            | Error::SkipRate { .. } => exit::INPUT,
+            | Error::SkipRate { .. }
+            | Error::LateDelivery(_) => exit::INPUT,
             Error::Several(errors) => errors
                 .iter()
                 .map(Error::exit_code)
                 .min()
                 .unwrap_or(exit::INPUT),
             Error::Locked { .. } => exit::LOCKED,
-            Error::Io { .. } | Error::Polars { .. } | Error::Confidentiality(_) => exit::INTERNAL,
+            Error::Masked(_) => exit::MASKED,
+            Error::Io { .. }
+            | Error::Polars { .. }
+            | Error::Confidentiality(_)
+            | Error::Explain(_) => exit::INTERNAL,
         }
     }
 

@@ -3,7 +3,9 @@
 
 pub mod bilan;
 pub mod confidentiality;
+pub mod delivery;
 pub mod error;
+pub mod explain;
 pub mod file_hash;
 pub mod indicators;
 pub mod ingest;

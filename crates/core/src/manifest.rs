@@ -31,6 +31,13 @@ pub struct Manifest {
     pub outputs: Vec<Output>,
     /// Wall-clock start of the run (the only place the clock appears).
     pub started_at: String,
+    /// The run's date, against which deliveries were judged (absent from
+    /// older manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_date: Option<String>,
+    /// The months each time-placed source covers.
+    #[serde(default)]
+    pub deliveries: Vec<Delivery>,
     pub timings_ms: BTreeMap<String, u64>,
     /// The run's peak resident memory (Linux; absent elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +69,36 @@ pub struct Input {
     /// Milliseconds spent reading the file (absent from older manifests).
     #[serde(default)]
     pub read_ms: f64,
+}
+
+/// A source's delivery: its months (`2020-01`), the month expected at the
+/// run's date and whether it stops before.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    pub source: String,
+    pub column: String,
+    pub first_month: Option<String>,
+    pub last_month: Option<String>,
+    pub expected_through: Option<String>,
+    pub late: bool,
+}
+
+impl Delivery {
+    pub fn new(
+        delivery: &crate::delivery::Delivery,
+        year: i32,
+        run_date: chrono::NaiveDate,
+    ) -> Self {
+        let month = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+        Delivery {
+            source: delivery.source.clone(),
+            column: delivery.column.clone(),
+            first_month: delivery.first.map(month),
+            last_month: delivery.last.map(month),
+            expected_through: delivery.expected(year, run_date).map(month),
+            late: delivery.late(year, run_date).is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

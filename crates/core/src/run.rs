@@ -3,6 +3,7 @@
 //! atomically, then the manifest.
 
 use crate::confidentiality;
+use crate::delivery;
 use crate::error::{Error, Result};
 use crate::file_hash::HashBook;
 use crate::indicators::double_entries::{self, DoubleEntries};
@@ -28,6 +29,11 @@ pub struct RunOptions {
     pub internal: bool,
     /// Skip the run when the manifest shows the same inputs, pipeline and tool.
     pub if_changed: bool,
+    /// The run's date (`--as-of`, default today): what deliveries are
+    /// expected to cover. It never reaches a workbook.
+    pub run_date: NaiveDate,
+    /// A late delivery stops the run before anything is written.
+    pub strict: bool,
 }
 
 pub enum RunResult {
@@ -52,6 +58,8 @@ pub struct Outcome {
     /// Published cells whose value changed since the previous run into the
     /// folder; None with no previous run.
     pub changed_cells: Option<usize>,
+    /// The deliveries that stop earlier than the run's date lets one expect.
+    pub late: Vec<delivery::Late>,
 }
 
 /// One year read and computed.
@@ -60,6 +68,8 @@ pub struct Year {
     pub computed: Computed,
     pub double_entries: DoubleEntries,
     pub as_of: NaiveDate,
+    /// The months each time-placed source covers.
+    pub deliveries: Vec<delivery::Delivery>,
 }
 
 /// Reads and computes one year, noting the time of each stage in `timings`.
@@ -87,6 +97,7 @@ pub fn compute_year(
         frames.insert(table.name, table.frame);
     }
     let as_of = latest_date(pipeline.year, &frames);
+    let deliveries = delivery::deliveries(pipeline, frames.iter().map(|(n, f)| (n.as_str(), f)));
     for (source, columns) in indicators::drop_unused_columns(pipeline, &mut frames) {
         tracing::debug!(
             source,
@@ -106,6 +117,7 @@ pub fn compute_year(
         computed,
         double_entries,
         as_of,
+        deliveries,
     })
 }
 
@@ -254,6 +266,7 @@ pub fn run(
         computed,
         double_entries,
         as_of,
+        deliveries,
     } = compute_year(
         pipeline,
         &reference,
@@ -261,6 +274,18 @@ pub fn run(
         &known_hashes,
         &mut timings,
     )?;
+    let late = delivery::late(&deliveries, pipeline.year, options.run_date);
+    for late in &late {
+        tracing::warn!(
+            source = late.source,
+            "delivery {} (run date {})",
+            late.message(),
+            options.run_date
+        );
+    }
+    if options.strict && !late.is_empty() {
+        return Err(delivery::strict_error(&late));
+    }
     let (previous, previous_missing) = timings.time("previous_year", || {
         previous_year(
             pipeline,
@@ -302,6 +327,7 @@ pub fn run(
         coverage: &computed.coverage,
         double_entries: &double_entries,
         as_of,
+        deliveries: &deliveries,
         has_previous: previous.is_some(),
         previous_missing: &previous_missing,
         confidentiality: Confidentiality {
@@ -369,6 +395,11 @@ pub fn run(
             })
             .collect::<Result<_>>()?,
         started_at,
+        run_date: Some(options.run_date.to_string()),
+        deliveries: deliveries
+            .iter()
+            .map(|d| manifest::Delivery::new(d, pipeline.year, options.run_date))
+            .collect(),
         timings_ms: timings.ms,
         peak_memory_mib: manifest::peak_memory_mib(),
     };
@@ -379,6 +410,7 @@ pub fn run(
     let outputs = staging.commit(&names)?;
     Ok(RunResult::Done(Box::new(Outcome {
         changed_cells: changes.previous_run.then_some(changes.cells.len()),
+        late,
         files,
         as_of,
         has_previous: previous.is_some(),

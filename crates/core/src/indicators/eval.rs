@@ -39,6 +39,30 @@ pub fn evaluate(
     territories: &DataFrame,
     all_territories: &[String],
 ) -> Result<Vec<Figure>> {
+    let table = tables.get(&indicator.table).expect("validated table name");
+    let lf = indicator_rows(indicator, pipeline, table, territories, &[])?;
+    let id = indicator.id();
+    let polars_error = |e: PolarsError| {
+        pipeline.error_at(
+            indicator.id.span(),
+            format!("indicator {id}, evaluation: {e}"),
+        )
+    };
+    evaluate_rows(indicator, tables, lf, all_territories).map_err(polars_error)
+}
+
+/// The indicator's rows of `table`: its population, in the year (a ratio
+/// keeps every row, its denominator being the year's), each with its date
+/// (`_date`), commune, key, measure, condition, denominator, breakdown value,
+/// month and territory; `carry` are more columns kept beside them (`suivi
+/// explain` keeps the row's place in its file and the values it reads).
+pub(crate) fn indicator_rows(
+    indicator: &Indicator,
+    pipeline: &Pipeline,
+    table: LazyFrame,
+    territories: &DataFrame,
+    carry: &[Expr],
+) -> Result<LazyFrame> {
     let id = indicator.id();
     let spec_error = |what: &str, e: String| {
         pipeline.error_at(indicator.id.span(), format!("indicator {id}, {what}: {e}"))
@@ -47,9 +71,8 @@ pub fn evaluate(
         let rendered = render(sql, pipeline).map_err(|e| spec_error(what, e))?;
         sql_expr(&rendered).map_err(|e| spec_error(what, e.to_string()))
     };
-    let polars_error = |e: PolarsError| spec_error("evaluation", e.to_string());
 
-    let mut lf = tables.get(&indicator.table).expect("validated table name");
+    let mut lf = table;
     if let Some(population) = &indicator.population {
         lf = lf.filter(expr("population", population)?);
     }
@@ -95,29 +118,39 @@ pub fn evaluate(
     } else {
         lit(true)
     };
-    let mut lf = lf
-        .select([
-            date.alias("_date"),
-            commune.alias("_commune"),
-            key.alias("_key"),
-            measure.alias("_val"),
-            condition.alias("_cond"),
-            denominator.alias("_den"),
-            breakdown.alias(V),
-        ])
-        .with_column(in_year.alias("_in_year"));
+    let mut selected = vec![
+        date.alias("_date"),
+        commune.alias("_commune"),
+        key.alias("_key"),
+        measure.alias("_val"),
+        condition.alias("_cond"),
+        denominator.alias("_den"),
+        breakdown.alias(V),
+    ];
+    selected.extend_from_slice(carry);
+    let mut lf = lf.select(selected).with_column(in_year.alias("_in_year"));
     if indicator.kind != Kind::Ratio {
         lf = lf.filter(col("_in_year"));
     }
     let month = when(col("_in_year").and(col("_date").is_not_null()))
         .then(col("_date").dt().month().cast(DataType::Int32))
         .otherwise(null_of(DataType::Int32));
-    lf = lf.with_column(month.alias(M)).join(
+    Ok(lf.with_column(month.alias(M)).join(
         territories.clone().lazy(),
         [col("_commune")],
         [col("code_commune")],
         JoinArgs::new(JoinType::Left),
-    );
+    ))
+}
+
+/// Every level's figures from [`indicator_rows`].
+fn evaluate_rows(
+    indicator: &Indicator,
+    tables: &Frames,
+    mut lf: LazyFrame,
+    all_territories: &[String],
+) -> PolarsResult<Vec<Figure>> {
+    let null_of = |dtype: DataType| lit(Null {}).cast(dtype);
 
     // A unit (household, person) is placed in the territory, and for unit
     // counts the month, of its earliest row; it meets a share's condition if
@@ -136,9 +169,8 @@ pub fn evaluate(
                 col("_cond"),
             ])
             .collect_with_engine(tables.engine(&indicator.table))
-            .map(|result| result.unwrap_single())
-            .map_err(polars_error)?;
-        let units = first_rows(&keyed).map_err(polars_error)?.lazy();
+            .map(|result| result.unwrap_single())?;
+        let units = first_rows(&keyed)?.lazy();
         lf = match indicator.kind {
             Kind::Distinct | Kind::Share => units.with_columns([
                 lit(true).alias("_in_year"),
@@ -167,10 +199,9 @@ pub fn evaluate(
             col("_in_year"),
         ])
         .collect_with_engine(tables.engine(&indicator.table))
-        .map(|result| result.unwrap_single())
-        .map_err(polars_error)?;
+        .map(|result| result.unwrap_single())?;
 
-    level_figures(rows, indicator, all_territories).map_err(polars_error)
+    level_figures(rows, indicator, all_territories)
 }
 
 /// Sums are added as integers, in millionths: exact for every value with at

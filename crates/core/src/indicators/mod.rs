@@ -3,7 +3,7 @@
 
 mod columns_used;
 pub mod double_entries;
-mod eval;
+pub(crate) mod eval;
 pub mod lineage;
 pub mod rows;
 pub mod sql;
@@ -216,7 +216,8 @@ fn findings(
         .collect()
 }
 
-/// Whether a value meets the indicator's target (None without target or value).
-pub fn attainment(indicator: &Indicator, value: Option<f64>) -> Option<bool> {
-    Some(indicator.target?.met(value?))
+/// Whether a value of `year` meets the indicator's target for that year
+/// (None without target or value).
+pub fn attainment(indicator: &Indicator, year: i32, value: Option<f64>) -> Option<bool> {
+    Some(indicator.target_of(year)?.met(value?))
 }

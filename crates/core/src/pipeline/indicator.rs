@@ -3,6 +3,7 @@
 
 use super::kind::Kind;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// A named parameter, used in SQL as `{name}`.
@@ -65,14 +66,54 @@ pub enum Direction {
     Max,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+/// An indicator's target as the pipeline declares it: a value, and the
+/// values the convention's yearly amendments set for some years.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
+    /// The target of the years `years` does not list.
+    pub value: f64,
+    pub direction: Direction,
+    /// Year to that year's target (`years = { 2019 = 0.5 }`).
+    #[serde(default, deserialize_with = "target_years")]
+    pub years: BTreeMap<i32, f64>,
+}
+
+/// TOML keys are text: each must read as a plausible year, checked while
+/// reading so that the error has its line.
+fn target_years<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<i32, f64>, D::Error> {
+    BTreeMap::<String, f64>::deserialize(d)?
+        .into_iter()
+        .map(|(key, value)| match key.trim().parse::<i32>() {
+            Ok(year) if super::YEARS.contains(&year) => Ok((year, value)),
+            _ => Err(serde::de::Error::custom(format!(
+                "target year '{key}' is not a plausible year (expected {} to {})",
+                super::YEARS.start(),
+                super::YEARS.end()
+            ))),
+        })
+        .collect()
+}
+
+impl Target {
+    /// The target that applies to `year`.
+    pub fn of_year(&self, year: i32) -> YearTarget {
+        let value = self.years.get(&year).copied().unwrap_or(self.value);
+        YearTarget {
+            value,
+            direction: self.direction,
+        }
+    }
+}
+
+/// The target of one year, the one a figure of that year is judged by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct YearTarget {
     pub value: f64,
     pub direction: Direction,
 }
 
-impl Target {
+impl YearTarget {
     pub fn met(&self, value: f64) -> bool {
         match self.direction {
             Direction::Min => value >= self.value - 1e-12,
@@ -156,6 +197,11 @@ fn default_commune() -> String {
 impl Indicator {
     pub fn id(&self) -> &str {
         self.id.get_ref()
+    }
+
+    /// The target of `year`, if the indicator has one.
+    pub fn target_of(&self, year: i32) -> Option<YearTarget> {
+        self.target.as_ref().map(|t| t.of_year(year))
     }
 
     /// Whether figures exist per territory.

@@ -121,6 +121,20 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
                 ));
             }
         }
+        if let Some(dated_by) = &source.dated_by {
+            let name = dated_by.get_ref();
+            let dated = source.columns.iter().any(|c| {
+                c.name.get_ref() == name && matches!(c.kind, ColumnType::Date | ColumnType::Month)
+            });
+            if !dated {
+                return Err(fail(
+                    Some(dated_by.span().start),
+                    format!(
+                        "sources.{key}.dated_by must name one of its date or month columns, found '{name}'"
+                    ),
+                ));
+            }
+        }
     }
 
     let base = path.parent().unwrap_or(Path::new("."));

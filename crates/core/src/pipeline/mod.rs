@@ -6,7 +6,7 @@ mod kind;
 mod load;
 
 pub use indicator::{
-    Coverage, DerivedTable, Direction, Finding, Indicator, Parameter, Secrecy, Target,
+    Coverage, DerivedTable, Direction, Finding, Indicator, Parameter, Secrecy, Target, YearTarget,
 };
 pub use kind::{Field, Kind, Quantity};
 pub use load::load;
@@ -160,7 +160,19 @@ pub struct Source {
     /// then looked for across them); otherwise it matches exactly one.
     #[serde(default)]
     pub several_files: bool,
+    /// The date or month column placing a row in time, for the months a
+    /// delivery covers; by default the source's only `month` column.
+    #[serde(default)]
+    pub dated_by: Option<Spanned<String>>,
+    /// How many months a delivery may stop before the run's month during
+    /// the year before a warning: a partner exports month M some weeks after.
+    #[serde(default = "default_lag")]
+    pub max_lag_months: u32,
     pub columns: Vec<Column>,
+}
+
+fn default_lag() -> u32 {
+    2
 }
 
 /// What a row that repeats an earlier row in every column is.
@@ -270,6 +282,22 @@ impl Pipeline {
             path: self.path.clone(),
             line: Some(load::line_of(&self.text, span.start)),
             message,
+        }
+    }
+
+    /// The column placing a source's rows in time: `dated_by`, or its only
+    /// `month` column; None for a source not placed in time.
+    pub fn dated_by<'a>(&self, source: &'a Source) -> Option<&'a str> {
+        if let Some(column) = &source.dated_by {
+            return Some(column.get_ref());
+        }
+        let mut months = source
+            .columns
+            .iter()
+            .filter(|c| c.kind == ColumnType::Month);
+        match (months.next(), months.next()) {
+            (Some(only), None) => Some(only.name.get_ref()),
+            _ => None,
         }
     }
 

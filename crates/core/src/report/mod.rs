@@ -131,6 +131,8 @@ pub struct ReportContext<'a> {
     pub double_entries: &'a crate::indicators::double_entries::DoubleEntries,
     /// The latest date in the inputs: the as-of date shown and the workbooks' creation time.
     pub as_of: chrono::NaiveDate,
+    /// The months each time-placed source covers (data only, no run date).
+    pub deliveries: &'a [crate::delivery::Delivery],
     pub has_previous: bool,
     /// The previous year's deliveries missing, described for readers.
     pub previous_missing: &'a [String],

@@ -107,7 +107,8 @@ fn series_sheet(
     .note(format!(
         "Chaque année est calculée à partir de ses propres fichiers, telle que publiée cette \
          année-là (mêmes valeurs, mêmes masques). Évolution : de {from} à {to}, en points pour \
-         les parts. Cible et atteinte : celles de la convention."
+         les parts. Cible et atteinte : celles que la convention et ses avenants fixent pour \
+         chaque année."
     ))
     .note(confidentiality_note(context))
     .note(symbol_note(context));
@@ -121,15 +122,16 @@ fn series_sheet(
         Column::new("Indicateur"),
         Column::wrapped("Libellé", 40.0),
         Column::new("Unité"),
-        Column::new("Cible"),
     ];
     for year in years {
         columns.push(Column::new(format!("{}", year.year)));
+        columns.push(Column::new(format!("Cible {}", year.year)));
         columns.push(Column::new(format!("Atteinte {}", year.year)));
     }
     columns.push(Column::new(format!("Évolution {from}-{to}")));
-    let first_year: ColNum = 5;
-    let value_col = |y: usize| first_year + 2 * y as ColNum;
+    // Each year: its value, the target of that year, whether it was met.
+    let first_year: ColNum = 4;
+    let value_col = |y: usize| first_year + 3 * y as ColNum;
     let change_col = value_col(years.len());
     let ws = workbook.add_worksheet();
     let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
@@ -144,7 +146,6 @@ fn series_sheet(
         sheet.text(row, 1, indicator.id(), &text)?;
         sheet.text(row, 2, &indicator.label, &styles.line_wrap(false))?;
         sheet.text(row, 3, &indicator.unit, &text)?;
-        sheet.text(row, 4, &target_text(indicator), &text)?;
         let found: Vec<Option<&Row>> = by_year
             .iter()
             .map(|cells| cells.get(&(indicator.id(), territory, None)).copied())
@@ -153,11 +154,21 @@ fn series_sheet(
             let (value, masked, met) =
                 cell.map_or((None, false, None), |r| (r.value, r.masked, r.met));
             sheet.figure(row, value_col(y), value, masked, symbol, m, styles, false)?;
+            match indicator.target_of(years[y].year) {
+                Some(target) => {
+                    let format = styles
+                        .number(&m.target_format(target.direction), false)
+                        .set_align(rust_xlsxwriter::FormatAlign::Right);
+                    sheet.number(row, value_col(y) + 1, target.value, &format, m)?;
+                    sheet.fit(value_col(y) + 1, m.display_len(target.value) + 2);
+                }
+                None => sheet.blank(row, value_col(y) + 1, &text)?,
+            }
             // Attainment as the execution report writes it: centred, coloured.
             let centred = text.clone().set_align(rust_xlsxwriter::FormatAlign::Center);
             match met {
-                Some(met) if !masked => sheet.text(row, value_col(y) + 1, yes_no(met), &centred)?,
-                _ => sheet.blank(row, value_col(y) + 1, &text)?,
+                Some(met) if !masked => sheet.text(row, value_col(y) + 2, yes_no(met), &centred)?,
+                _ => sheet.blank(row, value_col(y) + 2, &text)?,
             }
         }
         let shown = |cell: &Option<&Row>| cell.filter(|r| !r.masked).and_then(|r| r.value);
@@ -172,7 +183,7 @@ fn series_sheet(
     }
     let last_row = row;
     for y in 0..years.len() {
-        let col = value_col(y) + 1;
+        let col = value_col(y) + 2;
         yes_no_colours(sheet.ws, sheet.header_row + 1, last_row, col, styles, true)?;
     }
     if territory.is_none() {
@@ -393,7 +404,7 @@ fn definitions_sheet(
         sheet.text(row, 1, &indicator.label, &wrap)?;
         sheet.text(row, 2, &indicator.definition, &wrap)?;
         sheet.text(row, 3, &indicator.unit, &text)?;
-        sheet.text(row, 4, &target_text(indicator), &text)?;
+        sheet.text(row, 4, &targets_text(indicator, years), &text)?;
         sheet.text(row, 5, &indicator.action, &wrap)?;
     }
     sheet.finish(
@@ -402,6 +413,23 @@ fn definitions_sheet(
         styles,
         &footer_for(context, &format!("définitions, {}", period(years))),
     )
+}
+
+/// The targets of the bilan's years: one text when every year has the
+/// same, otherwise each year's (`2019 : ≥ 50,0 % ; 2020 : ≥ 75,0 %`).
+fn targets_text(indicator: &Indicator, years: &[BilanYear]) -> String {
+    let texts: Vec<(i32, String)> = years
+        .iter()
+        .map(|y| (y.year, target_text(indicator, y.year)))
+        .collect();
+    if texts.iter().all(|(_, t)| *t == texts[0].1) {
+        return texts[0].1.clone();
+    }
+    texts
+        .iter()
+        .map(|(year, text)| format!("{year} : {}", if text.is_empty() { "-" } else { text }))
+        .collect::<Vec<_>>()
+        .join(" ; ")
 }
 
 /// Every file (or sheet) read, year by year, with its SHA-256.

@@ -89,7 +89,7 @@ fn summary(
             year - 1
         ),
     };
-    let preamble = Preamble::new(
+    let mut preamble = Preamble::new(
         context,
         format!("Rapport d'exécution {year} - {}", settings.name),
     )
@@ -107,6 +107,9 @@ fn summary(
          groupe coupé au dernier mot entier avant 31 caractères (la limite d'Excel), sans \
          mot de liaison final ; le nom complet du groupe est le titre de sa feuille.",
     );
+    if let Some(note) = super::deliveries_note(context) {
+        preamble = preamble.note(note);
+    }
     let mut columns = vec![
         Column::wrapped("Groupe d'actions", 40.0),
         Column::new("Indicateur"),
@@ -146,11 +149,13 @@ fn summary(
             styles,
             false,
         )?;
-        match &indicator.target {
-            // Written as the bilan writes it: `≥ 100 %`, `≤ 30 jours`.
-            Some(_) => {
-                let format = text.clone().set_align(rust_xlsxwriter::FormatAlign::Right);
-                sheet.text(row, 5, &target_text(indicator), &format)?;
+        match indicator.target_of(year) {
+            Some(target) => {
+                let format = styles
+                    .number(&m.target_format(target.direction), false)
+                    .set_align(rust_xlsxwriter::FormatAlign::Right);
+                sheet.number(row, 5, target.value, &format, m)?;
+                sheet.fit(5, m.display_len(target.value) + 2);
             }
             None => sheet.blank(row, 5, &text)?,
         }
@@ -546,8 +551,9 @@ fn chart(
     Ok(())
 }
 
-pub(super) fn target_text(indicator: &Indicator) -> String {
-    let Some(target) = &indicator.target else {
+/// The target of `year` as a reader writes it: `≥ 75,0 %`, `≤ 30 jours`.
+pub(super) fn target_text(indicator: &Indicator, year: i32) -> String {
+    let Some(target) = indicator.target_of(year) else {
         return String::new();
     };
     let sign = match target.direction {
@@ -625,7 +631,7 @@ fn definitions_sheet(
         };
         sheet.text(row, 5, &calcul, &wrap)?;
         sheet.text(row, 6, &indicator.unit, &text)?;
-        sheet.text(row, 7, &target_text(indicator), &text)?;
+        sheet.text(row, 7, &target_text(indicator, pipeline.year), &text)?;
         sheet.text(
             row,
             8,

@@ -1,7 +1,7 @@
 //! How a figure is shown, from its unit and kind: its Excel number format,
 //! its change from last year, its target, how wide it is.
 
-use crate::pipeline::Kind;
+use crate::pipeline::{Direction, Kind};
 
 /// How a figure is shown, from its unit (and its kind for units that don't say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,15 @@ impl Measure {
         let factor = 10f64.powi(decimals);
         let rounded = (raw * factor).round() / factor;
         if rounded == 0.0 { 0.0 } else { rounded }
+    }
+
+    /// A target shown as a number with its direction: `≤ 30.0`, `≥ 100.0%`.
+    pub fn target_format(self, direction: Direction) -> String {
+        let sign = match direction {
+            Direction::Min => "≥ ",
+            Direction::Max => "≤ ",
+        };
+        format!("\"{sign}\"{}", self.num_format())
     }
 
     /// Roughly how many characters the figure takes once formatted.

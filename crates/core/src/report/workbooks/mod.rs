@@ -4,6 +4,7 @@
 
 mod bilan;
 mod execution;
+mod explanation;
 mod finance;
 mod french;
 mod measure;
@@ -57,6 +58,43 @@ pub fn write_bilan(
     })
 }
 
+/// Writes one cell's explanation (`suivi explain --out FILE.xlsx`),
+/// atomically; internal use, marked so.
+pub fn write_explanation(
+    pipeline: &crate::pipeline::Pipeline,
+    explanation: &crate::explain::Explanation,
+    path: &Path,
+) -> Result<PathBuf> {
+    let changes = super::changes::Changes::default();
+    let double_entries = Default::default();
+    let context = ReportContext {
+        pipeline,
+        rows: &[],
+        changes: &changes,
+        files: &[],
+        findings: &[],
+        coverage: &[],
+        double_entries: &double_entries,
+        previous_missing: &[],
+        // The year's last day: no clock in the workbook.
+        as_of: chrono::NaiveDate::from_ymd_opt(pipeline.year, 12, 31).unwrap_or_default(),
+        deliveries: &[],
+        has_previous: false,
+        confidentiality: super::Confidentiality {
+            threshold: pipeline.settings.confidentiality_threshold,
+            symbol: pipeline.settings.mask_symbol.clone(),
+            internal: true,
+        },
+    };
+    let bytes = explanation::build(&context, explanation)
+        .and_then(|mut workbook| workbook.save_to_buffer())
+        .map_err(|e| xlsx_error(path, e))?;
+    write_atomic(path, |file| {
+        file.write_all(&bytes)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    })
+}
+
 /// A workbook that can't be built is a bug or a limit of the format: an
 /// internal error naming the file.
 fn xlsx_error(path: &Path, error: XlsxError) -> Error {
@@ -97,6 +135,32 @@ fn confidentiality_note(context: &ReportContext) -> String {
             c.symbol
         )
     }
+}
+
+/// The months each time-placed delivery covers, from the data alone (never
+/// the run's date: identical inputs give identical workbooks); None when no
+/// source is placed in time.
+fn deliveries_note(context: &ReportContext) -> Option<String> {
+    if context.deliveries.is_empty() {
+        return None;
+    }
+    let months = |d: &crate::delivery::Delivery| match (d.first, d.last) {
+        (Some(first), Some(last)) => format!(
+            "{} à {}",
+            crate::delivery::month_text(first),
+            crate::delivery::month_text(last)
+        ),
+        _ => "aucune ligne datée".to_owned(),
+    };
+    let each: Vec<String> = context
+        .deliveries
+        .iter()
+        .map(|d| format!("{} : {}", d.label, months(d)))
+        .collect();
+    Some(format!(
+        "Mois couverts par les fichiers reçus (premier et dernier mois daté) : {}.",
+        each.join(" ; ")
+    ))
 }
 
 /// One line for the sheets that show figures: the symbol and the blanks.

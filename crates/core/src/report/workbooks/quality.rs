@@ -175,6 +175,9 @@ fn counts(
     if rejects.capped() {
         preamble = preamble.note(rejects.cap_note());
     }
+    if let Some(note) = super::deliveries_note(context) {
+        preamble = preamble.note(note);
+    }
     for file in context.files {
         for column in &file.absent_columns {
             let place = match &file.sheet {
@@ -200,6 +203,8 @@ fn counts(
         Column::new("Contrôle"),
         Column::new("Doubles saisies possibles"),
         Column::new("Communes recodées"),
+        Column::new("Premier mois"),
+        Column::new("Dernier mois"),
     ];
     let ws = workbook.add_worksheet();
     let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
@@ -257,6 +262,23 @@ fn counts(
             *sum += value;
         }
         line(&mut sheet, row, figures, 1, false)?;
+        // The months of its source (every file of a source together).
+        let delivery = context.deliveries.iter().find(|d| d.source == file.source);
+        let months = [
+            delivery.and_then(|d| d.first),
+            delivery.and_then(|d| d.last),
+        ];
+        for (col, month) in (11..).zip(months) {
+            match month {
+                Some(month) => sheet.text(
+                    row,
+                    col,
+                    &crate::delivery::month_text(month),
+                    &styles.line(false),
+                )?,
+                None => sheet.blank(row, col, &styles.line(false))?,
+            }
+        }
     }
     let last = row;
     if !context.files.is_empty() {
@@ -265,6 +287,8 @@ fn counts(
         sheet.blank(row, 1, &styles.line(true))?;
         sheet.blank(row, 2, &styles.line(true))?;
         line(&mut sheet, row, sums, context.files.len(), true)?;
+        sheet.blank(row, 11, &styles.line(true))?;
+        sheet.blank(row, 12, &styles.line(true))?;
     }
     // The filter leaves the total line out (`last`, not `row`).
     sheet.finish(

@@ -174,6 +174,7 @@ impl Fixture {
             coverage: &self.coverage,
             double_entries: &self.double_entries,
             as_of: chrono::NaiveDate::from_ymd_opt(2020, 12, 31).expect("a date"),
+            deliveries: &[],
             has_previous: true,
             previous_missing: &[],
             changes: &self.changes,
