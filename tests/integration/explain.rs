@@ -616,3 +616,71 @@ fn a_masked_cell_is_refused_in_public_diffusion_with_the_reason() {
     common::assert_exit(&output, 0);
     assert!(out.exists());
 }
+
+/// FIN-01's total for 2020 (issue 36): the listing holds the payments on
+/// the actions the State agreed to only, and adds up to the published
+/// 79.7 %; the Maison kangourou payment, outside the convention, is not a
+/// line of the total but of its own action.
+#[test]
+fn the_state_total_lists_only_payments_on_agreed_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fin01.csv");
+    let explain = |extra: &[&str], out: &Path| {
+        let pipeline = root().join("pipelines/loire.toml");
+        let mut args = vec![
+            "explain",
+            common::arg(&pipeline),
+            "FIN-01",
+            "--year",
+            "2020",
+            "--out",
+            common::arg(out),
+        ];
+        args.extend_from_slice(extra);
+        let output = common::suivi(&args);
+        common::assert_exit(&output, 0);
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_path(out)
+            .unwrap();
+        let header = reader.headers().unwrap().clone();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                header
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect::<BTreeMap<String, String>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let records = explain(&[], &out);
+    let sum = |column: &str| -> f64 {
+        records
+            .iter()
+            .filter_map(|r| r[column].parse::<f64>().ok())
+            .sum()
+    };
+    let (agreed, paid, outside) = crate::workbooks::funder_sums(2020)["État"];
+    assert!(outside > 0.0);
+    assert!(
+        (sum("numerateur") - paid).abs() < 0.005,
+        "{}",
+        sum("numerateur")
+    );
+    assert!((sum("denominateur") - agreed).abs() < 0.005);
+    assert_eq!((1000.0 * paid / agreed).round() / 10.0, 79.7);
+
+    let kangourou = dir.path().join("kangourou.csv");
+    let records = explain(
+        &["--ventilation", "Maison kangourou itinérante"],
+        &kangourou,
+    );
+    let paid_outside: f64 = records
+        .iter()
+        .filter_map(|r| r["numerateur"].parse::<f64>().ok())
+        .sum();
+    assert!((paid_outside - outside).abs() < 0.005, "{paid_outside}");
+}

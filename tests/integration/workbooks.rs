@@ -462,7 +462,7 @@ fn agreed() -> BTreeMap<(String, String), f64> {
 }
 
 /// Per funder: agreed, paid on the actions it agreed to, paid on others.
-fn funder_sums(year: i32) -> BTreeMap<String, (f64, f64, f64)> {
+pub(crate) fn funder_sums(year: i32) -> BTreeMap<String, (f64, f64, f64)> {
     let (paid, agreed) = (payments(year), agreed());
     let mut sums: BTreeMap<String, (f64, f64, f64)> = BTreeMap::new();
     for ((funder, _), amount) in &agreed {
