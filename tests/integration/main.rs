@@ -9,6 +9,7 @@ mod confidentiality;
 mod csv_inputs;
 mod deliveries;
 mod explain;
+mod goldens;
 mod hostile;
 mod indicators_recompute;
 mod indicators_traps;
