@@ -514,3 +514,20 @@ fn double_entries_are_counted_as_rows_and_groups() {
     }
     assert!(headings > 0, "the sample holds repeated rows:\n{out}");
 }
+
+/// Issue 36: every file that cannot be read is named at once, not the
+/// first one met.
+#[test]
+fn every_unreadable_file_is_named_at_once() {
+    let inputs = sample_2020();
+    for name in ["pole_emploi_brsa_2020.xlsx", "finances_2020.xlsx"] {
+        std::fs::write(inputs.path().join(name), b"not a workbook").unwrap();
+    }
+    let output = check_on(&pipeline(), inputs.path());
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(err.contains("3 sources cannot be read:"), "{err}");
+    for name in ["pole_emploi_brsa_2020.xlsx", "finances_2020.xlsx"] {
+        assert!(err.contains(name), "{name}: {err}");
+    }
+}

@@ -63,7 +63,7 @@ pub enum Error {
     },
 
     /// Several files could not be read: each error on its line.
-    #[error("{} input files cannot be read:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    #[error("{} sources cannot be read:\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Several(Vec<Error>),
 
     /// Too many rows of a source were rejected for its figures to be trusted.
