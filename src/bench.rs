@@ -146,7 +146,7 @@ pub fn bench(options: &BenchOptions, progress: &dyn Fn(&str)) -> Result<Vec<Scal
                 measured.floor(sample)?;
             }
             // Each file alone, clean and messy back to back: read seconds
-            // apart, their ratio moved by a tenth between runs of the bench.
+            // apart, their ratio moved from one run of the bench to the next.
             progress(&format!(
                 "scale {scale}: each file alone, {run} of {}",
                 options.runs
@@ -573,7 +573,7 @@ fn files(dir: &Path) -> suivi_core::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The figures as a Markdown table, the README's Performance section.
+/// The figures as a Markdown table, the one of docs/PERFORMANCE.md.
 pub fn table(figures: &[ScaleFigures]) -> String {
     let stage_names: Vec<String> = figures
         .iter()

@@ -9,9 +9,10 @@ mod cli;
 mod failure;
 
 /// Large CSV files are parsed in batches whose buffers come and go; glibc's
-/// malloc hands them back to the kernel and gets fresh zeroed pages for each
-/// (a fifth of a national-scale run went to clearing pages). mimalloc keeps
-/// and reuses them; polars recommends it, or jemalloc, for the same reason.
+/// malloc hands them back to the kernel and gets fresh zeroed pages for each,
+/// and at national scale clearing pages becomes a large part of the run.
+/// mimalloc keeps and reuses them; polars recommends it, or jemalloc, for the
+/// same reason.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -20,13 +21,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Milliseconds freed memory is kept before it goes back to the kernel:
-/// mimalloc's default second kept a national run's freed batch buffers and
-/// duplicate index while the indicators were computed (peak 3.7 GB against
-/// 3.1 GB purged at once, for the same time), but purged at once, buffers
-/// freed and asked for again a moment later came back as fresh pages, zeroed
-/// by the kernel (1.87 million page faults). At 50 ms, national, 3
-/// alternating runs: wall 9.97 -> 9.21 s, faults 1.87 -> 1.01 million, peak
-/// 1,867 -> 1,919 MiB; Loire × 4 0.60 -> 0.55 s, peak 189 -> 250 MiB.
+/// mimalloc's default second keeps a national run's freed batch buffers and
+/// duplicate index while the indicators are computed (a higher peak for the
+/// same time), but purged at once, buffers freed and asked for again a
+/// moment later come back as fresh pages, zeroed by the kernel (page faults
+/// and time). A few tens of milliseconds lets a batch's buffers serve the
+/// next one and still hands them back before the next stage (measured in
+/// commit a898803).
 const PURGE_DELAY_MS: std::ffi::c_long = 50;
 
 fn purge_freed_memory_soon() {
@@ -42,8 +43,8 @@ const ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// MiB pages on its arenas (where the kernel allows it on request, as
 /// Debian's `madvise` setting does), and a huge page stays resident while
 /// any of it is in use, so a national run's freed batch buffers could not
-/// go back between the table's chunks. Measured at national scale, alternating:
-/// peak 2,500 -> 2,284 MiB, 14.8 -> 13.7 s (median of 3).
+/// go back between the table's chunks: small pages give a lower peak and a
+/// faster run at national scale (measured in commit 5d81952).
 fn keep_memory_pages_small() {
     // SAFETY: as for the purge delay; this one stops mimalloc asking for
     // huge pages from now on.

@@ -1,7 +1,8 @@
 //! Which columns of each source the pipeline's queries and indicators can
 //! read: the readers check the others but do not build them (dates aside,
 //! dropped once the as-of date is read), so that a national CAF file does
-//! not carry columns no figure looks at (two of its eight columns, 375 MiB).
+//! not carry columns no figure looks at (two of its eight columns in the
+//! Loire pipeline: memory held is time spent).
 //!
 //! The reading is conservative: a column is used when its name appears as a
 //! word in any text over its source (SQL, indicator expressions, parameters

@@ -335,8 +335,8 @@ fn in_units(figure: &mut Figure, kind: Kind, scale: f64) {
 /// first in the table; missing dates and communes last) with its key,
 /// territory, month and breakdown value, and whether any of its rows meets
 /// the condition (`_cond`). One pass over each unit's rows, where sorting
-/// every row by the three keys (row-encoded) took twice as long (national
-/// RSA-02: 1,470 -> 771 ms).
+/// every row by the three keys (row-encoded) costs a sort of the whole
+/// table for what is a minimum per unit.
 fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
     let dates: Vec<Option<i32>> = keyed.column("_date")?.date()?.physical().iter().collect();
     let communes: Vec<Option<&str>> = keyed.column("_commune")?.str()?.iter().collect();
@@ -361,8 +361,8 @@ fn first_rows(keyed: &DataFrame) -> PolarsResult<DataFrame> {
     let key = keyed.column("_key")?;
     match key.dtype() {
         // Identifiers (pseudonyms): one pass with a map from key to unit,
-        // where polars' groups hold a vector of rows per unit (national
-        // RSA-02, 2 million units: 340 ms).
+        // where polars' groups hold a vector of rows per unit (millions of
+        // small vectors at national scale).
         DataType::Int64 if key.null_count() == 0 => {
             let mut unit_of: hashbrown::HashMap<i64, usize> = hashbrown::HashMap::new();
             for (row, key) in key.i64()?.iter().enumerate() {

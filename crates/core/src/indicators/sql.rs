@@ -159,7 +159,7 @@ impl Frames {
     /// The engine for a query that may read any table: findings and
     /// coverage, like derived tables, are decided by the largest source (a
     /// national coverage query on the in-memory engine, `SELECT DISTINCT
-    /// numalloc FROM caf_rsa`, was a tenth of a run's CPU time).
+    /// numalloc FROM caf_rsa`, holds a hash table of every group's rows).
     pub fn any_table_engine(&self) -> Engine {
         engine_for(self.largest)
     }
@@ -167,9 +167,9 @@ impl Frames {
 
 /// Tables from this many rows are queried by polars' streaming engine: it
 /// works a morsel at a time, where the in-memory engine materialises every
-/// intermediate (a national CAF file: derived tables 2.8 s -> 1.4 s, peak
-/// 3.1 -> 2.6 GB). Small tables stay in memory, where the streaming
-/// engine's start-up costs more than the work.
+/// intermediate (over a national CAF file, more time and more memory).
+/// Small tables stay in memory, where the streaming engine's start-up costs
+/// more than the work.
 const STREAMING_FROM_ROWS: usize = 1_000_000;
 
 fn engine_for(rows: usize) -> Engine {
