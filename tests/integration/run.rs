@@ -809,3 +809,100 @@ fn a_missing_file_of_the_previous_year_only_drops_the_indicators_reading_it() {
         "{notes}"
     );
 }
+
+/// Issue 38: folders others can write into. A link planted as the lock file
+/// is refused, and the file it points at is left as it was.
+#[test]
+fn a_link_planted_as_the_lock_file_is_refused_and_its_target_untouched() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.path().join(".suivi.lock")).unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 2);
+    assert!(common::stderr(&output).contains("is a symbolic link, not a lock file"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+/// Issue 38: a planted journal naming `../x` beside an empty staging folder
+/// moved `x` out of the output folder; a planted journal alone failed the
+/// run. Now neither moves anything, and the run goes on.
+#[test]
+fn a_planted_journal_moves_nothing_out_of_the_folder() {
+    let (inputs, parent) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let out = parent.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("x"), "stays").unwrap();
+    std::fs::write(out.join(".suivi-commit-2020"), "../x").unwrap();
+    std::fs::create_dir(out.join(".suivi-staging-2020")).unwrap();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), &out)), 0);
+    assert_eq!(std::fs::read_to_string(out.join("x")).unwrap(), "stays");
+    assert!(!parent.path().join("x").exists());
+    assert!(!out.join(".suivi-commit-2020").exists());
+
+    // A journal alone, listing plain output names: nothing to move, no failure.
+    std::fs::write(out.join(".suivi-commit-2019"), "indicateurs_2019.csv").unwrap();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), &out)), 0);
+    assert!(!out.join(".suivi-commit-2019").exists());
+}
+
+/// Issue 38: a staging folder planted as a link to another folder: the run
+/// removes the link, never what it points at, and writes nothing there.
+#[test]
+fn a_staging_folder_planted_as_a_link_is_not_followed() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("precious.csv"), "keep").unwrap();
+    std::os::unix::fs::symlink(outside.path(), out.path().join(".suivi-staging-2020")).unwrap();
+    common::assert_exit(&common::suivi(&run_args(inputs.path(), out.path())), 0);
+    let left: Vec<_> = std::fs::read_dir(outside.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["precious.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("precious.csv")).unwrap(),
+        "keep"
+    );
+    assert!(out.path().join("indicateurs_2020.csv").is_file());
+}
+
+/// Issue 38: a link named like a delivery in the drop folder is not read
+/// (its values would reach the rejects listing), unless the pipeline says
+/// links there are trusted.
+#[test]
+fn a_link_named_like_a_delivery_is_not_read() {
+    let (inputs, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    copy_sample(inputs.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let real = elsewhere.path().join("secret.csv");
+    std::fs::rename(inputs.path().join("caf_rsa_2020.csv"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, inputs.path().join("caf_rsa_2020.csv")).unwrap();
+    let output = common::suivi(&run_args(inputs.path(), out.path()));
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("caf_rsa_2020.csv is a symbolic link") && err.contains("follow_links"),
+        "{err}"
+    );
+    assert!(!out.path().join("indicateurs_2020.csv").exists());
+
+    let dir = tempfile::tempdir().unwrap();
+    let trusting = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(pipeline()).unwrap().replace(
+        "\"../inputs/referentiel/",
+        &format!("\"{}/inputs/referentiel/", env!("CARGO_MANIFEST_DIR")),
+    );
+    std::fs::write(
+        &trusting,
+        text.replacen("[pipeline]\n", "[pipeline]\nfollow_links = true\n", 1),
+    )
+    .unwrap();
+    let mut args = run_args(inputs.path(), out.path());
+    args[1] = common::arg(&trusting);
+    common::assert_exit(&common::suivi(&args), 0);
+}

@@ -26,13 +26,24 @@ impl Drop for RunLock {
 
 pub fn acquire(out: &Path) -> Result<RunLock> {
     let path = out.join(LOCK_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io(format!("opening the lock file {}", path.display()), e))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    // A link planted under the lock's name must not make us write into the
+    // file it points at.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut file = options.open(&path).map_err(|e| {
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            Error::Usage(format!(
+                "{} is a symbolic link, not a lock file of suivi: someone who can write into \
+                 the output folder put it there. Remove it, and check who can write into {}",
+                path.display(),
+                out.display()
+            ))
+        } else {
+            Error::io(format!("opening the lock file {}", path.display()), e)
+        }
+    })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {

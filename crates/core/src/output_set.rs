@@ -26,10 +26,7 @@ impl Staging {
     /// A fresh staging folder in `out` for the set named `tag` (`2020`, `2020_interne`).
     pub fn begin(out: &Path, tag: &str) -> Result<Staging> {
         let dir = out.join(format!("{STAGING_PREFIX}{tag}"));
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-        }
+        remove_if_present(&dir)?;
         std::fs::create_dir(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         Ok(Staging {
@@ -62,7 +59,9 @@ fn move_staged(dir: &Path, out: &Path, names: &[String]) -> Result<Vec<PathBuf>>
     let mut moved = Vec::with_capacity(names.len());
     for name in names {
         let (from, to) = (dir.join(name), out.join(name));
-        if from.exists() {
+        // Renaming replaces a link planted under an output's name; it never
+        // writes through it.
+        if std::fs::symlink_metadata(&from).is_ok_and(|m| m.is_file()) {
             std::fs::rename(&from, &to)
                 .map_err(|e| Error::io(format!("renaming into {}", to.display()), e))?;
         }
@@ -74,7 +73,44 @@ fn move_staged(dir: &Path, out: &Path, names: &[String]) -> Result<Vec<PathBuf>>
 fn finish(journal: &Path, dir: &Path) -> Result<()> {
     std::fs::remove_file(journal)
         .map_err(|e| Error::io(format!("removing {}", journal.display()), e))?;
-    std::fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))
+    remove_if_present(dir)
+}
+
+/// Removes a folder, or a link planted in its place (never what the link
+/// points at: `remove_dir_all` does not follow a link it is given).
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(meta) if !meta.is_dir() => std::fs::remove_file(path),
+        _ => std::fs::remove_dir_all(path),
+    }
+    .map_err(|e| Error::io(format!("removing {}", path.display()), e))
+}
+
+/// A name a journal may list: a plain file name of this folder, as the
+/// writers name outputs (no separator, no `..`, no hidden file).
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && Path::new(name).file_name() == Some(std::ffi::OsStr::new(name))
+}
+
+/// The files a journal lists, when the journal and its staging folder are
+/// what a run of ours leaves: a regular file listing plain names, beside a
+/// real folder (or none). Anything else was not written by us.
+fn trusted_journal(journal: &Path, dir: &Path) -> Option<Vec<String>> {
+    let meta = std::fs::symlink_metadata(journal).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(staged) if !staged.is_dir() => return None,
+        _ => {}
+    }
+    let listed = std::fs::read_to_string(journal).ok()?;
+    let files: Vec<String> = listed.lines().map(str::to_owned).collect();
+    files.iter().all(|f| plain_name(f)).then_some(files)
 }
 
 /// Completes or rolls back the sets an interrupted run left in `out`. The
@@ -91,9 +127,19 @@ pub fn recover(out: &Path) -> Result<()> {
         if let Some(tag) = name.strip_prefix(JOURNAL_PREFIX) {
             let journal = out.join(name);
             let dir = out.join(format!("{STAGING_PREFIX}{tag}"));
-            let listed = std::fs::read_to_string(&journal)
-                .map_err(|e| Error::io(format!("reading {}", journal.display()), e))?;
-            let files: Vec<String> = listed.lines().map(str::to_owned).collect();
+            let Some(files) = trusted_journal(&journal, &dir) else {
+                // Planted, not ours: it moves nothing. Removing it (a link
+                // itself, never its target) keeps it from blocking runs.
+                tracing::warn!(
+                    folder = %out.display(),
+                    "ignored and removed {name}: it is not a journal a run of suivi writes \
+                     (a link, or names outside the folder); check who can write into this folder"
+                );
+                std::fs::remove_file(&journal)
+                    .map_err(|e| Error::io(format!("removing {}", journal.display()), e))?;
+                remove_if_present(&dir)?;
+                continue;
+            };
             move_staged(&dir, out, &files)?;
             finish(&journal, &dir)?;
             tracing::warn!(
@@ -106,9 +152,8 @@ pub fn recover(out: &Path) -> Result<()> {
     for name in &names {
         if let Some(tag) = name.strip_prefix(STAGING_PREFIX) {
             let dir = out.join(name);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+            if std::fs::symlink_metadata(&dir).is_ok() {
+                remove_if_present(&dir)?;
                 tracing::warn!(
                     folder = %out.display(),
                     "rolled back the outputs {tag} of an interrupted run: the previous ones stay"

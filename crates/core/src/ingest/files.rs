@@ -143,6 +143,22 @@ pub(super) fn resolve_files(pipeline: &Pipeline, source: &Source) -> Result<Vec<
             continue;
         }
         let unmarked = without_copy_marks(&name);
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if is_link && !pipeline.settings.follow_links && loose.matches(&unmarked) {
+            let target = std::fs::read_link(&path)
+                .map(|t| format!(" (to {})", t.display()))
+                .unwrap_or_default();
+            return Err(Error::input(
+                &path,
+                None,
+                format!(
+                    "{name} is a symbolic link{target}, not a file: the input folder is read \
+                     without following links, so that nothing put there makes a run read \
+                     elsewhere. Copy the file into the folder, or set `follow_links = true` \
+                     under [pipeline] if links there are trusted"
+                ),
+            ));
+        }
         let marked = unmarked != fold(&name);
         if exact.matches(&name) && !marked {
             files.push(path);

@@ -68,6 +68,11 @@ pub struct Settings {
     /// taken for copies of a delivery (`["*.bak", "* (1).*"]`).
     #[serde(default)]
     pub ignore_files: Vec<String>,
+    /// Read input files that are symbolic links. Off by default: in a drop
+    /// folder others write into, a link named like a delivery would make a
+    /// run read, and list in its rejects, any file the job can read.
+    #[serde(default)]
+    pub follow_links: bool,
 }
 
 fn default_inputs() -> String {
