@@ -18,13 +18,19 @@ fn pipeline() -> PathBuf {
 
 /// A copy of the committed 2020 sample (2019 left out: faster runs).
 fn copy_sample(dir: &Path) {
-    for name in [
-        "caf_rsa_2020.csv",
-        "departement_insertion_2020.xlsx",
-        "pole_emploi_brsa_2020.xlsx",
-        "finances_2020.xlsx",
+    copy_year(dir, 2020);
+}
+
+/// A copy of the committed sample's deliveries of `year`.
+fn copy_year(dir: &Path, year: i32) {
+    for stem in [
+        "caf_rsa_{}.csv",
+        "departement_insertion_{}.xlsx",
+        "pole_emploi_brsa_{}.xlsx",
+        "finances_{}.xlsx",
     ] {
-        std::fs::copy(root().join("inputs").join(name), dir.join(name)).unwrap();
+        let name = stem.replace("{}", &year.to_string());
+        std::fs::copy(root().join("inputs").join(&name), dir.join(&name)).unwrap();
     }
 }
 
@@ -140,14 +146,7 @@ fn a_run_lists_every_output_and_counts_files_and_sheets() {
 fn check_names_every_missing_delivery_and_the_years_present() {
     let inputs = tempfile::tempdir().unwrap();
     copy_sample(inputs.path());
-    for name in [
-        "caf_rsa_2019.csv",
-        "departement_insertion_2019.xlsx",
-        "pole_emploi_brsa_2019.xlsx",
-        "finances_2019.xlsx",
-    ] {
-        std::fs::copy(root().join("inputs").join(name), inputs.path().join(name)).unwrap();
-    }
+    copy_year(inputs.path(), 2019);
     std::fs::remove_file(inputs.path().join("pole_emploi_brsa_2020.xlsx")).unwrap();
     std::fs::remove_file(inputs.path().join("caf_rsa_2020.csv")).unwrap();
     let output = common::suivi(&[
@@ -753,14 +752,7 @@ fn indicator_values(path: &Path) -> BTreeMap<[String; 4], (String, String)> {
 fn a_missing_file_of_the_previous_year_only_drops_the_indicators_reading_it() {
     let inputs = tempfile::tempdir().unwrap();
     copy_sample(inputs.path());
-    for name in [
-        "caf_rsa_2019.csv",
-        "departement_insertion_2019.xlsx",
-        "pole_emploi_brsa_2019.xlsx",
-        "finances_2019.xlsx",
-    ] {
-        std::fs::copy(root().join("inputs").join(name), inputs.path().join(name)).unwrap();
-    }
+    copy_year(inputs.path(), 2019);
     let run = |year: &str, out: &Path| {
         let mut args = run_args(inputs.path(), out);
         args[3] = year;

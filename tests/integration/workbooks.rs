@@ -1155,3 +1155,47 @@ fn finance_lists_identical_payments_with_their_values() {
         "{notes}"
     );
 }
+
+/// Issue 36: recoded communes show their names beside their codes, as the
+/// reference tables give them (read here with the csv crate).
+#[test]
+fn recoded_communes_are_named_in_the_quality_workbook() {
+    let dir = sample_run();
+    let mut names: HashMap<String, String> = HashMap::new();
+    for (file, code, name) in [
+        ("territoires_loire.csv", "code_commune", "nom_commune"),
+        ("passage_communes_loire.csv", "code_ancien", "nom_ancien"),
+    ] {
+        let mut reader = csv::Reader::from_path(manifest("inputs/referentiel").join(file))
+            .expect("a reference table");
+        let headers = reader.headers().expect("headers").clone();
+        let col = |n: &str| headers.iter().position(|h| h == n).expect(n);
+        let (code, name) = (col(code), col(name));
+        for record in reader.records() {
+            let record = record.expect("a record");
+            if !record[name].is_empty() {
+                names
+                    .entry(record[code].to_owned())
+                    .or_insert_with(|| record[name].to_owned());
+            }
+        }
+    }
+    let sheets = read(&dir.join(WORKBOOKS[2]));
+    let listing = sheet(&sheets, "Communes recodées");
+    let lines = table(&listing.values, 0, "Source");
+    let (written, current) = (
+        lines.col("Commune écrite (code, nom)"),
+        lines.col("Commune actuelle (code, nom)"),
+    );
+    assert!(!lines.rows.is_empty());
+    for (_, line) in &lines.rows {
+        for cell in [text(line.get(written)), text(line.get(current))] {
+            let code = &cell[..5];
+            let expected = match names.get(code) {
+                Some(name) => format!("{code} {name}"),
+                None => code.to_owned(),
+            };
+            assert_eq!(cell, expected);
+        }
+    }
+}

@@ -24,6 +24,21 @@ pub struct CellChange {
     pub after: String,
 }
 
+impl CellChange {
+    /// The change as [`COLUMNS`] lists it.
+    pub fn fields(&self) -> [&String; 6] {
+        let [indicator, territory, month, breakdown] = &self.cell;
+        [
+            indicator,
+            territory,
+            month,
+            breakdown,
+            &self.before,
+            &self.after,
+        ]
+    }
+}
+
 /// How an input file differs from the previous run's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputStatus {
@@ -170,17 +185,7 @@ fn read_previous(path: &Path) -> Option<Vec<(CellId, String)>> {
 /// `changements_<Y>.csv`: UTF-8, `;`, one row per changed cell; only its
 /// header with no previous run.
 pub fn write_csv(path: &Path, changes: &Changes, reader: CsvReader) -> Result<PathBuf> {
-    let records = changes.cells.iter().map(|change| {
-        let [indicator, territory, month, breakdown] = &change.cell;
-        [
-            indicator,
-            territory,
-            month,
-            breakdown,
-            &change.before,
-            &change.after,
-        ]
-    });
+    let records = changes.cells.iter().map(CellChange::fields);
     write_csv_table(path, &COLUMNS, records, reader)
 }
 

@@ -785,18 +785,7 @@ fn changes(
     let mut row = sheet.header_row;
     for change in &changes.cells {
         row += 1;
-        let [indicator, territory, month, breakdown] = &change.cell;
-        for (col, value) in [
-            indicator,
-            territory,
-            month,
-            breakdown,
-            &change.before,
-            &change.after,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (col, value) in change.fields().into_iter().enumerate() {
             sheet.text(row, col as ColNum, value, &text)?;
         }
     }
