@@ -57,7 +57,21 @@ fn describe(
         }
     }
     let Some(header) = guess::header_row(grid) else {
-        writeln!(out, "no data: the sheet is empty")?;
+        let filled = (0..grid.height().min(SAMPLE_ROWS))
+            .filter(|&r| (0..grid.width()).any(|c| !grid.cell(r, c).is_blank()))
+            .count();
+        if filled == 0 {
+            writeln!(out, "no data: the sheet is empty")?;
+        } else {
+            writeln!(
+                out,
+                "no row of titles: the sheet holds values only (numbers or dates) in {filled} \
+                 of its first {} rows and {} columns; give its columns titles in a row above \
+                 them, then inspect it again for a mapping",
+                grid.height().min(SAMPLE_ROWS),
+                grid.width()
+            )?;
+        }
         return Ok(());
     };
     let last = grid.height().min(header + 1 + SAMPLE_ROWS);
@@ -68,9 +82,13 @@ fn describe(
         header + 1
     )?;
     writeln!(out, "columns:")?;
+    let titles: Vec<String> = (0..grid.width())
+        .map(|col| one_line(&grid.cell(header, col).display()))
+        .collect();
+    let names = column_names(&titles);
     let mut suggestion = Vec::new();
     for col in 0..grid.width() {
-        let title = grid.cell(header, col).display().trim().to_owned();
+        let title = titles[col].clone();
         let cells: Vec<Cell> = (header + 1..last)
             .map(|r| grid.cell(r, col))
             .filter(|c| !c.is_blank())
@@ -97,11 +115,17 @@ fn describe(
         } else {
             String::new()
         };
-        suggestion.push(format!(
-            "  {{ name = \"{}\", header = {}, type = \"{kind}\"{values} }},",
-            normalize(&title).replace(' ', "_"),
+        let line = format!(
+            "{{ name = \"{}\", header = {}, type = \"{kind}\"{values} }},",
+            names[col],
             toml_string(&title)
-        ));
+        );
+        suggestion.push(if title.is_empty() {
+            // A pipeline finds a column by its title: this one has none.
+            format!("  # {line}  (column {letter} has no title: give it one in the file)")
+        } else {
+            format!("  {line}")
+        });
     }
     writeln!(
         out,
@@ -113,9 +137,75 @@ fn describe(
     writeln!(out, "]")
 }
 
-/// A TOML basic string: quotes and backslashes escaped.
+/// A TOML basic string: quotes, backslashes and control characters escaped.
 fn toml_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A title on one line: line breaks (Alt+Enter) and other control
+/// characters read as spaces, runs of spaces as one. Headers are matched
+/// ignoring spaces and punctuation, so this still finds the column.
+fn one_line(title: &str) -> String {
+    title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A column name a pipeline accepts for each title (SQL: ASCII lowercase
+/// letters, digits and `_`, a letter first), distinct: letters transliterated
+/// (`Œuvre` gives `oeuvre`), a title starting with a digit prefixed (`2019`
+/// gives `c_2019`), an untitled column named from its letter (`colonne_c`),
+/// a name met again numbered (`montant_2`).
+fn column_names(titles: &[String]) -> Vec<String> {
+    let mut used = std::collections::HashSet::new();
+    titles
+        .iter()
+        .enumerate()
+        .map(|(col, title)| {
+            let words: String = normalize(title)
+                .chars()
+                .map(|c| match c {
+                    'œ' => "oe".to_owned(),
+                    'æ' => "ae".to_owned(),
+                    'ø' => "o".to_owned(),
+                    'ß' => "ss".to_owned(),
+                    'ł' => "l".to_owned(),
+                    'đ' | 'ð' => "d".to_owned(),
+                    'þ' => "th".to_owned(),
+                    ' ' => "_".to_owned(),
+                    c if c.is_ascii_alphanumeric() => c.to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            let base = match words.chars().next() {
+                None => format!("colonne_{}", column_letter(col).to_lowercase()),
+                Some(c) if c.is_ascii_digit() => format!("c_{words}"),
+                Some(_) => words,
+            };
+            let mut name = base.clone();
+            let mut n = 1;
+            while !used.insert(name.clone()) {
+                n += 1;
+                name = format!("{base}_{n}");
+            }
+            name
+        })
+        .collect()
 }
 
 fn examples(cells: &[Cell]) -> String {
@@ -147,4 +237,49 @@ fn column_letter(mut col: usize) -> String {
     }
     letters.reverse();
     String::from_utf8(letters).expect("ASCII letters")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_title_gives_a_name_a_pipeline_accepts() {
+        let titles: Vec<String> = [
+            "2019",
+            "1er RDV",
+            "Œuvre sociale",
+            "Søren",
+            "Montant",
+            "Montant",
+            "",
+            "Date\nd'entrée",
+            "N° allocataire",
+        ]
+        .iter()
+        .map(|t| one_line(t))
+        .collect();
+        assert_eq!(
+            column_names(&titles),
+            [
+                "c_2019",
+                "c_1er_rdv",
+                "oeuvre_sociale",
+                "soren",
+                "montant",
+                "montant_2",
+                "colonne_g",
+                "date_d_entree",
+                "n_allocataire",
+            ]
+        );
+        assert_eq!(titles[7], "Date d'entrée");
+    }
+
+    #[test]
+    fn titles_are_escaped_as_toml_strings() {
+        let line = format!("x = {}", toml_string("a \"b\" c\\d\u{1}"));
+        let value: toml::Value = toml::from_str(&line).expect("valid TOML");
+        assert_eq!(value["x"].as_str(), Some("a \"b\" c\\d\u{1}"));
+    }
 }

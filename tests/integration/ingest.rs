@@ -1138,3 +1138,108 @@ columns = [
     assert_eq!(repeats, expected_repeats);
     assert_eq!(accepted, 2 * ROWS - expected_rejects.len());
 }
+
+/// Issue 38: `inspect`'s suggested mapping pastes. For every spreadsheet and
+/// CSV fixture of the suite that `inspect` describes, its `columns = [...]`
+/// goes as it is into a pipeline, and `check` accepts the pipeline (exit 0,
+/// or 3 when the file itself is refused; never 2, a pipeline it cannot read).
+#[test]
+fn inspect_suggestions_paste_into_a_pipeline_that_check_accepts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pasted = 0;
+    for folder in ["tests/fixtures/ingest", "tests/fixtures/hostile"] {
+        let folder = root.join(folder);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("csv" | "xlsx" | "xls" | "ods")
+                )
+            })
+            .collect();
+        files.sort();
+        for file in files {
+            let output = suivi(&["inspect", arg(&file)]);
+            let out = stdout(&output);
+            let Some(start) = out.find("columns = [") else {
+                continue;
+            };
+            let columns = &out[start..];
+            let sheet = out
+                .lines()
+                .find_map(|l| l.strip_suffix("  <- described below"))
+                .map(|s| format!("sheet = {:?}\n", s.trim()))
+                .unwrap_or_default();
+            let dir = tempfile::tempdir().unwrap();
+            let pipeline = dir.path().join("pasted.toml");
+            std::fs::write(
+                &pipeline,
+                format!(
+                    "[pipeline]\nname = \"Pasted\"\ndepartement = \"Loire\"\nyear = 2020\n\
+                     inputs = {:?}\nmax_reject_rate = 1.0\n\n[reference]\nterritories = {:?}\n\n\
+                     [sources.pasted]\nfile = {:?}\n{sheet}{columns}",
+                    folder.to_str().unwrap(),
+                    root.join("inputs/referentiel/territoires_loire.csv")
+                        .to_str()
+                        .unwrap(),
+                    file.file_name().unwrap().to_str().unwrap(),
+                ),
+            )
+            .unwrap();
+            let checked = suivi(&["check", arg(&pipeline)]);
+            assert_ne!(
+                checked.status.code(),
+                Some(2),
+                "{}: the suggestion does not paste:\n{columns}\n{}",
+                file.display(),
+                stderr(&checked)
+            );
+            pasted += 1;
+        }
+    }
+    assert!(pasted >= 15, "{pasted} suggestions pasted");
+}
+
+/// Issue 38: a CSV whose first title is empty (an index column, as pandas
+/// writes it) keeps its first row as the header; a sheet of numbers only is
+/// described, not called empty; awkward titles (saved by LibreOffice from
+/// `2019`, `1er RDV`, `Œuvre`, `Søren`, a repeated title, an untitled
+/// column, a title over two lines) give names a pipeline accepts.
+#[test]
+fn inspect_reads_awkward_headers_as_a_person_would() {
+    let index = stdout(&suivi(&[
+        "inspect",
+        arg(&fixture("ingest/index_column.csv")),
+    ]));
+    assert!(index.contains("(header guessed at row 1)"), "{index}");
+    assert!(
+        index.contains("# { name = \"colonne_a\", header = \"\""),
+        "{index}"
+    );
+
+    let numbers = stdout(&suivi(&[
+        "inspect",
+        arg(&fixture("ingest/numbers_only.csv")),
+    ]));
+    assert!(numbers.contains("no row of titles"), "{numbers}");
+    assert!(!numbers.contains("empty"), "{numbers}");
+
+    let awkward = stdout(&suivi(&[
+        "inspect",
+        arg(&fixture("ingest/awkward_titles.xlsx")),
+    ]));
+    for line in [
+        "{ name = \"c_2019\", header = \"2019\"",
+        "{ name = \"c_1er_rdv\", header = \"1er RDV\"",
+        "{ name = \"oeuvre\", header = \"Œuvre\"",
+        "{ name = \"soren\", header = \"Søren\"",
+        "{ name = \"montant\", header = \"Montant\"",
+        "{ name = \"montant_2\", header = \"Montant\"",
+        "# { name = \"colonne_g\", header = \"\"",
+        "{ name = \"date_d_entree\", header = \"Date d'entrée\"",
+    ] {
+        assert!(awkward.contains(line), "{line}:\n{awkward}");
+    }
+}

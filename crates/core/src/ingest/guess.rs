@@ -6,11 +6,22 @@ use super::grid::Grid;
 use crate::parse::{self, Cell};
 use crate::text::normalize;
 
-/// The first row with the most non-blank text cells among the first 50.
+/// The first row with the most titles among the first 50: text cells that
+/// are not numbers or dates, since in a CSV file every cell is text and a
+/// data row would otherwise outnumber a header whose first title is empty
+/// (an index column).
 pub fn header_row(grid: &dyn Grid) -> Option<usize> {
+    let is_title = |cell: Cell| match cell {
+        Cell::Text(t) => {
+            !t.trim().is_empty()
+                && parse::parse_decimal(cell).is_err()
+                && parse::parse_date(cell).is_err()
+        }
+        _ => false,
+    };
     let texts = |row: usize| {
         (0..grid.width())
-            .filter(|&c| matches!(grid.cell(row, c), Cell::Text(t) if !t.trim().is_empty()))
+            .filter(|&c| is_title(grid.cell(row, c)))
             .count()
     };
     let mut best: Option<(usize, usize)> = None;
