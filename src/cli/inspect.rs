@@ -3,10 +3,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use suivi_core::ingest::{self, grid::Grid, guess};
+use suivi_core::ingest::{self, guess};
 use suivi_core::parse::Cell;
 use suivi_core::text::{normalize, shorten};
 use suivi_core::{Error, Result};
+use suivi_read::{Grid, Sheet, Visibility};
 
 #[derive(clap::Args, Debug)]
 pub struct InspectArgs {
@@ -31,7 +32,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
 fn describe(
     out: &mut impl Write,
     args: &InspectArgs,
-    sheets: &[calamine::Sheet],
+    sheets: &[Sheet],
     opened: &ingest::OpenedFile,
     grid: &dyn Grid,
 ) -> std::io::Result<()> {
@@ -43,10 +44,10 @@ fn describe(
     if !sheets.is_empty() {
         writeln!(out, "sheets:")?;
         for sheet in sheets {
-            let mark = match sheet.visible {
-                calamine::SheetVisible::Visible => "",
-                calamine::SheetVisible::Hidden => " (hidden)",
-                calamine::SheetVisible::VeryHidden => " (very hidden)",
+            let mark = match sheet.visibility {
+                Visibility::Visible => "",
+                Visibility::Hidden => " (hidden)",
+                Visibility::VeryHidden => " (very hidden)",
             };
             let chosen = if opened.sheet.as_deref() == Some(sheet.name.as_str()) {
                 "  <- described below"

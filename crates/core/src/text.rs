@@ -21,15 +21,8 @@ pub fn french_cmp(a: &str, b: &str) -> Ordering {
     }
 }
 
-/// `str::trim`, without decoding a character at either end when both end
-/// bytes are printable ASCII (no space there), as in nearly every cell.
-#[inline]
-pub fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
-        _ => s.trim(),
-    }
-}
+/// `str::trim`, fast on printable ASCII ends (the reading crate's).
+pub use suivi_read::trim;
 
 /// Lowercases, removes accents and punctuation (`°` and `º` included), and
 /// collapses runs of spaces: `N° Allocataire ` and `Nº allocataire` both give

@@ -1,7 +1,6 @@
 //! Column-wise conversion of sheet cells into typed vectors, and from there
 //! into polars Series. A typed cell (number, date) never goes through a string.
 
-use super::grid::Grid;
 use super::pseudo::Pseudonymizer;
 use crate::parse::{self, Cell, Parsed, Problem};
 use crate::pipeline::{Column as ColumnSpec, ColumnType};
@@ -12,6 +11,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
+use suivi_read::Grid;
 
 /// One declared column's values over the data rows.
 pub enum Values {
@@ -45,7 +45,7 @@ pub struct Context<'a> {
     /// (a bad value still rejects its row) but not built into the table.
     pub unbuilt: &'a std::collections::BTreeSet<String>,
     /// Workbooks opened in this run that several sources read.
-    pub workbooks: &'a super::format::Workbooks,
+    pub workbooks: &'a super::workbooks::Workbooks,
 }
 
 fn days(d: NaiveDate) -> i32 {

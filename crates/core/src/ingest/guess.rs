@@ -2,9 +2,9 @@
 //! where its header is, what type each column holds, which columns look
 //! like personal data (their values are never shown).
 
-use super::grid::Grid;
 use crate::parse::{self, Cell};
 use crate::text::normalize;
+use suivi_read::Grid;
 
 /// The first row with the most titles among the first 50: text cells that
 /// are not numbers or dates, since in a CSV file every cell is text and a

@@ -1,10 +1,10 @@
 //! Finding the header row and the declared columns in it.
 
-use super::grid::Grid;
 use crate::error::{Error, Result};
 use crate::pipeline::{Column, HeaderRow, Source};
 use crate::text::normalize;
 use std::path::Path;
+use suivi_read::Grid;
 
 /// How far down a sheet the header may be.
 pub const HEADER_SEARCH_ROWS: usize = 50;

@@ -2,14 +2,14 @@
 //! every row accounted for: accepted, rejected (with its reason) or skipped.
 
 mod columns;
+mod file;
 mod files;
-mod format;
-pub mod grid;
 pub mod guess;
 mod header;
 pub mod pseudo;
 mod report;
 mod rows;
+mod workbooks;
 
 use crate::error::{Error, Result};
 use crate::file_hash::{self, HashBook};
@@ -17,13 +17,13 @@ use crate::pipeline::{Pipeline, Source};
 use crate::reference::Reference;
 
 use columns::Context;
-use grid::Grid;
 use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use suivi_read::{Format, Grid, Sheet};
 
 pub use files::{MissingSource, describe_all, input_files, missing_sources, years_present};
 pub use report::{FileReport, Mapped, Reason, Reject, Repeat};
@@ -60,7 +60,7 @@ pub fn read_sources(
             years_present: years_present(pipeline, year - 10..=year + 1),
         });
     }
-    let workbooks = format::Workbooks::new(files_read_twice(pipeline));
+    let workbooks = workbooks::Workbooks::new(files_read_twice(pipeline));
     let tables = pipeline
         .sources
         .par_iter()
@@ -226,11 +226,7 @@ fn read_whole(source: &Source, path: &Path, context: &Context) -> Result<(rows::
     let known = unchanged
         .as_ref()
         .and_then(|m| context.known_hashes.known(path, m));
-    let parse = || {
-        guarded(path, || {
-            format::of(path).parse(source, path, &bytes, context)
-        })
-    };
+    let parse = || guarded(path, || file::read_workbook(source, path, &bytes, context));
     let (sha256, parsed) = match known {
         Some(sha256) => (sha256, parse()),
         None => {
@@ -248,7 +244,7 @@ fn read_whole(source: &Source, path: &Path, context: &Context) -> Result<(rows::
 
 /// A file opened as a grid, whatever its format, for `inspect`.
 pub struct OpenedFile {
-    pub grid: Box<dyn Grid>,
+    pub grid: Box<dyn Grid + Send>,
     /// The sheet read, for workbooks.
     pub sheet: Option<String>,
     pub sha256: String,
@@ -266,21 +262,41 @@ pub fn open_grid(
 ) -> Result<OpenedFile> {
     let (bytes, _) = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
+    let options = file::csv_options(encoding, delimiter);
     let opened = guarded(path, || {
-        format::of(path).open(path, &bytes, sheet, encoding, delimiter)
+        suivi_read::open(path, &bytes[..], options).map_err(|e| file::read_error(path, None, e))
     })?;
-    Ok(OpenedFile {
-        grid: opened.grid,
-        sheet: opened.sheet,
-        sha256,
-        encoding: opened.encoding,
+    Ok(match opened {
+        suivi_read::Opened::Csv { grid, encoding } => OpenedFile {
+            grid: Box::new(grid),
+            sheet: None,
+            sha256,
+            encoding: Some(encoding),
+        },
+        suivi_read::Opened::Workbook(mut workbook) => {
+            let (grid, sheet) =
+                guarded(path, || workbooks::open_sheet(path, &mut workbook, sheet))?;
+            OpenedFile {
+                grid,
+                sheet: Some(sheet),
+                sha256,
+                encoding: None,
+            }
+        }
     })
 }
 
 /// A workbook's sheets with their visibility; a CSV file has none.
-pub fn list_sheets(path: &Path) -> Result<Vec<calamine::Sheet>> {
+pub fn list_sheets(path: &Path) -> Result<Vec<Sheet>> {
+    if Format::of(path) == Format::Csv {
+        return Ok(Vec::new());
+    }
     let (bytes, _) = read_bytes(path)?;
-    guarded(path, || format::of(path).sheets(path, &bytes))
+    guarded(path, || {
+        suivi_read::Workbook::open(&bytes[..])
+            .map(|workbook| workbook.sheets())
+            .map_err(|e| file::read_error(path, None, e))
+    })
 }
 
 /// Readers running now: a panic meanwhile is most likely theirs (see [`reading`]).
@@ -300,7 +316,13 @@ fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
     READERS.fetch_add(1, Ordering::Relaxed);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     READERS.fetch_sub(1, Ordering::Relaxed);
-    outcome.unwrap_or_else(|_| Err(Error::input(path, None, format::BROKEN)))
+    outcome.unwrap_or_else(|_| {
+        Err(Error::input(
+            path,
+            None,
+            suivi_read::Error::Broken.to_string(),
+        ))
+    })
 }
 
 /// A file read by a format that does not hold it whole, and its SHA-256;
@@ -316,15 +338,12 @@ fn read_streamed(
     };
     let before = metadata(path)?;
     let known = context.known_hashes.known(path, &before);
-    let format = format::of(path);
-    let Some((rows, sha256)) = guarded(path, || {
-        format
-            .parse_file(source, path, context, known.is_none())
-            .transpose()
-    })?
-    else {
+    if Format::of(path) != Format::Csv {
         return Ok(None);
-    };
+    }
+    let (rows, sha256) = guarded(path, || {
+        file::read_csv_file(source, path, context, known.is_none())
+    })?;
     let after = metadata(path)?;
     if before.len() != after.len() || before.modified().ok() != after.modified().ok() {
         return Err(Error::input(

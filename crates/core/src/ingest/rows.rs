@@ -5,7 +5,6 @@
 
 use super::ROW_COLUMN;
 use super::columns::{self, CellProblem, Context, Values};
-use super::grid::Grid;
 use super::header::Layout;
 use super::report::{FileReport, Reason, Reject, Repeat, file_name};
 use crate::error::{Error, Result};
@@ -19,6 +18,7 @@ use std::fmt::Write;
 use std::hash::BuildHasher;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use suivi_read::Grid;
 
 const HASH_SEED: u64 = 0x243f_6a88_85a3_08d3;
 /// Another start, for the second hash over what the table does not hold.
@@ -79,7 +79,7 @@ pub fn parse_rows(
         if grid.row_is_blank(row) {
             continue;
         }
-        if grid.is_total_row(row) {
+        if is_total_row(grid, row) {
             totals.push(row);
         } else {
             rows.push(row as u32);
@@ -149,6 +149,20 @@ pub fn parse_rows(
         former,
         totals,
     })
+}
+
+/// Whether the row's first non-blank cell says `Total` (`TOTAL`, `Total général`...).
+fn is_total_row(grid: &dyn Grid, row: usize) -> bool {
+    let first = (0..grid.width())
+        .map(|c| grid.cell(row, c))
+        .find(|c| !c.is_blank());
+    let Some(Cell::Text(text)) = first else {
+        return false;
+    };
+    let text = text.trim_start();
+    text.get(..5)
+        .is_some_and(|w| w.eq_ignore_ascii_case("total"))
+        && !text[5..].chars().next().is_some_and(char::is_alphanumeric)
 }
 
 /// Mixes each data row's non-blank undeclared cells, in column name order

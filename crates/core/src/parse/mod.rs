@@ -8,55 +8,10 @@ mod number;
 pub use date::{excel_serial, parse_date, parse_month};
 pub use number::{parse_decimal, parse_integer};
 
-use chrono::NaiveDateTime;
 use std::borrow::Cow;
 
-/// One cell, whatever the file format it came from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
-    Empty,
-    Text(&'a str),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// A cell Excel stores as a date (xlsx, xls).
-    DateTime(NaiveDateTime),
-    /// An error value such as `#N/A` or `#REF!`.
-    Error,
-}
-
-impl std::fmt::Display for Cell<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Cell::Empty => Ok(()),
-            Cell::Text(s) => f.write_str(s),
-            Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) => write!(f, "{x}"),
-            Cell::Bool(b) => write!(f, "{b}"),
-            Cell::DateTime(d) if d.time() == chrono::NaiveTime::MIN => {
-                write!(f, "{}", d.format("%d/%m/%Y"))
-            }
-            Cell::DateTime(d) => write!(f, "{}", d.format("%d/%m/%Y %H:%M:%S")),
-            Cell::Error => f.write_str("#ERREUR"),
-        }
-    }
-}
-
-impl Cell<'_> {
-    /// Empty, or text holding only spaces.
-    pub fn is_blank(&self) -> bool {
-        match self {
-            Cell::Empty => true,
-            Cell::Text(s) => crate::text::trim(s).is_empty(),
-            _ => false,
-        }
-    }
-
-    /// The cell as text, for messages and header matching.
-    pub fn display(&self) -> String {
-        self.to_string()
-    }
-}
+/// One cell, whatever the file format it came from (the reading crate's).
+pub use suivi_read::Cell;
 
 /// Why a cell was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,327 +1,170 @@
-//! Delimited text files (`.csv`, `.txt`, `.tsv`): decoded from their
-//! encoding, split into records, and parsed a batch of lines at a time,
-//! read from disk a block at a time (see `blocks`).
+//! One file of a source, whatever its format: opened through `suivi-read`
+//! (a CSV file streamed a batch of records at a time, a workbook's sheet
+//! whole), its header located and its cells typed here, once, for every
+//! format. The reading crate's errors become input errors here, with the
+//! file and sheet they are about.
 
-mod blocks;
-mod text;
-
-use super::{Format, Opened};
+use super::columns::Context;
+use super::header::{self, Layout};
+use super::rows::{FileRows, Part, parse_rows};
 use crate::error::{Error, Result};
-use crate::ingest::columns::Context;
-use crate::ingest::grid::{CsvGrid, Grid};
-use crate::ingest::header::Layout;
-use crate::ingest::rows::{FileRows, Part, parse_rows};
-use crate::pipeline::Source;
-use encoding_rs::UTF_8;
-use rayon::prelude::*;
-use sha2::{Digest, Sha256};
-use std::io::{Read, Seek, SeekFrom};
+use crate::pipeline::{HeaderRow, Source};
+use std::io::{Read, Seek};
 use std::path::Path;
-use std::sync::Mutex;
+use suivi_read::Grid;
+use suivi_read::csv::{self, Batching, CsvGrid, Sink, Stop};
 
-pub struct Delimited;
-
-impl Format for Delimited {
-    fn reads(&self, path: &Path) -> bool {
-        matches!(
-            path.extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Some("csv" | "txt" | "tsv")
-        )
+/// A reading crate's refusal of `path` (of its `sheet`, when it is about
+/// one), as the user is told it.
+pub fn read_error(path: &Path, sheet: Option<&str>, error: suivi_read::Error) -> Error {
+    use suivi_read::Error as E;
+    if let E::Damaged { why } | E::DamagedSheet { why } = &error {
+        tracing::debug!(file = %path.display(), sheet, "{why}");
     }
-
-    fn parse(
-        &self,
-        source: &Source,
-        path: &Path,
-        bytes: &[u8],
-        context: &Context,
-    ) -> Result<FileRows> {
-        let reader = std::io::Cursor::new(bytes);
-        let batching = Batching::for_source(source);
-        read(source, path, reader, context, &batching, false).map(|(rows, _)| rows)
-    }
-
-    fn parse_file(
-        &self,
-        source: &Source,
-        path: &Path,
-        context: &Context,
-        hash: bool,
-    ) -> Option<Result<(FileRows, Option<String>)>> {
-        let read = || {
-            let file = std::fs::File::open(path)
-                .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))?;
-            let batching = Batching::for_source(source);
-            read(source, path, file, context, &batching, hash)
-        };
-        Some(read())
-    }
-
-    fn open(
-        &self,
-        path: &Path,
-        bytes: &[u8],
-        _sheet: Option<&str>,
-        encoding: &str,
-        delimiter: &str,
-    ) -> Result<Opened> {
-        let (grid, encoding) = text::read(path, bytes, encoding, delimiter)?;
-        Ok(Opened {
-            grid: Box::new(grid),
-            sheet: None,
-            encoding: Some(encoding),
-        })
-    }
-
-    fn sheets(&self, _path: &Path, _bytes: &[u8]) -> Result<Vec<calamine::Sheet>> {
-        Ok(Vec::new())
-    }
-}
-
-/// How a CSV file is cut: records parsed together (the first batch holds
-/// just the lines the header is looked for in, parsed alone before the
-/// others are parsed in parallel), and bytes split together.
-struct Batching {
-    first: usize,
-    rest: usize,
-    block: usize,
-    margin: usize,
-}
-
-impl Batching {
-    fn for_source(source: &Source) -> Self {
-        const ROWS: usize = 1 << 16;
-        let header = match source.header_row {
-            crate::pipeline::HeaderRow::Row(n) => n as usize,
-            crate::pipeline::HeaderRow::Auto => crate::ingest::header::HEADER_SEARCH_ROWS,
-        };
-        // A first batch of 65,536 records was parsed on one core with the
-        // other idle: a quarter of the Loire CAF file.
-        Batching {
-            first: header,
-            rest: ROWS,
-            block: blocks::BLOCK,
-            margin: blocks::MARGIN,
+    let message = match error {
+        E::NotInEncoding { .. } => {
+            format!("{error}; set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")")
         }
+        _ => error.to_string(),
+    };
+    Error::input(path, sheet, message)
+}
+
+/// The pipeline's CSV options for a source.
+pub fn csv_options(encoding: &str, delimiter: &str) -> csv::Options {
+    // Both are checked when the pipeline is loaded.
+    csv::Options {
+        encoding: csv::Encoding::from_name(encoding).unwrap_or_default(),
+        delimiter: csv::Delimiter::from_name(delimiter).unwrap_or_default(),
     }
 }
 
-/// A CSV file's rows, read from `reader` a block at a time. Its first block
-/// decides its encoding when it is the whole file, when the pipeline
-/// declares Windows-1252, when the guess it gives is settled (the guess
-/// reads its accented lines only, up to a sample size), or when it is valid
-/// UTF-8: the rest is then read as UTF-8 and checked batch by batch.
-/// Otherwise, or when a later batch is not UTF-8 after all, a first pass
-/// over the whole file decides it (and its SHA-256, when `hash`) before it
-/// is read again. A file in an encoding that is neither UTF-8 nor
-/// Windows-1252 is decoded whole.
-fn read<R: Read + Seek>(
+/// Locates a file's header in its first rows, then types the rows of each
+/// batch of its cells.
+struct Typing<'a> {
+    source: &'a Source,
+    path: &'a Path,
+    sheet: Option<&'a str>,
+    context: &'a Context<'a>,
+    layout: Option<Layout>,
+}
+
+impl Typing<'_> {
+    /// The grid's rows after its header, which is looked for in it.
+    fn first(&mut self, grid: &dyn Grid, first_row: usize) -> Result<Part> {
+        let layout = header::locate(grid, self.source, self.path, self.sheet)?;
+        let rows = (layout.header_row + 1).max(first_row)..grid.height();
+        let part = parse_rows(grid, &layout, self.source, rows, self.context, self.path)?;
+        self.layout = Some(layout);
+        Ok(part)
+    }
+
+    /// The rows `first_row..` of a grid after the first.
+    fn rest(&self, grid: &dyn Grid, first_row: usize) -> Result<Part> {
+        let layout = self.layout.as_ref().expect("the first batch comes first");
+        let rows = first_row..grid.height();
+        parse_rows(grid, layout, self.source, rows, self.context, self.path)
+    }
+}
+
+impl Sink for Typing<'_> {
+    type Part = Part;
+    type Error = Error;
+
+    fn first(&mut self, grid: &CsvGrid) -> Result<Part> {
+        Typing::first(self, grid, grid.first_line())
+    }
+
+    fn batch(&self, grid: &CsvGrid) -> Result<Part> {
+        self.rest(grid, grid.first_line())
+    }
+}
+
+/// A workbook's sheet (the source's), typed. `bytes` are the file's.
+pub fn read_workbook(
     source: &Source,
     path: &Path,
-    mut reader: R,
+    bytes: &[u8],
+    context: &Context,
+) -> Result<FileRows> {
+    let (grid, sheet) = context
+        .workbooks
+        .open_sheet(path, bytes, source.sheet.as_deref())?;
+    let mut typing = Typing {
+        source,
+        path,
+        sheet: Some(&sheet),
+        context,
+        layout: None,
+    };
+    let part = typing.first(grid.as_ref(), 0)?;
+    Ok(FileRows {
+        path: path.to_owned(),
+        parts: vec![part],
+        layout: typing.layout.expect("set by first"),
+        height: grid.height(),
+        sheet: Some(sheet),
+        encoding: None,
+    })
+}
+
+/// How a source's CSV files are cut: the first batch holds just the lines
+/// its header is looked for in, typed alone before the others are typed in
+/// parallel.
+fn batching(source: &Source) -> Batching {
+    // A first batch of 65,536 records was parsed on one core with the
+    // other idle: a quarter of the Loire CAF file.
+    Batching::new(match source.header_row {
+        HeaderRow::Row(n) => n as usize,
+        HeaderRow::Auto => header::HEADER_SEARCH_ROWS,
+    })
+}
+
+/// A CSV file's rows read straight from disk, a block at a time, with its
+/// SHA-256 when `hash`.
+pub fn read_csv_file(
+    source: &Source,
+    path: &Path,
+    context: &Context,
+    hash: bool,
+) -> Result<(FileRows, Option<String>)> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))?;
+    read_csv(source, path, file, context, &batching(source), hash)
+}
+
+/// A CSV file's rows from `reader`, cut as `batching` says.
+fn read_csv<R: Read + Seek>(
+    source: &Source,
+    path: &Path,
+    reader: R,
     context: &Context,
     batching: &Batching,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
-    let mut blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, hash);
-    let first = blocks::survey(path, &mut blocks, &source.encoding, true)?;
-    let decided = first.whole || first.splittable() && (first.encoding == UTF_8 || first.settled);
-    if decided && let Some(read) = read_as(source, path, blocks, context, batching, hash, &first)? {
-        return Ok(read);
-    }
-    let fail = |e| cannot_read(path, e);
-    reader.seek(SeekFrom::Start(0)).map_err(fail)?;
-    let mut blocks = blocks::Blocks::new(&mut reader, blocks::BLOCK, 0, hash);
-    let survey = blocks::survey(path, &mut blocks, &source.encoding, false)?;
-    reader.seek(SeekFrom::Start(0)).map_err(fail)?;
-    // Hashed by the survey: not twice.
-    let blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, false);
-    read_as(source, path, blocks, context, batching, hash, &survey)?
-        .ok_or_else(|| text::not_valid(path, UTF_8, 1))
-}
-
-fn cannot_read(path: &Path, e: std::io::Error) -> Error {
-    Error::input(path, None, format!("cannot read the file: {e}"))
-}
-
-/// Splits and parses a file from its first byte, in the encoding its
-/// `survey` found, continuing from `blocks` (which may hold the first block
-/// already); `None` when a batch read as UTF-8 is not.
-fn read_as<R: Read + Seek>(
-    source: &Source,
-    path: &Path,
-    mut blocks: blocks::Blocks<&mut R>,
-    context: &Context,
-    batching: &Batching,
-    hash: bool,
-    survey: &blocks::Survey,
-) -> Result<Option<(FileRows, Option<String>)>> {
-    let fail = |e: std::io::Error| cannot_read(path, e);
-    let mut split = Splitting {
+    let mut typing = Typing {
         source,
         path,
+        sheet: None,
         context,
-        batching,
-        parts: Vec::new(),
         layout: None,
-        delimiter: None,
-        first_line: 0,
-        height: 0,
-        continued: 0,
-        spare: Mutex::new(Vec::new()),
     };
-    let (encoding, sha256) = if survey.splittable() {
-        // The byte order mark is left out of the first block.
-        let mut cut = survey.bom;
-        while let Some(block) = blocks.next(cut).map_err(fail)? {
-            let text = text::Text::block(block.bytes, survey.encoding);
-            // Hashed beside the split: on one core, hashing a national CAF
-            // file took as long as reading a tenth of it on two.
-            let hash = || {
-                if let Some(unhashed) = block.unhashed {
-                    unhashed.hash();
-                }
-            };
-            let ((), next) = rayon::join(hash, || split.block(&text, block.last));
-            let Some(next) = next? else {
-                return Ok(None);
-            };
-            cut = next;
-        }
-        let sha256 = survey.sha256.clone().or_else(|| blocks.sha256());
-        (survey.encoding.name(), sha256)
-    } else {
-        let mut bytes = Vec::new();
-        let reader = blocks.into_reader();
-        reader.seek(SeekFrom::Start(0)).map_err(fail)?;
-        reader.read_to_end(&mut bytes).map_err(fail)?;
-        let sha256 = hash.then(|| hex::encode(Sha256::digest(&bytes)));
-        let (text, encoding) = text::whole(path, &bytes, survey)?;
-        if split.block(&text, true)?.is_none() {
-            return Ok(None);
-        }
-        (encoding, sha256)
+    let options = csv_options(&source.encoding, &source.delimiter);
+    let read = csv::read_batches(reader, options, batching, hash, &mut typing);
+    let read = match read {
+        Ok(read) => read,
+        Err(Stop::Read(e)) => return Err(read_error(path, None, e)),
+        Err(Stop::Sink(e)) => return Err(e),
     };
     let rows = FileRows {
-        layout: split
-            .layout
-            .ok_or_else(|| Error::input(path, None, "the file is empty"))?,
-        parts: split.parts,
+        layout: typing.layout.expect("the first batch was typed"),
+        parts: read.parts,
         path: path.to_owned(),
-        // Rows, not lines: a record over several lines is one row.
-        height: split.height - split.continued,
+        height: read.rows,
         sheet: None,
-        encoding: Some(encoding),
+        encoding: Some(read.encoding),
     };
-    Ok(Some((rows, sha256)))
-}
-
-/// What is split so far of a file, block after block.
-struct Splitting<'a> {
-    source: &'a Source,
-    path: &'a Path,
-    context: &'a Context<'a>,
-    batching: &'a Batching,
-    parts: Vec<Part>,
-    /// Found in the first block.
-    layout: Option<Layout>,
-    delimiter: Option<u8>,
-    /// The line the next block starts on.
-    first_line: usize,
-    /// Lines so far, and of them those going on a record begun on an
-    /// earlier line.
-    height: usize,
-    continued: usize,
-    /// Grids parsed go back to the splitter to be filled again.
-    spare: Mutex<Vec<CsvGrid>>,
-}
-
-/// A batch of records parsed: the line after it, the lines inside its
-/// records after their first, and its rows.
-struct Batch {
-    end: usize,
-    continued: usize,
-    part: Part,
-}
-
-impl Splitting<'_> {
-    /// Splits and parses a block's records (those starting before
-    /// `batching.block`, unless it is the `last`); returns the byte the next
-    /// block starts at, or `None` when its text is not valid UTF-8.
-    fn block(&mut self, text: &text::Text, last: bool) -> Result<Option<usize>> {
-        let (source, path, context) = (self.source, self.path, self.context);
-        let delimiter = *self
-            .delimiter
-            .get_or_insert_with(|| text.delimiter(&source.delimiter));
-        let span = text::Span {
-            first_line: self.first_line,
-            limit: (!last).then_some(self.batching.block),
-        };
-        let mut splitter = text::Splitter::new(path, text, delimiter, span)?;
-        let take_spare = || self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        if self.layout.is_none() {
-            let first = splitter.next_grid(self.batching.first, take_spare())?;
-            if splitter.not_utf8() {
-                return Ok(None);
-            }
-            let first = first.unwrap_or_else(|| CsvGrid::new(self.first_line));
-            let layout = crate::ingest::header::locate(&first, source, path, None)?;
-            let rows = layout.header_row + 1..first.height();
-            self.parts
-                .push(parse_rows(&first, &layout, source, rows, context, path)?);
-            self.height = first.height();
-            self.continued += first.continued();
-            self.layout = Some(layout);
-            self.spare
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(first);
-        }
-        let layout = self.layout.as_ref().expect("set above");
-        let spare = &self.spare;
-        let batches = std::iter::from_fn(|| {
-            let recycled = spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            splitter.next_grid(self.batching.rest, recycled).transpose()
-        });
-        let mut rest: Vec<(usize, Result<Batch>)> = batches
-            .enumerate()
-            .par_bridge()
-            .map(|(i, grid)| {
-                let parsed = grid.and_then(|grid| {
-                    let rows = grid.first_line()..grid.height();
-                    let part = parse_rows(&grid, layout, source, rows, context, path);
-                    let (end, continued) = (grid.height(), grid.continued());
-                    spare.lock().unwrap_or_else(|e| e.into_inner()).push(grid);
-                    part.map(|part| Batch {
-                        end,
-                        continued,
-                        part,
-                    })
-                });
-                (i, parsed)
-            })
-            .collect();
-        rest.sort_unstable_by_key(|(i, _)| *i);
-        if splitter.not_utf8() {
-            return Ok(None);
-        }
-        for (_, parsed) in rest {
-            let batch = parsed?;
-            self.height = batch.end;
-            self.continued += batch.continued;
-            self.parts.push(batch.part);
-        }
-        Ok(Some(match splitter.cut() {
-            Some((byte, line)) => {
-                self.first_line = line;
-                byte
-            }
-            None => text.size(),
-        }))
-    }
+    Ok((rows, read.sha256))
 }
 
 #[cfg(test)]
@@ -332,6 +175,7 @@ mod tests {
     use crate::ingest::{ROW_COLUMN, Reason};
     use crate::reference::Reference;
     use polars::prelude::DataFrame;
+    use sha2::{Digest, Sha256};
 
     /// The CSV fixtures' pipeline, its reference tables and a fixed key.
     struct Fixture {
@@ -340,7 +184,7 @@ mod tests {
         pseudonymizer: Pseudonymizer,
         hashes: HashBook,
         unbuilt: std::collections::BTreeSet<String>,
-        workbooks: crate::ingest::format::Workbooks,
+        workbooks: crate::ingest::workbooks::Workbooks,
     }
 
     impl Fixture {
@@ -396,7 +240,7 @@ mod tests {
         };
         let reader = std::io::Cursor::new(text.as_bytes());
         let context = fixture.context();
-        let (file, _) = read(
+        let (file, _) = read_csv(
             source,
             Path::new("lines.csv"),
             reader,
@@ -589,7 +433,7 @@ mod tests {
                 margin: 128,
             };
             let reader = std::io::Cursor::new(text.as_bytes());
-            let (file, _) = read(source, path, reader, &context, &batching, false).unwrap();
+            let (file, _) = read_csv(source, path, reader, &context, &batching, false).unwrap();
             let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
                 .unwrap()
                 .remove(0);
@@ -673,7 +517,7 @@ mod tests {
             margin: 128,
         };
         let reader = std::io::Cursor::new(open.as_bytes());
-        let Err(error) = super::read(source, path, reader, &context, &batching, false) else {
+        let Err(error) = super::read_csv(source, path, reader, &context, &batching, false) else {
             panic!("a record longer than the margin was read");
         };
         assert!(
@@ -731,7 +575,7 @@ mod tests {
                 margin: 128,
             };
             let cursor = std::io::Cursor::new(bytes);
-            super::read(source, path, cursor, &context, &batching, true)
+            super::read_csv(source, path, cursor, &context, &batching, true)
         };
         let read = |source: &Source, block: usize| read_bytes(source, &bytes, block);
         let names = |file: FileRows| {
@@ -815,10 +659,6 @@ mod tests {
         }
         let block = 128 << 10;
         assert!(bytes.len() > block);
-        let mut first_block = blocks::Blocks::new(&bytes[..], block, 0, false);
-        let first = blocks::survey(Path::new("x.csv"), &mut first_block, "auto", true).unwrap();
-        assert!(!first.whole && first.settled);
-        assert_eq!(first.encoding, encoding_rs::WINDOWS_1252);
         let read = |block: usize| {
             let batching = Batching {
                 first: 1 << 10,
@@ -827,7 +667,7 @@ mod tests {
                 margin: 1 << 10,
             };
             let cursor = std::io::Cursor::new(&bytes);
-            let (file, _) = super::read(
+            let (file, _) = super::read_csv(
                 source,
                 Path::new("x.csv"),
                 cursor,

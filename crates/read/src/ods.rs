@@ -11,33 +11,19 @@
 //! file is parsed once. The values are calamine's (its `Data`), so every
 //! workbook format gives the rest of the reader the same cells.
 
-use crate::error::{Error, Result};
-use crate::ingest::grid::{MAX_COLUMNS, MAX_ROWS, SparseGrid};
+use crate::error::{CellProblem, Error, Result};
+use crate::grid::SparseGrid;
+use crate::limits::{
+    MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROW_REPEATS, MAX_ROWS, MAX_SPACES, MAX_TEXT_BYTES,
+};
 use calamine::{Data, Sheet, SheetType, SheetVisible};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::QName;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek};
-use std::path::Path;
 use std::sync::Arc;
 
-/// Most times an .ods row with content may be repeated (`number-rows-repeated`):
-/// each repetition is stored.
-const MAX_ROW_REPEATS: u64 = 100_000;
-/// Most cells with content an .ods sheet may expand to (40 bytes each:
-/// 1 GB), a million rows of 25 columns: about what the largest `content.xml`
-/// accepted (1 GiB) holds without repeats, at 40 bytes or more a cell.
-const MAX_CELLS: u64 = 25_000_000;
-/// Most bytes of text an .ods sheet's cells may expand to once repeated:
-/// one long text repeated over many cells is as hostile as many cells.
-const MAX_TEXT_BYTES: u64 = 1 << 30;
-/// Most spaces a cell's `text:s` elements may stand for: Excel's limit on a cell's text.
-const MAX_SPACES: u64 = 32_767;
-
 const MIMETYPE: &[u8] = b"application/vnd.oasis.opendocument.spreadsheet";
-
-/// What an .ods file that is not one, or whose XML is broken, is told.
-const DAMAGED: &str = "cannot open the workbook: it is damaged, truncated or not a spreadsheet";
 
 /// Whether a zip archive is an OpenDocument file (its content is `content.xml`).
 pub fn is_ods<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> bool {
@@ -46,16 +32,15 @@ pub fn is_ods<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> bool {
 
 /// An .ods workbook: its sheets in the file's order, each read or refused.
 pub struct Workbook {
-    sheets: Vec<(Sheet, std::result::Result<Arc<SparseGrid>, String>)>,
+    sheets: Vec<(Sheet, Result<Arc<SparseGrid>>)>,
 }
 
 impl Workbook {
     /// Reads every sheet of the .ods file in `bytes`. A sheet that breaks a
     /// limit is refused when it is opened, not when another one is.
-    pub fn open(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let damaged = |why: &dyn std::fmt::Display| {
-            tracing::debug!(file = %path.display(), "the .ods reader found: {why}");
-            Error::input(path, None, DAMAGED)
+    pub fn open(bytes: &[u8]) -> Result<Self> {
+        let damaged = |why: &dyn std::fmt::Display| Error::Damaged {
+            why: format!("the .ods reader found: {why}"),
         };
         let mut archive =
             zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| damaged(&e))?;
@@ -67,23 +52,15 @@ impl Workbook {
             .read_to_end(&mut mimetype)
             .map_err(|e| damaged(&e))?;
         if mimetype != MIMETYPE {
-            return Err(Error::input(
-                path,
-                None,
-                "the file is an OpenDocument file but not a spreadsheet",
-            ));
+            return Err(Error::NotASpreadsheet);
         }
         if is_encrypted(&mut archive) {
-            return Err(Error::input(
-                path,
-                None,
-                "the workbook is protected by a password: save it again without one",
-            ));
+            return Err(Error::Encrypted);
         }
         let content = archive.by_name("content.xml").map_err(|e| damaged(&e))?;
         // The archive's announced sizes were checked; a member that lies about
         // its size ends here, as a truncated document.
-        let content = content.take(super::spreadsheet::MAX_MEMBER_BYTES);
+        let content = content.take(MAX_MEMBER_BYTES);
         read_content(BufReader::new(content)).map_err(|e| damaged(&e))
     }
 
@@ -92,14 +69,15 @@ impl Workbook {
     }
 
     /// The sheet named `name` (one of [`Self::sheets_metadata`]'s).
-    pub fn grid(&self, path: &Path, name: &str) -> Result<Arc<SparseGrid>> {
+    pub fn grid(&self, name: &str) -> Result<Arc<SparseGrid>> {
         let (_, grid) = self
             .sheets
             .iter()
             .find(|(sheet, _)| sheet.name == name)
-            .ok_or_else(|| Error::input(path, Some(name), "no such sheet"))?;
+            .ok_or_else(|| Error::NoSuchSheet {
+                name: name.to_owned(),
+            })?;
         grid.clone()
-            .map_err(|message| Error::input(path, Some(name), message))
     }
 }
 
@@ -222,9 +200,7 @@ fn count(value: &str) -> u64 {
 /// One sheet's cells with content, from after its `table:table` start to its
 /// end. The outer error is the document's (unreadable XML), the inner one
 /// the sheet's (a limit broken, a value that is not one).
-fn read_table<R: BufRead>(
-    xml: &mut Xml<R>,
-) -> std::result::Result<std::result::Result<SparseGrid, String>, XmlError> {
+fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<SparseGrid>, XmlError> {
     let mut buf = Vec::new();
     let mut rows: Vec<Vec<(u32, Data)>> = Vec::new();
     let mut stored = 0u64;
@@ -273,7 +249,7 @@ fn read_table<R: BufRead>(
         buf.clear();
     }
     Ok(match refused {
-        Some(message) => Err(message),
+        Some(refusal) => Err(refusal),
         None => Ok(SparseGrid::from_rows(rows)),
     })
 }
@@ -288,33 +264,29 @@ fn store_row(
     row_cells: &mut Vec<(u32, Data)>,
     row: u64,
     repeats: u64,
-) -> std::result::Result<(), String> {
-    let first = row + 1;
+) -> Result<()> {
     if repeats > MAX_ROW_REPEATS {
-        return Err(format!(
-            "row {first} of the sheet repeats its content {repeats} times \
-             (number-rows-repeated): more than {MAX_ROW_REPEATS}, the file is damaged or hostile"
-        ));
+        return Err(Error::TooManyRepeats {
+            row: row + 1,
+            repeats,
+        });
     }
     let last = row + repeats;
     if last > u64::from(MAX_ROWS) {
-        return Err(format!(
-            "the sheet's content reaches row {last}, beyond a spreadsheet's limits \
-             ({MAX_ROWS} rows, {MAX_COLUMNS} columns): the file is damaged or was not written \
-             by a spreadsheet program"
-        ));
+        let first_col = row_cells.first().map_or(0, |(c, _)| u64::from(*c));
+        return Err(Error::BeyondSheetLimits {
+            row: last,
+            col: first_col + 1,
+        });
     }
     let added = (row_cells.len() as u64).saturating_mul(repeats);
     if *stored + added > MAX_CELLS {
-        return Err(format!(
-            "the sheet expands to more than {MAX_CELLS} cells with content: the file is \
-             damaged or hostile"
-        ));
+        return Err(Error::TooManyCells);
     }
     let row_text: u64 = row_cells.iter().map(|(_, value)| text_len(value)).sum();
     *text_bytes = text_bytes.saturating_add(row_text.saturating_mul(repeats));
     if *text_bytes > MAX_TEXT_BYTES {
-        return Err(too_much_text());
+        return Err(Error::TooMuchText);
     }
     // Bounded by MAX_ROWS above; rows come in order, columns in order
     // within them. The last repetition takes the row's values.
@@ -334,7 +306,7 @@ fn read_row<R: BufRead>(
     xml: &mut Xml<R>,
     row: u64,
     row_cells: &mut Vec<(u32, Data)>,
-) -> std::result::Result<std::result::Result<(), String>, XmlError> {
+) -> std::result::Result<Result<()>, XmlError> {
     let mut buf = Vec::new();
     let mut col = 0u64;
     let mut text_bytes = 0u64;
@@ -359,7 +331,6 @@ fn read_row<R: BufRead>(
         buf.clear();
         let col_repeats = start.repeats;
         let value = read_cell(xml, start, has_content, &mut buf)?;
-        let here = || format!("row {}, column {}", row + 1, col + 1);
         match value {
             Ok(Data::Empty) => {}
             Ok(_) if refused.is_some() => {}
@@ -368,29 +339,31 @@ fn read_row<R: BufRead>(
                 text_bytes =
                     text_bytes.saturating_add(text_len(&value).saturating_mul(col_repeats));
                 if text_bytes > MAX_TEXT_BYTES {
-                    refused = Some(too_much_text());
+                    refused = Some(Error::TooMuchText);
                 } else if end > u64::from(MAX_COLUMNS) {
-                    refused = Some(format!(
-                        "the sheet's content reaches row {}, column {end}, beyond a \
-                         spreadsheet's limits ({MAX_ROWS} rows, {MAX_COLUMNS} columns): the \
-                         file is damaged or was not written by a spreadsheet program",
-                        row + 1
-                    ));
+                    refused = Some(Error::BeyondSheetLimits {
+                        row: row + 1,
+                        col: end,
+                    });
                 } else {
                     // Bounded by MAX_COLUMNS above; the last column takes the value.
                     let values = std::iter::repeat_n(value, col_repeats as usize);
                     row_cells.extend((col as u32..end as u32).zip(values));
                 }
             }
-            Err(why) => {
-                refused.get_or_insert_with(|| format!("{}: {why}", here()));
+            Err(problem) => {
+                refused.get_or_insert(Error::BadCell {
+                    row: row + 1,
+                    col: col + 1,
+                    problem,
+                });
             }
         }
         col = col.saturating_add(col_repeats);
         buf.clear();
     }
     Ok(match refused {
-        Some(message) => Err(message),
+        Some(refusal) => Err(refusal),
         None => Ok(()),
     })
 }
@@ -401,14 +374,6 @@ fn text_len(value: &Data) -> u64 {
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.len() as u64,
         _ => 0,
     }
-}
-
-fn too_much_text() -> String {
-    format!(
-        "the sheet's text expands to more than {} MB once its repeated cells are written out: \
-         the file is damaged or hostile",
-        MAX_TEXT_BYTES >> 20
-    )
 }
 
 fn is_cell(e: &BytesStart) -> bool {
@@ -423,7 +388,7 @@ struct CellStart {
     name: &'static str,
     repeats: u64,
     /// Err: the value is not one.
-    value: Option<std::result::Result<Data, String>>,
+    value: Option<std::result::Result<Data, CellProblem>>,
     /// Whether its value type (`office:value-type`) is text or missing.
     text_type: bool,
     /// Whether LibreOffice marks it as a formula's error.
@@ -461,7 +426,7 @@ impl CellStart {
                             let text = text()?;
                             Some(match text.trim().parse::<f64>() {
                                 Ok(number) => Ok(Data::Float(number)),
-                                Err(_) => Err(format!("the cell's value '{text}' is not a number")),
+                                Err(_) => Err(CellProblem::NotANumber(text.into_owned())),
                             })
                         }
                         "office:string-value" => Some(Ok(Data::String(text()?.into_owned()))),
@@ -489,7 +454,7 @@ fn read_cell<R: BufRead>(
     start: CellStart,
     has_content: bool,
     buf: &mut Vec<u8>,
-) -> std::result::Result<std::result::Result<Data, String>, XmlError> {
+) -> std::result::Result<std::result::Result<Data, CellProblem>, XmlError> {
     let value = match start.value.transpose() {
         Ok(value) => value,
         Err(why) => {
@@ -527,7 +492,7 @@ fn read_cell<R: BufRead>(
 fn read_text<R: BufRead>(
     xml: &mut Xml<R>,
     buf: &mut Vec<u8>,
-) -> std::result::Result<std::result::Result<String, String>, XmlError> {
+) -> std::result::Result<std::result::Result<String, CellProblem>, XmlError> {
     let mut text = Text::default();
     // Elements open inside the cell: its end is the first end outside them.
     let mut depth = 0usize;
@@ -573,7 +538,7 @@ struct Text {
     paragraphs: usize,
     /// Spaces its `text:s` elements stand for, so far.
     spaces: u64,
-    refused: Option<String>,
+    refused: Option<CellProblem>,
 }
 
 impl Text {
@@ -593,12 +558,8 @@ impl Text {
                 self.spaces = self.spaces.saturating_add(count);
                 if self.spaces > MAX_SPACES {
                     let spaces = self.spaces;
-                    self.refused.get_or_insert_with(|| {
-                        format!(
-                            "the cell's text announces {spaces} spaces (text:s), more than a \
-                             cell holds ({MAX_SPACES} characters)"
-                        )
-                    });
+                    self.refused
+                        .get_or_insert(CellProblem::TooManySpaces(spaces));
                 } else {
                     self.value.extend(std::iter::repeat_n(' ', count as usize));
                 }
@@ -668,7 +629,7 @@ mod tests {
     }
 
     fn open(bytes: &[u8]) -> Result<Workbook> {
-        Workbook::open(Path::new("test.ods"), bytes)
+        Workbook::open(bytes)
     }
 
     fn message(error: Error) -> String {
@@ -693,10 +654,7 @@ mod tests {
     }
 
     fn our_cells(bytes: &[u8], name: &str) -> Vec<(usize, usize, Data)> {
-        let grid = open(bytes)
-            .unwrap()
-            .grid(Path::new("test.ods"), name)
-            .unwrap();
+        let grid = open(bytes).unwrap().grid(name).unwrap();
         grid.values()
             .into_iter()
             .map(|(r, c, d)| (r, c, d.clone()))
@@ -828,10 +786,14 @@ mod tests {
         );
     }
 
-    fn sheet_refusal(tables: &str, name: &str) -> String {
+    fn sheet_error(tables: &str, name: &str) -> Error {
         let bytes = ods(tables);
         let workbook = open(&bytes).unwrap();
-        message(workbook.grid(Path::new("test.ods"), name).err().unwrap())
+        workbook.grid(name).err().unwrap()
+    }
+
+    fn sheet_refusal(tables: &str, name: &str) -> String {
+        message(sheet_error(tables, name))
     }
 
     fn one_row_sheet(row_repeats: u64, cells: &str) -> String {
@@ -858,7 +820,10 @@ mod tests {
             r#"<table:table table:name="T"><table:table-row table:number-rows-repeated="1048576"/><table:table-row>{cell}</table:table-row></table:table>"#
         );
         let refusal = sheet_refusal(&below, "T");
-        assert!(refusal.contains("reaches row 1048577"), "{refusal}");
+        assert!(
+            refusal.contains("a cell at row 1048577, column 1,"),
+            "{refusal}"
+        );
 
         let beyond = format!(r#"<table:table-cell table:number-columns-repeated="16384"/>{cell}"#);
         let refusal = sheet_refusal(&one_row_sheet(1, &beyond), "T");
@@ -909,10 +874,12 @@ mod tests {
 <table:table table:name="Bonne">
  <table:table-row><table:table-cell office:value-type="float" office:value="12"/></table:table-row>
 </table:table>"#;
-        let refusal = sheet_refusal(tables, "Mauvaise");
+        let Error::BadCell { row, col, problem } = sheet_error(tables, "Mauvaise") else {
+            panic!("not a bad cell");
+        };
         assert_eq!(
-            refusal,
-            "test.ods, sheet 'Mauvaise': row 2, column 4: the cell's value 'douze' is not a number"
+            (row, col, problem),
+            (2, 4, CellProblem::NotANumber("douze".into()))
         );
         assert_eq!(
             our_cells(&ods(tables), "Bonne"),
@@ -928,19 +895,14 @@ mod tests {
             &document(&table),
             None,
         );
-        let refusal = message(open(&text).err().unwrap());
-        assert!(
-            refusal.ends_with("an OpenDocument file but not a spreadsheet"),
-            "{refusal}"
-        );
+        assert!(matches!(open(&text), Err(Error::NotASpreadsheet)));
 
         let manifest = r#"<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">
 <manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">
 <manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="x"/>
 </manifest:file-entry></manifest:manifest>"#;
         let locked = archive(MIMETYPE, &document(&table), Some(manifest));
-        let refusal = message(open(&locked).err().unwrap());
-        assert!(refusal.ends_with("protected by a password: save it again without one"));
+        assert!(matches!(open(&locked), Err(Error::Encrypted)));
 
         let whole = document(&table);
         let truncated = archive(MIMETYPE, &whole[..whole.len() - 120], None);
@@ -953,8 +915,7 @@ mod tests {
             None,
         );
         for broken in [truncated, entity, b"PK\x03\x04 not a zip".to_vec()] {
-            let refusal = message(open(&broken).err().unwrap());
-            assert_eq!(refusal, format!("test.ods: {DAMAGED}"));
+            assert!(matches!(open(&broken), Err(Error::Damaged { .. })));
         }
     }
 }

@@ -1,0 +1,240 @@
+//! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
+//! reader, told apart by their content): checked before a reader trusts
+//! them, then read a sheet at a time into a grid of cells.
+
+use crate::error::{Error, Result};
+use crate::grid::{Grid, SheetGrid, SparseGrid};
+use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
+use crate::ods;
+use calamine::{Reader, SheetType, SheetVisible};
+use std::io::Cursor;
+
+/// A sheet of a workbook, as its list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sheet {
+    pub name: String,
+    pub visibility: Visibility,
+    /// A worksheet, not a chart sheet or a macro sheet.
+    pub is_worksheet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Visible,
+    Hidden,
+    /// Hidden so that only a macro or the file's XML can show it.
+    VeryHidden,
+}
+
+impl Sheet {
+    fn of(sheet: &calamine::Sheet) -> Self {
+        Sheet {
+            name: sheet.name.clone(),
+            visibility: match sheet.visible {
+                SheetVisible::Visible => Visibility::Visible,
+                SheetVisible::Hidden => Visibility::Hidden,
+                SheetVisible::VeryHidden => Visibility::VeryHidden,
+            },
+            is_worksheet: sheet.typ == SheetType::WorkSheet,
+        }
+    }
+}
+
+/// An open workbook, whichever reader reads it; `B` holds its bytes.
+pub struct Workbook<B: AsRef<[u8]>> {
+    book: Book<B>,
+}
+
+enum Book<B: AsRef<[u8]>> {
+    Calamine(Box<calamine::Sheets<Cursor<B>>>),
+    Ods(ods::Workbook),
+}
+
+impl<B: AsRef<[u8]> + Clone> Workbook<B> {
+    /// A workbook in memory; its format (xlsx, xlsm, xlsb, xls, ods) is
+    /// detected from its content, and its structure checked against the
+    /// limits before a reader allocates what it announces.
+    pub fn open(data: B) -> Result<Self> {
+        let bytes = data.as_ref();
+        if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
+            return Err(Error::Encrypted);
+        }
+        if bytes.starts_with(CFB_MAGIC) {
+            check_xls(bytes)?;
+        }
+        if bytes.starts_with(b"PK") && check_archive(bytes)? == Archive::Ods {
+            return Ok(Workbook {
+                book: Book::Ods(ods::Workbook::open(bytes)?),
+            });
+        }
+        let workbook =
+            calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
+                Error::Damaged {
+                    why: format!("the workbook reader said: {e}"),
+                }
+            })?;
+        Ok(Workbook {
+            book: Book::Calamine(Box::new(workbook)),
+        })
+    }
+}
+
+impl<B: AsRef<[u8]>> Workbook<B> {
+    /// Its sheets in the workbook's order, with their visibility.
+    pub fn sheets(&self) -> Vec<Sheet> {
+        match &self.book {
+            Book::Calamine(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
+            Book::Ods(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
+        }
+    }
+
+    /// The sheet named `name` (exactly, one of [`Self::sheets`]'), its rows
+    /// and columns counted from A1.
+    pub fn grid(&mut self, name: &str) -> Result<Box<dyn Grid + Send>> {
+        let fail = |why: String| Error::DamagedSheet {
+            why: format!("the sheet reader said: {why}"),
+        };
+        // xlsx and xlsb are read cell by cell into a sparse grid: a dense range
+        // would allocate every cell up to a stray one in the sheet's far corner.
+        macro_rules! sparse {
+            ($reader:expr) => {{
+                let mut reader = $reader.map_err(|e| fail(e.to_string()))?;
+                let mut cells = Vec::new();
+                while let Some(cell) = reader.next_cell().map_err(|e| fail(e.to_string()))? {
+                    let (row, col) = cell.get_position();
+                    // Checked before the grid allocates a row per row up to this cell.
+                    if row >= MAX_ROWS || col >= MAX_COLUMNS {
+                        return Err(Error::BeyondSheetLimits {
+                            row: u64::from(row) + 1,
+                            col: u64::from(col) + 1,
+                        });
+                    }
+                    let value = calamine::Data::from(cell.get_value().clone());
+                    if value != calamine::Data::Empty {
+                        cells.push((row, col, value));
+                    }
+                }
+                Box::new(SparseGrid::new(cells)) as Box<dyn Grid + Send>
+            }};
+        }
+        Ok(match &mut self.book {
+            Book::Ods(ods) => Box::new(ods.grid(name)?),
+            Book::Calamine(book) => match book.as_mut() {
+                calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
+                calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
+                other => Box::new(SheetGrid::new(
+                    other
+                        .worksheet_range(name)
+                        .map_err(|e| fail(e.to_string()))?,
+                )),
+            },
+        })
+    }
+}
+
+/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
+const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// Whether a compound file holds an `EncryptionInfo` stream: what Excel
+/// writes for a workbook saved with a password.
+fn is_encrypted(bytes: &[u8]) -> bool {
+    let name: Vec<u8> = "EncryptionInfo"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    memchr::memmem::find(bytes, &name).is_some()
+}
+
+/// Checks an .xls workbook before the reader trusts it: its compound file
+/// holds together (no sector chain that loops or points past the file), and
+/// no DIMENSIONS record announces more than an .xls sheet holds (65,536 rows,
+/// 256 columns), since the reader allocates what it announces.
+fn check_xls(bytes: &[u8]) -> Result<()> {
+    let broken = |_| Error::Broken;
+    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(broken)?;
+    let Some(name) = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| file.is_stream(n))
+    else {
+        return Ok(());
+    };
+    let mut stream = Vec::new();
+    std::io::Read::read_to_end(&mut file.open_stream(name).map_err(broken)?, &mut stream)
+        .map_err(broken)?;
+    const DIMENSIONS: u16 = 0x0200;
+    let mut at = 0;
+    while let Some(header) = stream.get(at..at + 4) {
+        let kind = u16::from_le_bytes([header[0], header[1]]);
+        let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
+        // BIFF8's DIMENSIONS: first row, last row + 1 (u32), first column, last column + 1 (u16).
+        if kind == DIMENSIONS
+            && let Some(data) = stream.get(at + 4..at + 4 + len)
+            && len >= 12
+        {
+            let rows = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
+            let columns = u16::from_le_bytes([data[10], data[11]]);
+            if rows > XLS_MAX_ROWS || columns > XLS_MAX_COLUMNS {
+                return Err(Error::XlsTooLarge { rows, columns });
+            }
+        }
+        at += 4 + len;
+    }
+    Ok(())
+}
+
+/// What a workbook's zip archive holds.
+#[derive(PartialEq)]
+enum Archive {
+    /// An OpenDocument file.
+    Ods,
+    /// Anything else: for calamine to tell.
+    Other,
+}
+
+/// Checks an xlsx/xlsm/xlsb/ods archive before a reader trusts it: no member
+/// decompresses beyond [`MAX_MEMBER_BYTES`], and the shared strings table does
+/// not announce more strings than it can hold (calamine reserves memory for
+/// the announced count).
+fn check_archive(bytes: &[u8]) -> Result<Archive> {
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        // Not a readable archive: the reader says so in its own terms.
+        return Ok(Archive::Other);
+    };
+    for i in 0..archive.len() {
+        let Ok(member) = archive.by_index_raw(i) else {
+            continue;
+        };
+        if member.size() > MAX_MEMBER_BYTES {
+            return Err(Error::MemberTooLarge {
+                name: member.name().unwrap_or_default().into_owned(),
+                bytes: member.size(),
+            });
+        }
+    }
+    if ods::is_ods(&archive) {
+        return Ok(Archive::Ods);
+    }
+    let Ok(strings) = archive.by_name("xl/sharedStrings.xml") else {
+        return Ok(Archive::Other);
+    };
+    let size = strings.size();
+    let mut head = Vec::with_capacity(4096);
+    // Reading a prefix of a member cannot fail in a way that matters here.
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(strings, 4096), &mut head);
+    let head = String::from_utf8_lossy(&head);
+    const ATTRIBUTE: &str = "uniqueCount=\"";
+    let announced = head.find(ATTRIBUTE).map(|at| {
+        let digits: String = head[at + ATTRIBUTE.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse::<u64>().unwrap_or(u64::MAX)
+    });
+    // Each string takes at least `<si/>`: 5 bytes.
+    if let Some(count) = announced
+        && count > size / 5 + 1
+    {
+        return Err(Error::TooManyStrings { count, bytes: size });
+    }
+    Ok(Archive::Other)
+}
