@@ -1243,3 +1243,39 @@ fn inspect_reads_awkward_headers_as_a_person_would() {
         assert!(awkward.contains(line), "{line}:\n{awkward}");
     }
 }
+
+/// Issue 38: a workbook in the 1904 date system (Excel for Mac's option)
+/// whose dates are plain numbers: each is counted from 1 January 1904, not
+/// 1900, in xlsx, xls and ods alike. The months are those of the dates the
+/// fixture's comment gives (15/01, 02/03, 31/03, 31/12/2020): read from 1900
+/// they would all fall in 2016 and every count of 2020 would be 0.
+#[test]
+fn dates_of_a_1904_workbook_are_counted_from_1904() {
+    let out = tempfile::tempdir().unwrap();
+    let output = suivi(&[
+        "run",
+        arg(&pipeline("dates_1904.toml")),
+        "--out",
+        arg(out.path()),
+        "--diffusion",
+        "interne",
+    ]);
+    assert_exit(&output, 0);
+    let table = std::fs::read_to_string(out.path().join("indicateurs_2020_interne.csv")).unwrap();
+    for id in ["X-01", "X-02", "X-03"] {
+        let value = |month: &str| -> String {
+            table
+                .lines()
+                .map(|l| l.split(';').collect::<Vec<_>>())
+                .find(|f| f[0] == id && f[3] == "Loire" && f[4] == month && f[5].is_empty())
+                .map(|f| f[6].to_owned())
+                .unwrap_or_else(|| panic!("{id} month {month:?} not in the table"))
+        };
+        assert_eq!(value(""), "4", "{id}");
+        assert_eq!(
+            ["1", "2", "3", "12"].map(value),
+            ["1", "0", "2", "1"].map(str::to_owned),
+            "{id}"
+        );
+    }
+}

@@ -21,6 +21,68 @@ pub trait Grid: Sync {
     fn row_is_blank(&self, row: usize) -> bool {
         self.row_cells(row).is_empty()
     }
+
+    /// Whether the workbook counts its dates from 1904 (Excel for Mac's
+    /// option, kept when the file moves): a plain number in a date column
+    /// is then a 1904 serial, 1,462 days off the 1900 ones.
+    fn dates_from_1904(&self) -> bool {
+        false
+    }
+}
+
+/// A sheet of a workbook in the 1904 date system.
+pub struct Dates1904<G>(pub G);
+
+impl<G: Grid + ?Sized> Grid for Box<G> {
+    fn height(&self) -> usize {
+        (**self).height()
+    }
+
+    fn width(&self) -> usize {
+        (**self).width()
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        (**self).cell(row, col)
+    }
+
+    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
+        (**self).row_cells(row)
+    }
+
+    fn row_is_blank(&self, row: usize) -> bool {
+        (**self).row_is_blank(row)
+    }
+
+    fn dates_from_1904(&self) -> bool {
+        (**self).dates_from_1904()
+    }
+}
+
+impl<G: Grid> Grid for Dates1904<G> {
+    fn height(&self) -> usize {
+        self.0.height()
+    }
+
+    fn width(&self) -> usize {
+        self.0.width()
+    }
+
+    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
+        self.0.cell(row, col)
+    }
+
+    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
+        self.0.row_cells(row)
+    }
+
+    fn row_is_blank(&self, row: usize) -> bool {
+        self.0.row_is_blank(row)
+    }
+
+    fn dates_from_1904(&self) -> bool {
+        true
+    }
 }
 
 /// A grid a workbook keeps for the sources that read the same sheet.
@@ -43,6 +105,10 @@ impl<G: Grid + Send> Grid for std::sync::Arc<G> {
 
     fn row_is_blank(&self, row: usize) -> bool {
         (**self).row_is_blank(row)
+    }
+
+    fn dates_from_1904(&self) -> bool {
+        (**self).dates_from_1904()
     }
 }
 

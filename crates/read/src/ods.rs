@@ -33,6 +33,8 @@ pub fn is_ods<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> bool {
 /// An .ods workbook: its sheets in the file's order, each read or refused.
 pub struct Workbook {
     sheets: Vec<(Sheet, Result<Arc<SparseGrid>>)>,
+    /// The document's null date is 1904-01-01 (`table:null-date`).
+    pub dates_from_1904: bool,
 }
 
 impl Workbook {
@@ -125,8 +127,13 @@ fn read_content<R: BufRead>(content: R) -> std::result::Result<Workbook, XmlErro
     let mut hidden_styles = HashMap::new();
     let mut style = None;
     let mut sheets = Vec::new();
+    let mut dates_from_1904 = false;
     loop {
         match xml.read_event_into(&mut buf)? {
+            Event::Start(e) | Event::Empty(e) if e.name() == QName("table:null-date") => {
+                dates_from_1904 =
+                    attribute(&e, "table:date-value")?.as_deref() == Some("1904-01-01");
+            }
             Event::Start(e) if e.name() == QName("style:style") => {
                 style = attribute(&e, "style:name")?;
             }
@@ -168,7 +175,12 @@ fn read_content<R: BufRead>(content: R) -> std::result::Result<Workbook, XmlErro
                     sheets.push((sheet, Ok(Arc::new(SparseGrid::new(Vec::new())))));
                 }
             }
-            Event::Eof => return Ok(Workbook { sheets }),
+            Event::Eof => {
+                return Ok(Workbook {
+                    sheets,
+                    dates_from_1904,
+                });
+            }
             _ => {}
         }
         buf.clear();

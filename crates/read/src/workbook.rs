@@ -3,7 +3,7 @@
 //! them, then read a sheet at a time into a grid of cells.
 
 use crate::error::{Error, Result};
-use crate::grid::{Grid, SheetGrid, SparseGrid};
+use crate::grid::{Dates1904, Grid, SheetGrid, SparseGrid};
 use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
 use crate::ods;
 use calamine::{Reader, SheetType, SheetVisible};
@@ -88,9 +88,31 @@ impl<B: AsRef<[u8]>> Workbook<B> {
         }
     }
 
+    /// Whether the workbook counts its dates from 1904 (xlsx `date1904`,
+    /// xls `DATEMODE`, the ods null date); xlsb is taken as 1900.
+    pub fn dates_from_1904(&self) -> bool {
+        match &self.book {
+            Book::Ods(ods) => ods.dates_from_1904,
+            Book::Calamine(book) => match book.as_ref() {
+                calamine::Sheets::Xlsx(xlsx) => xlsx.has_1904_epoch(),
+                calamine::Sheets::Xls(xls) => xls.has_1904_epoch(),
+                _ => false,
+            },
+        }
+    }
+
     /// The sheet named `name` (exactly, one of [`Self::sheets`]'), its rows
-    /// and columns counted from A1.
+    /// and columns counted from A1; it tells its workbook's date system.
     pub fn grid(&mut self, name: &str) -> Result<Box<dyn Grid + Send>> {
+        let grid = self.sheet_grid(name)?;
+        Ok(if self.dates_from_1904() {
+            Box::new(Dates1904(grid))
+        } else {
+            grid
+        })
+    }
+
+    fn sheet_grid(&mut self, name: &str) -> Result<Box<dyn Grid + Send>> {
         let fail = |why: String| Error::DamagedSheet {
             why: format!("the sheet reader said: {why}"),
         };

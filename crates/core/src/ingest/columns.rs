@@ -140,7 +140,10 @@ pub fn parse_column(
         ColumnType::Id => Values::Id(typed_again!(|c| parse::parse_id(c, column.width)
             .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
         ColumnType::Date => {
-            Values::Date(typed_again!(|c| parse::parse_date(c).map(|d| d.map(days))))
+            let from_1904 = grid.dates_from_1904();
+            Values::Date(typed_again!(
+                |c| parse::parse_date_in(c, from_1904).map(|d| d.map(days))
+            ))
         }
         ColumnType::Month => {
             Values::Date(typed_again!(|c| parse::parse_month(c).map(|d| d.map(days))))

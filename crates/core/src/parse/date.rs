@@ -19,6 +19,34 @@ pub fn excel_serial(date: NaiveDate) -> f64 {
 /// Serials of 1 January 1910 to 31 December 2199: anything else is not a plausible date here.
 const SERIAL_RANGE: std::ops::RangeInclusive<f64> = 3654.0..=109_573.0;
 
+/// Days from Excel's 1900 day 0 (1899-12-30) to its 1904 day 0 (1904-01-01).
+const DAYS_1900_TO_1904: f64 = 1462.0;
+
+/// A date read in a workbook of either date system: a plain number is a
+/// serial of the workbook's own system (cells formatted as dates were
+/// converted by the reader already).
+pub fn parse_date_in(cell: Cell, dates_from_1904: bool) -> Parsed<NaiveDate> {
+    match cell {
+        Cell::Int(_) | Cell::Float(_) if dates_from_1904 => {
+            let f = match cell {
+                Cell::Int(i) => i as f64,
+                Cell::Float(f) => f,
+                _ => unreachable!("matched above"),
+            };
+            if is_yyyymmdd(f) {
+                number_date(f)
+            } else {
+                number_date(f + DAYS_1900_TO_1904)
+            }
+        }
+        other => parse_date(other),
+    }
+}
+
+fn is_yyyymmdd(f: f64) -> bool {
+    f.fract() == 0.0 && (19_000_101.0..=21_991_231.0).contains(&f)
+}
+
 pub fn parse_date(cell: Cell) -> Parsed<NaiveDate> {
     match cell {
         Cell::Empty => Ok(None),
@@ -48,7 +76,7 @@ pub fn parse_month(cell: Cell) -> Parsed<NaiveDate> {
 }
 
 fn number_date(f: f64) -> Parsed<NaiveDate> {
-    if f.fract() == 0.0 && (19_000_101.0..=21_991_231.0).contains(&f) {
+    if is_yyyymmdd(f) {
         return yyyymmdd(&(f as i64).to_string());
     }
     if !SERIAL_RANGE.contains(&f) {

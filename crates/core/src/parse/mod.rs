@@ -5,7 +5,7 @@
 mod date;
 mod number;
 
-pub use date::{excel_serial, parse_date, parse_month};
+pub use date::{excel_serial, parse_date, parse_date_in, parse_month};
 pub use number::{parse_decimal, parse_integer};
 
 use std::borrow::Cow;
