@@ -212,10 +212,20 @@ fn expected(id: &str, rows: &[Initiative], place: &Place) -> Vec<Unit> {
         }
         // Every row of the file: the denominator is the year's whatever
         // the date; the numerator, the rows of the year (and month).
+        // A total leaves out the breakdown values (per territory at that
+        // level) with nothing in the denominator (DOMAIN.md, FIN-01).
         "T-RATIO" => {
+            let planned = |r: &Initiative| -> f64 {
+                rows.iter()
+                    .filter(|o| o.kind == r.kind)
+                    .filter(|o| place.0.is_none() || o.territory == r.territory)
+                    .filter_map(|o| o.persons)
+                    .sum()
+            };
+            let counted = |r: &Initiative| place.2.is_some() || planned(r) > 0.0;
             for r in rows
                 .iter()
-                .filter(|r| territory_ok(&r.territory) && kind_ok(r))
+                .filter(|r| territory_ok(&r.territory) && kind_ok(r) && counted(r))
             {
                 let num = r.amount.filter(|a| *a != 0.0 && in_year(r) && month_ok(r));
                 let den = r.persons.filter(|p| *p != 0.0);
@@ -683,4 +693,34 @@ fn the_state_total_lists_only_payments_on_agreed_actions() {
         .filter_map(|r| r["numerateur"].parse::<f64>().ok())
         .sum();
     assert!((paid_outside - outside).abs() < 0.005, "{paid_outside}");
+}
+
+/// A breakdown value is matched ignoring case and accents; an unknown one
+/// is a usage error naming the values the indicator takes.
+#[test]
+fn a_breakdown_value_is_matched_loosely_and_an_unknown_one_named() {
+    let pipeline = root().join("pipelines/loire.toml");
+    let explain = |value: &str| {
+        common::suivi(&[
+            "explain",
+            common::arg(&pipeline),
+            "FIN-01",
+            "--ventilation",
+            value,
+            "--show",
+            "0",
+        ])
+    };
+    let output = explain("MAISON KANGOUROU ITINERANTE");
+    common::assert_exit(&output, 0);
+    let first = common::stdout(&output).lines().next().unwrap().to_owned();
+    assert!(first.ends_with(", Maison kangourou itinérante"), "{first}");
+    let output = explain("Maison kangourou");
+    common::assert_exit(&output, 2);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("FIN-01 has no breakdown value 'Maison kangourou'"),
+        "{err}"
+    );
+    assert!(err.contains("Maison kangourou itinérante"), "{err}");
 }

@@ -59,7 +59,7 @@ impl<'a> Links<'a> {
         let is_source = sources.contains_key(&table);
         let mut identifiers = Vec::new();
         if !is_source {
-            let read = read_sources(pipeline, &table);
+            let read = crate::indicators::lineage::sources_of(pipeline, indicator);
             let schema = frames
                 .get(&table)
                 .expect("validated table name")
@@ -322,38 +322,4 @@ fn in_file_order(lines: Vec<Line>) -> Vec<Line> {
             })
         })
         .collect()
-}
-
-/// The sources a table is built from: those its SQL names, and those of
-/// the derived tables it names, transitively.
-fn read_sources(pipeline: &Pipeline, table: &str) -> Vec<String> {
-    let mut sources = BTreeSet::new();
-    let mut pending = vec![table.to_owned()];
-    let mut seen = HashSet::new();
-    while let Some(name) = pending.pop() {
-        if !seen.insert(name.clone()) {
-            continue;
-        }
-        if pipeline.sources.contains_key(&name) {
-            sources.insert(name);
-            continue;
-        }
-        let Some(derived) = pipeline.tables.iter().find(|t| *t.name.get_ref() == name) else {
-            continue;
-        };
-        let words: HashSet<&str> = derived
-            .sql
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .collect();
-        for candidate in pipeline
-            .sources
-            .keys()
-            .chain(pipeline.tables.iter().map(|t| t.name.get_ref()))
-        {
-            if words.contains(candidate.as_str()) {
-                pending.push(candidate.clone());
-            }
-        }
-    }
-    sources.into_iter().collect()
 }

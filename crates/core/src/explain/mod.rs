@@ -115,15 +115,11 @@ pub fn explain(pipeline: &Pipeline, cell: &Cell) -> Result<Explanation> {
     if !cell.internal {
         confidentiality::protect(pipeline, &mut published)?;
     }
+    let place = breakdown_value(indicator, &published, place)?;
     let row = published
         .iter()
         .find(|r| r.indicator == indicator.id() && r.place() == place)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "{} has no published cell there (a breakdown value it never takes?)",
-                indicator.id()
-            ))
-        })?;
+        .ok_or_else(|| Error::Usage(format!("{} has no published cell there", indicator.id())))?;
     if row.masked {
         return Err(Error::Masked(mask::reason(
             pipeline, indicator, row, &published,
@@ -221,6 +217,32 @@ fn locate(
         Some(v) => Some(v.clone()),
     };
     Ok((territory, month, breakdown))
+}
+
+/// The breakdown value as published, matched ignoring case and accents;
+/// an unknown one is named with the values the indicator takes.
+fn breakdown_value(
+    indicator: &Indicator,
+    published: &[rows::Row],
+    place: rows::Place,
+) -> Result<rows::Place> {
+    let Some(wanted) = &place.2 else {
+        return Ok(place);
+    };
+    let values: std::collections::BTreeSet<&str> = published
+        .iter()
+        .filter(|r| r.indicator == indicator.id())
+        .filter_map(|r| r.breakdown.as_deref())
+        .collect();
+    let normal = crate::text::normalize;
+    match values.iter().find(|v| normal(v) == normal(wanted)) {
+        Some(value) => Ok((place.0, place.1, Some((*value).to_owned()))),
+        None => Err(Error::Usage(format!(
+            "{} has no breakdown value '{wanted}' (its values: {})",
+            indicator.id(),
+            values.into_iter().collect::<Vec<_>>().join(", ")
+        ))),
+    }
 }
 
 /// `3`, `03`, `03/2020` or `2020-03` (of the run's year) to 1 to 12.
