@@ -128,8 +128,7 @@ pub fn read_csv_file(
     context: &Context,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, None, e.into()))?;
     read_csv(source, path, file, context, &batching(source), hash)
 }
 
