@@ -1279,3 +1279,17 @@ fn dates_of_a_1904_workbook_are_counted_from_1904() {
         );
     }
 }
+
+/// Issue 38: a form export (Démarches simplifiées) with answers of 20 to 44
+/// lines in quotes, holding commas and semicolons: the unclosed-quote guard
+/// counts the lines of one field, not of the record, and the delimiter is
+/// sniffed following quotes across lines, so all 30 records are read.
+#[test]
+fn a_form_export_with_long_answers_over_many_lines_is_read_whole() {
+    let output = suivi(&["check", arg(&pipeline("demarches_simplifiees.toml"))]);
+    assert_exit(&output, 0);
+    let table = check_table(&stdout(&output));
+    let row = check_row(&table, "dossiers");
+    row.assert_reconciled();
+    assert_eq!((row.accepted, row.rejected), (30, 0), "{row:?}");
+}

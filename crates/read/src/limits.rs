@@ -16,9 +16,10 @@ pub const XLS_MAX_COLUMNS: u16 = 256;
 /// Largest a member of a workbook's archive may be once decompressed.
 pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
-/// More line breaks than this in one CSV field is not a note written over a
-/// few lines: it is a quote left open.
-pub const MAX_LINES_IN_A_FIELD: usize = 20;
+/// More line breaks than this in one CSV field is not an answer written
+/// over many lines (a form's free text runs to tens of lines): it is a quote
+/// left open, taking the lines after it into one field.
+pub const MAX_LINES_IN_A_FIELD: usize = 500;
 
 /// Bytes of a CSV file split together. A block is read up to this plus
 /// [`MARGIN`]; its records starting before this are its own, the others the

@@ -258,7 +258,13 @@ impl<'t> Splitter<'t> {
             }
             Some(_) => self.read_quoted(start),
         };
-        self.check_record(start, line, spanned)?;
+        let widest = match self.record {
+            Record::Quoted(_, ended, _) if spanned > MAX_LINES_IN_A_FIELD => {
+                widest_field(&self.scratch.0, &self.scratch.1[..ended])
+            }
+            _ => spanned,
+        };
+        self.check_record(start, line, spanned, widest)?;
         self.ahead = Some(line);
         Ok(())
     }
@@ -303,8 +309,15 @@ impl<'t> Splitter<'t> {
     /// Refuses a record no spreadsheet program would write: wider than a
     /// sheet, or with a quoted field that swallows many lines (a quote left
     /// open takes every line after it into one field). `spanned` is the
-    /// line breaks its fields hold.
-    fn check_record(&mut self, start: usize, line: usize, spanned: usize) -> Result<()> {
+    /// line breaks its fields hold, `widest` the most one of them holds: a
+    /// form's export can hold many answers of many lines each.
+    fn check_record(
+        &mut self,
+        start: usize,
+        line: usize,
+        spanned: usize,
+        widest: usize,
+    ) -> Result<()> {
         let width = match self.record {
             Record::Line(..) => self.ends.len(),
             Record::Quoted(_, ended, _) => ended,
@@ -325,7 +338,7 @@ impl<'t> Splitter<'t> {
                 line,
                 mib: MARGIN >> 20,
             })
-        } else if spanned > MAX_LINES_IN_A_FIELD || unclosed {
+        } else if widest > MAX_LINES_IN_A_FIELD || unclosed {
             Some(Error::UnclosedQuote {
                 line,
                 lines: spanned + 1,
@@ -365,6 +378,17 @@ impl<'t> Splitter<'t> {
 /// into 64-bit lanes four bytes at a time (perf: most of `read_ahead`):
 /// sixteen bytes at a time into one byte each, then added up.
 #[inline]
+/// The most line breaks one field holds, the fields' bytes ending at `ends`.
+fn widest_field(fields: &[u8], ends: &[usize]) -> usize {
+    let mut start = 0;
+    let mut widest = 0;
+    for &end in ends {
+        widest = widest.max(line_breaks(&fields[start..end]));
+        start = end;
+    }
+    widest
+}
+
 fn line_breaks(bytes: &[u8]) -> usize {
     if bytes.len() > 256 {
         return memchr::memchr_iter(b'\n', bytes).count();
@@ -396,17 +420,15 @@ fn with_line_feeds(bytes: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
     Cow::Owned(fixed)
 }
 
-/// The candidate that splits the most lines into the same number of fields.
+/// The candidate that splits the most records into the same number of
+/// fields. Records, not lines: a quoted note over several lines is one
+/// field, whatever commas it holds.
 fn sniff_delimiter(text: &[u8]) -> u8 {
     const CANDIDATES: [u8; 4] = [b';', b',', b'\t', b'|'];
-    let lines: Vec<&[u8]> = text
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.trim_ascii().is_empty())
-        .take(50)
-        .collect();
+    let records = records_outside_quotes(text, 50);
     let mut best = (0usize, b';');
     for &d in &CANDIDATES {
-        let mut counts: Vec<usize> = lines
+        let mut counts: Vec<usize> = records
             .iter()
             .map(|l| count_outside_quotes(l, d))
             .filter(|&n| n > 0)
@@ -422,6 +444,33 @@ fn sniff_delimiter(text: &[u8]) -> u8 {
         }
     }
     best.1
+}
+
+/// The first `most` non-blank records of `text`: lines, except that a line
+/// break inside quotes does not end one.
+fn records_outside_quotes(text: &[u8], most: usize) -> Vec<&[u8]> {
+    let mut records = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, &b) in text.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => {
+                let record = &text[start..i];
+                if !record.trim_ascii().is_empty() {
+                    records.push(record);
+                    if records.len() == most {
+                        return records;
+                    }
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !text[start..].trim_ascii().is_empty() {
+        records.push(&text[start..]);
+    }
+    records
 }
 
 fn count_outside_quotes(line: &[u8], d: u8) -> usize {
@@ -473,6 +522,15 @@ mod tests {
             let expected = (0..len).filter(|i| i % 7 == 3).count();
             assert_eq!(line_breaks(&bytes), expected, "{len} bytes");
         }
+    }
+
+    #[test]
+    fn sniffs_semicolons_despite_notes_over_lines_full_of_commas() {
+        let mut text = b"id;note;montant\n".to_vec();
+        for i in 0..10 {
+            text.extend_from_slice(format!("{i};\"a, b, c,\nd, e, f,\ng, h\";1,5\n").as_bytes());
+        }
+        assert_eq!(sniff_delimiter(&text), b';');
     }
 
     #[test]
