@@ -546,8 +546,7 @@ mod tests {
     /// (where a word-wide comparison could borrow) and upper bytes.
     #[test]
     fn delimiters_are_found_where_a_byte_scan_finds_them() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(8);
+        let mut rng = crate::TestRng::new(8);
         for delimiter in [b';', b',', b'\t', b'|'] {
             let near = [
                 delimiter - 1,
@@ -559,9 +558,7 @@ mod tests {
                 b'a',
             ];
             for len in 0..70 {
-                let line: Vec<u8> = (0..len)
-                    .map(|_| near[rng.random_range(0..near.len())])
-                    .collect();
+                let line: Vec<u8> = (0..len).map(|_| near[rng.below(near.len())]).collect();
                 let mut found = vec![];
                 delimiters(&line, delimiter, &mut found);
                 let expected: Vec<usize> = (0..len).filter(|&i| line[i] == delimiter).collect();
