@@ -131,6 +131,22 @@ fn a_cell_past_excels_last_row_or_column_is_refused() {
     assert_refused(&output, "beyond a spreadsheet's limits");
 }
 
+/// Found by the xlsx fuzz target: a cell reference of nine letters
+/// overflowed the reader's column (a panic where overflows are checked, a
+/// column far past XFD otherwise).
+#[test]
+fn a_cell_reference_of_nine_letters_is_refused_not_a_crash() {
+    let output = check(&hostile("column_of_nine_letters.xlsx"));
+    common::assert_exit(&output, 3);
+    let err = common::stderr(&output);
+    assert!(
+        err.contains("data.xlsx, sheet 'Lignes': the file's structure is broken")
+            || err.contains("a cell at row 6, column 3963956382"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn an_ods_row_repeated_a_million_times_is_refused() {
     assert_refused(

@@ -67,12 +67,13 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
                 book: Book::Ods(ods::Workbook::open(bytes)?),
             });
         }
-        let workbook =
+        let workbook = calamine_call(|| {
             calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
                 Error::Damaged {
                     why: format!("the workbook reader said: {e}"),
                 }
-            })?;
+            })
+        })?;
         Ok(Workbook {
             book: Book::Calamine(Box::new(workbook)),
         })
@@ -141,17 +142,26 @@ impl<B: AsRef<[u8]>> Workbook<B> {
         }
         Ok(match &mut self.book {
             Book::Ods(ods) => Box::new(ods.grid(name)?),
-            Book::Calamine(book) => match book.as_mut() {
-                calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
-                calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
-                other => Box::new(SheetGrid::new(
-                    other
-                        .worksheet_range(name)
-                        .map_err(|e| fail(e.to_string()))?,
-                )),
-            },
+            Book::Calamine(book) => calamine_call(|| {
+                Ok(match book.as_mut() {
+                    calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
+                    calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
+                    other => Box::new(SheetGrid::new(
+                        other
+                            .worksheet_range(name)
+                            .map_err(|e| fail(e.to_string()))?,
+                    )),
+                })
+            })?,
         })
     }
+}
+
+/// Runs a call into calamine: a panic in it (a structure it does not
+/// expect, such as a cell reference of nine letters, whose column overflows)
+/// is a broken file, not a crash.
+fn calamine_call<T>(read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or(Err(Error::Broken))
 }
 
 /// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
@@ -259,4 +269,62 @@ fn check_archive(bytes: &[u8]) -> Result<Archive> {
         return Err(Error::TooManyStrings { count, bytes: size });
     }
     Ok(Archive::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn hostile(name: &str) -> Vec<u8> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/hostile")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// Every sheet of `bytes` read, or the first refusal.
+    fn read_all(bytes: &[u8]) -> Result<()> {
+        let mut workbook = Workbook::open(bytes)?;
+        for sheet in workbook.sheets() {
+            workbook.grid(&sheet.name)?;
+        }
+        Ok(())
+    }
+
+    /// Found by the xlsx fuzz target: calamine's column of a nine-letter
+    /// cell reference overflows (a panic where overflows are checked).
+    #[test]
+    fn a_cell_reference_of_nine_letters_is_refused_not_a_panic() {
+        let refusal = read_all(&hostile("column_of_nine_letters.xlsx")).unwrap_err();
+        assert!(
+            matches!(
+                refusal,
+                Error::Broken | Error::BeyondSheetLimits { row: 6, .. }
+            ),
+            "{refusal:?}"
+        );
+    }
+
+    /// Every hostile workbook of the suite is refused with an error, never
+    /// a panic out of the crate.
+    #[test]
+    fn hostile_workbooks_are_refused_without_a_panic() {
+        for name in [
+            "boundsheet_offset.xls",
+            "dimensions_rows.xls",
+            "fat_loop.xls",
+            "password.xlsx",
+            "huge_unique_count.xlsx",
+            "row_4000000000.xlsx",
+            "row_100000000.xlsx",
+            "column_zzzzz.xlsx",
+            "column_of_nine_letters.xlsx",
+            "rows_repeated.ods",
+            "cells_repeated.ods",
+            "text_repeated.ods",
+        ] {
+            assert!(read_all(&hostile(name)).is_err(), "{name}");
+        }
+    }
 }
