@@ -31,35 +31,9 @@ pub trait Grid: Sync {
 }
 
 /// A sheet of a workbook in the 1904 date system.
-pub struct Dates1904<G>(pub G);
+pub struct Dates1904(pub Box<dyn Grid + Send>);
 
-impl<G: Grid + ?Sized> Grid for Box<G> {
-    fn height(&self) -> usize {
-        (**self).height()
-    }
-
-    fn width(&self) -> usize {
-        (**self).width()
-    }
-
-    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        (**self).cell(row, col)
-    }
-
-    fn row_cells(&self, row: usize) -> Vec<(usize, Cell<'_>)> {
-        (**self).row_cells(row)
-    }
-
-    fn row_is_blank(&self, row: usize) -> bool {
-        (**self).row_is_blank(row)
-    }
-
-    fn dates_from_1904(&self) -> bool {
-        (**self).dates_from_1904()
-    }
-}
-
-impl<G: Grid> Grid for Dates1904<G> {
+impl Grid for Dates1904 {
     fn height(&self) -> usize {
         self.0.height()
     }
