@@ -2,7 +2,9 @@
 //! [`Cell`]s, row 0 being the sheet's first row as a user sees it.
 
 use crate::Cell;
-use calamine::{Data, Range};
+use crate::error::{Error, Result};
+use crate::limits::MAX_CELLS;
+use calamine::Data;
 
 pub trait Grid: Sync {
     /// Rows from the sheet's first row to its last used one.
@@ -28,6 +30,21 @@ pub trait Grid: Sync {
     fn dates_from_1904(&self) -> bool {
         false
     }
+
+    /// The cells that show the value of a merged range they belong to (its
+    /// first cell aside): to a reader of the sheet, that value is theirs.
+    fn merged_cells(&self) -> usize {
+        0
+    }
+}
+
+/// A merged range of a sheet, 0-based, its last row and column included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    pub first_row: u32,
+    pub first_col: u32,
+    pub last_row: u32,
+    pub last_col: u32,
 }
 
 /// A sheet of a workbook in the 1904 date system.
@@ -57,6 +74,10 @@ impl Grid for Dates1904 {
     fn dates_from_1904(&self) -> bool {
         true
     }
+
+    fn merged_cells(&self) -> usize {
+        self.0.merged_cells()
+    }
 }
 
 /// A grid a workbook keeps for the sources that read the same sheet.
@@ -83,6 +104,10 @@ impl<G: Grid + Send> Grid for std::sync::Arc<G> {
 
     fn dates_from_1904(&self) -> bool {
         (**self).dates_from_1904()
+    }
+
+    fn merged_cells(&self) -> usize {
+        (**self).merged_cells()
     }
 }
 
@@ -116,6 +141,11 @@ fn cell_of(data: &Data) -> Cell<'_> {
 pub struct SparseGrid {
     rows: Vec<Vec<(u32, Data)>>,
     width: usize,
+    merged: usize,
+    /// The merged ranges filled, for tests that compare a grid's cells
+    /// with a reader that leaves them as the file holds them.
+    #[cfg(test)]
+    ranges: Vec<Merged>,
 }
 
 impl SparseGrid {
@@ -139,7 +169,13 @@ impl SparseGrid {
         for row in &mut rows {
             row.sort_by_key(|(c, _)| *c);
         }
-        SparseGrid { rows, width }
+        SparseGrid {
+            rows,
+            width,
+            merged: 0,
+            #[cfg(test)]
+            ranges: Vec::new(),
+        }
     }
 
     /// `rows` of (column, value), each in column order.
@@ -151,7 +187,75 @@ impl SparseGrid {
             .map(|(c, _)| *c as usize + 1)
             .max()
             .unwrap_or(0);
-        SparseGrid { rows, width }
+        SparseGrid {
+            rows,
+            width,
+            merged: 0,
+            #[cfg(test)]
+            ranges: Vec::new(),
+        }
+    }
+
+    /// Gives every cell of each merged range the value of its first cell,
+    /// as a spreadsheet program shows it (what a covered cell may still
+    /// hold is hidden there, so it gives way). Ranges are cut to the sheet's
+    /// used rows and columns: a range merged down past the last row adds no
+    /// row. Refused when the cells filled would pass [`MAX_CELLS`].
+    pub fn fill_merged(&mut self, ranges: &[Merged]) -> Result<()> {
+        let (height, width) = (self.rows.len() as u32, self.width as u32);
+        let mut filled = 0u64;
+        for range in ranges {
+            if range.first_row >= height
+                || range.first_col >= width
+                || range.last_row < range.first_row
+                || range.last_col < range.first_col
+            {
+                continue;
+            }
+            let last_row = range.last_row.min(height - 1);
+            let last_col = range.last_col.min(width - 1);
+            let anchor = self.rows[range.first_row as usize]
+                .binary_search_by_key(&range.first_col, |(c, _)| *c)
+                .ok()
+                .map(|i| self.rows[range.first_row as usize][i].1.clone())
+                .filter(|value| !cell_of(value).is_blank());
+            let area = u64::from(last_row - range.first_row + 1)
+                * u64::from(last_col - range.first_col + 1);
+            if anchor.is_some() {
+                filled += area - 1;
+                if filled > MAX_CELLS {
+                    return Err(Error::TooManyCells);
+                }
+            }
+            let covered = range.first_col..=last_col;
+            for r in range.first_row..=last_row {
+                let cells = &mut self.rows[r as usize];
+                let is_anchor_row = r == range.first_row;
+                cells.retain(|(c, _)| {
+                    !covered.contains(c) || (is_anchor_row && *c == range.first_col)
+                });
+                if let Some(anchor) = &anchor {
+                    let skip = u32::from(is_anchor_row);
+                    cells.extend((range.first_col + skip..=last_col).map(|c| (c, anchor.clone())));
+                    cells.sort_by_key(|(c, _)| *c);
+                }
+            }
+        }
+        self.merged = filled as usize;
+        #[cfg(test)]
+        self.ranges.extend_from_slice(ranges);
+        Ok(())
+    }
+
+    /// Whether a merged range covers the cell (its first cell aside).
+    #[cfg(test)]
+    pub fn covers(&self, row: usize, col: usize) -> bool {
+        let (row, col) = (row as u32, col as u32);
+        self.ranges.iter().any(|m| {
+            (m.first_row..=m.last_row).contains(&row)
+                && (m.first_col..=m.last_col).contains(&col)
+                && (row, col) != (m.first_row, m.first_col)
+        })
     }
 
     /// Every stored value with its row and column, row by row.
@@ -166,6 +270,10 @@ impl SparseGrid {
 }
 
 impl Grid for SparseGrid {
+    fn merged_cells(&self) -> usize {
+        self.merged
+    }
+
     fn row_is_blank(&self, row: usize) -> bool {
         self.rows
             .get(row)
@@ -201,49 +309,5 @@ impl Grid for SparseGrid {
                     .collect()
             })
             .unwrap_or_default()
-    }
-}
-
-/// A calamine range, offset so that rows and columns count from A1.
-pub struct SheetGrid {
-    range: Range<Data>,
-    row0: usize,
-    col0: usize,
-}
-
-impl SheetGrid {
-    pub fn new(range: Range<Data>) -> Self {
-        let (row0, col0) = range
-            .start()
-            .map(|(r, c)| (r as usize, c as usize))
-            .unwrap_or((0, 0));
-        SheetGrid { range, row0, col0 }
-    }
-}
-
-impl Grid for SheetGrid {
-    fn height(&self) -> usize {
-        if self.range.is_empty() {
-            0
-        } else {
-            self.row0 + self.range.height()
-        }
-    }
-
-    fn width(&self) -> usize {
-        if self.range.is_empty() {
-            0
-        } else {
-            self.col0 + self.range.width()
-        }
-    }
-
-    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        if row < self.row0 || col < self.col0 {
-            return Cell::Empty;
-        }
-        self.range
-            .get((row - self.row0, col - self.col0))
-            .map_or(Cell::Empty, cell_of)
     }
 }

@@ -22,7 +22,7 @@ mod workbook;
 
 pub use cell::{Cell, trim};
 pub use error::{CellProblem, Error, Result};
-pub use grid::Grid;
+pub use grid::{Grid, Merged};
 pub use workbook::{Sheet, Visibility, Workbook};
 
 use std::path::Path;

@@ -12,7 +12,7 @@
 //! workbook format gives the rest of the reader the same cells.
 
 use crate::error::{CellProblem, Error, Result};
-use crate::grid::SparseGrid;
+use crate::grid::{Merged, SparseGrid};
 use crate::limits::{
     MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROW_REPEATS, MAX_ROWS, MAX_SPACES, MAX_TEXT_BYTES,
 };
@@ -220,6 +220,8 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
     let mut row = 0u64;
     let mut text_bytes = 0u64;
     let mut refused = None;
+    let mut merged: Vec<Merged> = Vec::new();
+    let mut row_spans: Vec<Span> = Vec::new();
     loop {
         let event = xml.read_event_into(&mut buf)?;
         let (e, has_cells) = match event {
@@ -240,8 +242,9 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
         };
         let row_repeats = repeats(&e, "table:number-rows-repeated")?;
         row_cells.clear();
+        row_spans.clear();
         if has_cells {
-            let outcome = read_row(xml, row, &mut row_cells)?;
+            let outcome = read_row(xml, row, &mut row_cells, &mut row_spans)?;
             if refused.is_none() {
                 refused = outcome.err();
             }
@@ -257,13 +260,36 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
             )
             .err();
         }
+        if refused.is_none() && !row_spans.is_empty() {
+            // Within the sheet's limits: the row and its repeats were stored.
+            for repeat in 0..row_repeats.min(MAX_ROW_REPEATS) {
+                let first_row = (row + repeat) as u32;
+                merged.extend(row_spans.iter().map(|span| Merged {
+                    first_row,
+                    first_col: span.col,
+                    last_row: first_row.saturating_add(span.rows - 1),
+                    last_col: span.col.saturating_add(span.cols - 1),
+                }));
+            }
+        }
         row = row.saturating_add(row_repeats);
         buf.clear();
     }
     Ok(match refused {
         Some(refusal) => Err(refusal),
-        None => Ok(SparseGrid::from_rows(rows)),
+        None => {
+            let mut grid = SparseGrid::from_rows(rows);
+            grid.fill_merged(&merged).map(|()| grid)
+        }
     })
+}
+
+/// A cell spanning more than itself (`number-rows-spanned`,
+/// `number-columns-spanned`): a merged range from its column.
+struct Span {
+    col: u32,
+    rows: u32,
+    cols: u32,
 }
 
 /// Stores a row's cells `repeats` times from `row`, refusing what would
@@ -318,6 +344,7 @@ fn read_row<R: BufRead>(
     xml: &mut Xml<R>,
     row: u64,
     row_cells: &mut Vec<(u32, Data)>,
+    spans: &mut Vec<Span>,
 ) -> std::result::Result<Result<()>, XmlError> {
     let mut buf = Vec::new();
     let mut col = 0u64;
@@ -342,6 +369,13 @@ fn read_row<R: BufRead>(
         };
         buf.clear();
         let col_repeats = start.repeats;
+        if (start.rows_spanned > 1 || start.cols_spanned > 1) && col < u64::from(MAX_COLUMNS) {
+            spans.push(Span {
+                col: col as u32,
+                rows: start.rows_spanned.min(u64::from(MAX_ROWS)) as u32,
+                cols: start.cols_spanned.min(u64::from(MAX_COLUMNS)) as u32,
+            });
+        }
         let value = read_cell(xml, start, has_content, &mut buf)?;
         match value {
             Ok(Data::Empty) => {}
@@ -399,6 +433,10 @@ fn is_cell(e: &BytesStart) -> bool {
 struct CellStart {
     name: &'static str,
     repeats: u64,
+    /// The rows and columns it spans, itself included: more than one for
+    /// the first cell of a merged range.
+    rows_spanned: u64,
+    cols_spanned: u64,
     /// Err: the value is not one.
     value: Option<std::result::Result<Data, CellProblem>>,
     /// Whether its value type (`office:value-type`) is text or missing.
@@ -419,6 +457,8 @@ impl CellStart {
         let mut start = CellStart {
             name,
             repeats: 1,
+            rows_spanned: 1,
+            cols_spanned: 1,
             value: None,
             text_type: true,
             is_error: false,
@@ -428,6 +468,8 @@ impl CellStart {
             let key = a.key.as_ref();
             match key {
                 "table:number-columns-repeated" => start.repeats = count(&a.value),
+                "table:number-rows-spanned" => start.rows_spanned = count(&a.value),
+                "table:number-columns-spanned" => start.cols_spanned = count(&a.value),
                 "calcext:value-type" => start.is_error = a.value == "error",
                 _ if start.value.is_some() => {}
                 "office:value-type" => start.text_type = a.value == "string",
@@ -681,12 +723,19 @@ mod tests {
         let ours = open(bytes).unwrap().sheets_metadata();
         assert_eq!(ours, theirs);
         for sheet in &ours {
-            assert_eq!(
-                our_cells(bytes, &sheet.name),
-                calamine_cells(bytes, &sheet.name),
-                "sheet {}",
-                sheet.name
-            );
+            // calamine leaves the cells a merged range covers as the file
+            // holds them: they are compared by `every_cell_of_a_merged_range_has_its_value`.
+            let grid = open(bytes).unwrap().grid(&sheet.name).unwrap();
+            let not_covered = |(r, c, _): &(usize, usize, Data)| !grid.covers(*r, *c);
+            let theirs: Vec<_> = calamine_cells(bytes, &sheet.name)
+                .into_iter()
+                .filter(not_covered)
+                .collect();
+            let ours: Vec<_> = our_cells(bytes, &sheet.name)
+                .into_iter()
+                .filter(not_covered)
+                .collect();
+            assert_eq!(ours, theirs, "sheet {}", sheet.name);
         }
     }
 
@@ -753,21 +802,21 @@ mod tests {
         );
         // What calamine is compared on, written out.
         let cells = our_cells(&bytes, "Données");
-        assert_eq!(cells.len(), 5 + 4 + 2 * 5);
+        // Row 5's text spans two columns: the covered one shows it too.
+        assert_eq!(cells.len(), 5 + 5 + 2 * 5);
         assert_eq!(cells[0], (0, 0, Data::String("Nom & prénom".into())));
         assert_eq!(cells[3], (0, 3, Data::Float(1234.56)));
         assert_eq!(cells[4], (0, 4, Data::Bool(true)));
         assert_eq!(cells[5], (4, 0, Data::DateTimeIso("2024-03-15".into())));
         assert_eq!(cells[6], (4, 1, Data::DurationIso("PT13H45M00S".into())));
-        assert_eq!(
-            cells[7],
-            (4, 2, Data::String("ligne un\nligne deux".into()))
-        );
-        assert_eq!(cells[8], (4, 4, Data::String("café  fin\ttab".into())));
-        assert_eq!(cells[9], (5, 0, Data::Float(7.0)));
-        assert_eq!(cells[12], (5, 3, Data::String("noté".into())));
-        assert_eq!(cells[13], (5, 4, Data::String("voir le site".into())));
-        assert_eq!(cells[17], (6, 3, Data::String("noté".into())));
+        let two_lines = Data::String("ligne un\nligne deux".into());
+        assert_eq!(cells[7], (4, 2, two_lines.clone()));
+        assert_eq!(cells[8], (4, 3, two_lines));
+        assert_eq!(cells[9], (4, 4, Data::String("café  fin\ttab".into())));
+        assert_eq!(cells[10], (5, 0, Data::Float(7.0)));
+        assert_eq!(cells[13], (5, 3, Data::String("noté".into())));
+        assert_eq!(cells[14], (5, 4, Data::String("voir le site".into())));
+        assert_eq!(cells[18], (6, 3, Data::String("noté".into())));
         let sheets = open(&bytes).unwrap().sheets_metadata();
         assert_eq!(sheets[1].visible, SheetVisible::Hidden);
     }

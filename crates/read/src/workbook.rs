@@ -3,7 +3,7 @@
 //! them, then read a sheet at a time into a grid of cells.
 
 use crate::error::{Error, Result};
-use crate::grid::{Dates1904, Grid, SheetGrid, SparseGrid};
+use crate::grid::{Dates1904, Grid, Merged, SparseGrid};
 use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
 use crate::ods;
 use calamine::{Reader, SheetType, SheetVisible};
@@ -137,24 +137,66 @@ impl<B: AsRef<[u8]>> Workbook<B> {
                         cells.push((row, col, value));
                     }
                 }
-                Box::new(SparseGrid::new(cells)) as Box<dyn Grid + Send>
+                SparseGrid::new(cells)
             }};
         }
-        Ok(match &mut self.book {
-            Book::Ods(ods) => Box::new(ods.grid(name)?),
-            Book::Calamine(book) => calamine_call(|| {
-                Ok(match book.as_mut() {
-                    calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
-                    calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
-                    other => Box::new(SheetGrid::new(
-                        other
-                            .worksheet_range(name)
-                            .map_err(|e| fail(e.to_string()))?,
-                    )),
-                })
-            })?,
-        })
+        let merged = |dimensions: &calamine::Dimensions| Merged {
+            first_row: dimensions.start.0,
+            first_col: dimensions.start.1,
+            last_row: dimensions.end.0,
+            last_col: dimensions.end.1,
+        };
+        let book = match &mut self.book {
+            Book::Ods(ods) => return Ok(Box::new(ods.grid(name)?)),
+            Book::Calamine(book) => book,
+        };
+        let grid = calamine_call(|| {
+            Ok(match book.as_mut() {
+                calamine::Sheets::Xlsx(xlsx) => {
+                    let mut grid = sparse!(xlsx.worksheet_cells_reader(name));
+                    let ranges: Vec<Merged> = xlsx
+                        .merge_cells_by_sheet_name(name)
+                        .map_err(|e| fail(e.to_string()))?
+                        .iter()
+                        .map(merged)
+                        .collect();
+                    grid.fill_merged(&ranges)?;
+                    grid
+                }
+                // calamine does not read an xlsb sheet's merged ranges.
+                calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
+                calamine::Sheets::Xls(xls) => {
+                    let range = xls.worksheet_range(name).map_err(|e| fail(e.to_string()))?;
+                    let mut grid = sparse_of(&range);
+                    let ranges: Vec<Merged> = xls
+                        .merge_cells_by_sheet_name(name)
+                        .map_err(|e| fail(e.to_string()))?
+                        .iter()
+                        .map(merged)
+                        .collect();
+                    grid.fill_merged(&ranges)?;
+                    grid
+                }
+                other => sparse_of(
+                    &other
+                        .worksheet_range(name)
+                        .map_err(|e| fail(e.to_string()))?,
+                ),
+            })
+        })?;
+        Ok(Box::new(grid))
     }
+}
+
+/// A calamine range's cells with content, rows and columns counted from A1.
+fn sparse_of(range: &calamine::Range<calamine::Data>) -> SparseGrid {
+    let (row0, col0) = range.start().unwrap_or((0, 0));
+    SparseGrid::new(
+        range
+            .used_cells()
+            .map(|(r, c, value)| (row0 + r as u32, col0 + c as u32, value.clone()))
+            .collect(),
+    )
 }
 
 /// Runs a call into calamine: a panic in it (a structure it does not
@@ -290,6 +332,73 @@ mod tests {
             workbook.grid(&sheet.name)?;
         }
         Ok(())
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/ingest")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// merged_cells.fods merges A1:C1 (a title), A3:A5 (a commune) and
+    /// B3:B4 (a date); LibreOffice saved it as xlsx, xls and ods. Each
+    /// cell of a merged range reads as its first cell, and the sheet counts
+    /// the 2 + 2 + 1 cells that took a value from a range.
+    #[test]
+    fn every_cell_of_a_merged_range_has_its_value() {
+        for name in ["merged_cells.xlsx", "merged_cells.xls", "merged_cells.ods"] {
+            let mut workbook = Workbook::open(fixture(name)).unwrap();
+            let grid = workbook.grid("Séances").unwrap();
+            let text = |row, col| grid.cell(row, col).to_string();
+            let title = "Ateliers collectifs 2020";
+            assert_eq!([text(0, 0), text(0, 1), text(0, 2)], [title; 3], "{name}");
+            assert_eq!(text(1, 0), "Commune", "{name}");
+            let communes: Vec<String> = (2..6).map(|r| text(r, 0)).collect();
+            assert_eq!(communes, ["42218", "42218", "42218", "42207"], "{name}");
+            // 2 March 2020 is Excel serial 43892; the ods reader gives it as ISO text.
+            let date = |row| match grid.cell(row, 1) {
+                crate::Cell::Float(serial) => serial.to_string(),
+                crate::Cell::DateTime(at) => at.date().to_string(),
+                other => other.to_string(),
+            };
+            assert!(
+                ["43892", "2020-03-02"].contains(&date(2).as_str()),
+                "{name}: {}",
+                date(2)
+            );
+            assert_eq!(date(3), date(2), "{name}");
+            assert_ne!(date(4), date(2), "{name}");
+            let participants: Vec<String> = (2..6).map(|r| text(r, 2)).collect();
+            assert_eq!(participants, ["5", "7", "4", "6"], "{name}");
+            assert_eq!(grid.merged_cells(), 5, "{name}");
+            assert_eq!(grid.height(), 6, "{name}");
+        }
+    }
+
+    /// A range merged far past the sheet's last row adds no row, and one of
+    /// a sheet's size is refused rather than written out cell by cell.
+    #[test]
+    fn a_merged_range_is_cut_to_the_used_rows_and_bounded() {
+        use calamine::Data;
+        let text = |s: &str| Data::String(s.to_owned());
+        let mut grid = SparseGrid::new(vec![(0, 0, text("a")), (1, 1, text("b"))]);
+        let range = |last_row, last_col| Merged {
+            first_row: 0,
+            first_col: 0,
+            last_row,
+            last_col,
+        };
+        grid.fill_merged(&[range(1_048_575, 0)]).unwrap();
+        assert_eq!(grid.height(), 2);
+        assert_eq!(grid.cell(1, 0).to_string(), "a");
+        assert_eq!(grid.merged_cells(), 1);
+        let wide: Vec<(u32, u32, Data)> = (0..6000).map(|r| (r, 5000, text("x"))).collect();
+        let mut grid = SparseGrid::new([vec![(0, 0, text("a"))], wide].concat());
+        assert!(matches!(
+            grid.fill_merged(&[range(5999, 4999)]),
+            Err(Error::TooManyCells)
+        ));
     }
 
     /// Found by the xlsx fuzz target: calamine's column of a nine-letter
