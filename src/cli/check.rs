@@ -143,6 +143,19 @@ fn print_summary(
         }
     }
     for report in tables.iter().flat_map(|t| &t.files) {
+        if report.merged_cells > 0 {
+            let n = report.merged_cells;
+            writeln!(
+                out,
+                "\n{}: {n} cell{} took {} value from a merged range (a value merged down or \
+                 across is the value of every row or column it covers, as the sheet shows it)",
+                place(report),
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "its" } else { "their" },
+            )?;
+        }
+    }
+    for report in tables.iter().flat_map(|t| &t.files) {
         if report.totals + report.notes > 0 {
             writeln!(
                 out,

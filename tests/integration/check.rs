@@ -444,7 +444,7 @@ fn two_files_of_a_source_that_reads_one_or_copies_under_several_files() {
     let err = common::stderr(&output);
     assert!(err.contains("finances_2020_v2.xlsx"), "{err}");
     assert!(
-        err.contains("data rows are also in finances_2020.xlsx: the two files look like copies"),
+        err.contains("data rows are also in finances_2020.xlsx: the two look like copies"),
         "{err}"
     );
 }

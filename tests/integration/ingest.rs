@@ -1293,3 +1293,166 @@ fn a_form_export_with_long_answers_over_many_lines_is_read_whole() {
     row.assert_reconciled();
     assert_eq!((row.accepted, row.rejected), (30, 0), "{row:?}");
 }
+
+/// The value of indicator `id` for the département over the year, from a
+/// run's `indicateurs_<Y>_interne.csv`.
+fn yearly_value(table: &str, id: &str) -> String {
+    table
+        .lines()
+        .map(|l| l.split(';').collect::<Vec<_>>())
+        .find(|f| f[0] == id && f[3] == "Loire" && f[4].is_empty() && f[5].is_empty())
+        .map(|f| f[6].to_owned())
+        .unwrap_or_else(|| panic!("{id} not in the table"))
+}
+
+/// Issue 38: merged_cells.* merge the commune down over three sessions
+/// and a date over two (sheets.toml says how they were made). Every row
+/// reads the merged value, as the sheet shows it: 4 sessions and 22
+/// participants (5 + 7 + 4 + 6) in each format, none rejected, and `check`
+/// says how many cells took a merged value (2 + 2 + 1, the title's included).
+#[test]
+fn merged_cells_give_their_value_to_every_row_they_cover() {
+    let output = suivi(&["check", arg(&pipeline("sheets.toml"))]);
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let table = check_table(&out);
+    for (source, file) in [
+        ("merged_xlsx", "merged_cells.xlsx"),
+        ("merged_xls", "merged_cells.xls"),
+        ("merged_ods", "merged_cells.ods"),
+    ] {
+        let row = check_row(&table, source);
+        row.assert_reconciled();
+        assert_eq!(
+            (row.header_row, row.accepted, row.rejected),
+            (2, 4, 0),
+            "{row:?}"
+        );
+        assert!(
+            out.contains(&format!(
+                "{file}, sheet 'Séances': 5 cells took their value from a merged range"
+            )),
+            "{out}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = suivi(&[
+        "run",
+        arg(&pipeline("sheets.toml")),
+        "--out",
+        arg(dir.path()),
+        "--diffusion",
+        "interne",
+    ]);
+    assert_exit(&output, 0);
+    let table = std::fs::read_to_string(dir.path().join("indicateurs_2020_interne.csv")).unwrap();
+    for id in ["S-01", "S-02", "S-03"] {
+        assert_eq!(yearly_value(&table, id), "22", "{id}");
+    }
+}
+
+/// Issue 38: a source reads a sheet per month, listed (in any order and
+/// with another case or accents) or matched by a pattern, in the workbook's
+/// order; the hidden `2020-00 Modèle` (99 participants) matches the pattern
+/// but is not read. Each sheet has its own line, and a row of `Mars`
+/// identical to one of `Janvier` is found across the sheets. Participants:
+/// 5 + 3 + 4 + 4 + 6 + 5 = 27 in every format.
+#[test]
+fn a_source_reads_a_sheet_per_month_listed_or_matched() {
+    let output = suivi(&["check", arg(&pipeline("sheets.toml"))]);
+    assert_exit(&output, 0);
+    let out = stdout(&output);
+    let table = check_table(&out);
+    let months = ["2020-01 Janvier", "2020-02 Février", "2020-03 Mars"];
+    for (source, file) in [
+        ("listed_xlsx", "sheet_per_month.xlsx"),
+        ("listed_xls", "sheet_per_month.xls"),
+        ("pattern_ods", "sheet_per_month.ods"),
+        ("pattern_xlsx", "sheet_per_month.xlsx"),
+    ] {
+        let rows: Vec<&CheckRow> = table.iter().filter(|r| r.source == source).collect();
+        let sheets: Vec<&str> = rows.iter().filter_map(|r| r.sheet.as_deref()).collect();
+        assert_eq!(sheets, months, "{source}");
+        for row in &rows {
+            row.assert_reconciled();
+            assert_eq!((row.accepted, row.rejected), (2, 0), "{row:?}");
+        }
+        assert_eq!(
+            rows.iter().map(|r| r.repeats).collect::<Vec<_>>(),
+            [0, 1, 1]
+        );
+        assert!(
+            out.contains(&format!(
+                "row 2 of {file} (2020-01 Janvier) repeated at row 3"
+            )),
+            "{out}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = suivi(&[
+        "run",
+        arg(&pipeline("sheets.toml")),
+        "--out",
+        arg(dir.path()),
+        "--diffusion",
+        "interne",
+    ]);
+    assert_exit(&output, 0);
+    let table = std::fs::read_to_string(dir.path().join("indicateurs_2020_interne.csv")).unwrap();
+    for id in ["S-04", "S-05", "S-06", "S-07"] {
+        assert_eq!(yearly_value(&table, id), "27", "{id}");
+    }
+}
+
+/// sheets.toml with its first source reading `sheet` = `written` instead,
+/// its paths made absolute, in `dir`.
+fn sheets_pipeline_reading(dir: &Path, written: &str) -> PathBuf {
+    let fixtures = pipeline("sheets.toml").parent().unwrap().to_owned();
+    let text = std::fs::read_to_string(pipeline("sheets.toml"))
+        .unwrap()
+        .replace(
+            "inputs = \".\"",
+            &format!("inputs = {:?}", fixtures.display().to_string()),
+        )
+        .replace(
+            "territories = \"territoires.csv\"",
+            &format!(
+                "territories = {:?}",
+                fixtures.join("territoires.csv").display().to_string()
+            ),
+        )
+        .replacen(
+            "sheet = [\"2020-01 Janvier\", \"2020-02 Février\", \"2020-03 Mars\"]",
+            &format!("sheet = {written}"),
+            1,
+        );
+    let path = dir.join("sheets.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A listed sheet that is missing stops the run (exit 3) naming it and the
+/// sheets there are; so does a pattern that no visible sheet matches (the
+/// hidden one does not count); an empty list is a pipeline error (exit 2).
+#[test]
+fn a_missing_listed_sheet_stops_the_run_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = sheets_pipeline_reading(dir.path(), r#"["2020-01 Janvier", "2020-04 Avril"]"#);
+    let output = suivi(&["check", arg(&listed)]);
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(err.contains("no sheet named '2020-04 Avril'"), "{err}");
+    assert!(err.contains("'2020-00 Modèle', '2020-02 Février'"), "{err}");
+    let pattern = sheets_pipeline_reading(dir.path(), r#""2020-00*""#);
+    let output = suivi(&["check", arg(&pattern)]);
+    assert_exit(&output, 3);
+    let err = stderr(&output);
+    assert!(
+        err.contains("no visible worksheet matches the pattern '2020-00*'"),
+        "{err}"
+    );
+    let empty = sheets_pipeline_reading(dir.path(), "[]");
+    let output = suivi(&["check", arg(&empty)]);
+    assert_exit(&output, 2);
+    assert!(stderr(&output).contains("the list of sheets is empty"));
+}

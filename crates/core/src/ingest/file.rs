@@ -80,32 +80,37 @@ impl Sink for Typing<'_> {
     }
 }
 
-/// A workbook's sheet (the source's), typed. `bytes` are the file's.
+/// The source's sheets of a workbook, each typed on its own (its own
+/// header), in the workbook's order. `bytes` are the file's.
 pub fn read_workbook(
     source: &Source,
     path: &Path,
     bytes: &[u8],
     context: &Context,
-) -> Result<FileRows> {
-    let (grid, sheet) = context
-        .workbooks
-        .open_sheet(path, bytes, source.sheet.as_deref())?;
-    let mut typing = Typing {
-        source,
-        path,
-        sheet: Some(&sheet),
-        context,
-        layout: None,
-    };
-    let part = typing.first(grid.as_ref(), 0)?;
-    Ok(FileRows {
-        path: path.to_owned(),
-        parts: vec![part],
-        layout: typing.layout.expect("set by first"),
-        height: grid.height(),
-        sheet: Some(sheet),
-        encoding: None,
-    })
+) -> Result<Vec<FileRows>> {
+    let sheets = context.workbooks.open_sheets(path, bytes, &source.sheet)?;
+    sheets
+        .into_iter()
+        .map(|(grid, sheet)| {
+            let mut typing = Typing {
+                source,
+                path,
+                sheet: Some(&sheet),
+                context,
+                layout: None,
+            };
+            let part = typing.first(grid.as_ref(), 0)?;
+            Ok(FileRows {
+                path: path.to_owned(),
+                parts: vec![part],
+                layout: typing.layout.expect("set by first"),
+                height: grid.height(),
+                merged_cells: grid.merged_cells(),
+                encoding: None,
+                sheet: Some(sheet),
+            })
+        })
+        .collect()
 }
 
 /// How a source's CSV files are cut: the first batch holds just the lines
@@ -160,6 +165,7 @@ fn read_csv<R: Read + Seek>(
         parts: read.parts,
         path: path.to_owned(),
         height: read.rows,
+        merged_cells: 0,
         sheet: None,
         encoding: Some(read.encoding),
     };

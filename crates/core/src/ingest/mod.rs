@@ -106,12 +106,21 @@ fn read_source(
     context: &Context,
 ) -> Result<SourceTable> {
     let files = files::resolve_files(pipeline, source)?;
-    let read: Vec<(rows::FileRows, String, f64)> = files
+    let read: Vec<(Vec<rows::FileRows>, String, f64)> = files
         .par_iter()
         .map(|path| read_file(source, path, context))
         .collect::<Result<_>>()?;
-    let (read, hashes): (Vec<_>, Vec<_>) = read.into_iter().map(|(f, h, ms)| (f, (h, ms))).unzip();
-    // Duplicates are looked for across the files of the source too.
+    // A workbook's sheets share its hash; its reading time is told once.
+    let (read, hashes): (Vec<_>, Vec<_>) =
+        read.into_iter()
+            .flat_map(|(sheets, sha256, ms)| {
+                let first = sheets.len().min(1);
+                sheets.into_iter().enumerate().map(move |(i, sheet)| {
+                    (sheet, (sha256.clone(), if i < first { ms } else { 0.0 }))
+                })
+            })
+            .unzip();
+    // Duplicates are looked for across the files and sheets of the source too.
     let finished = rows::finish(read, source.duplicates)?;
     refuse_copies(finished.iter().map(|f| &f.report))?;
     let mut frame: Option<DataFrame> = None;
@@ -189,9 +198,9 @@ fn refuse_copies<'a>(reports: impl Iterator<Item = &'a FileReport>) -> Result<()
                 &report.path,
                 report.sheet.as_deref(),
                 format!(
-                    "{rows} of its {data_rows} data rows are also in {other}: the two files look \
-                     like copies of one delivery, and reading both would count those rows \
-                     twice. Keep one of them in the input folder"
+                    "{rows} of its {data_rows} data rows are also in {other}: the two look like \
+                     copies of one delivery, and reading both would count those rows twice. \
+                     Keep one of them"
                 ),
             ));
         }
@@ -199,29 +208,35 @@ fn refuse_copies<'a>(reports: impl Iterator<Item = &'a FileReport>) -> Result<()
     Ok(())
 }
 
-/// A file's rows parsed, its SHA-256 and the milliseconds it took.
+/// A file's rows parsed (one part per sheet read), its SHA-256 and the
+/// milliseconds it took.
 fn read_file(
     source: &Source,
     path: &Path,
     context: &Context,
-) -> Result<(rows::FileRows, String, f64)> {
+) -> Result<(Vec<rows::FileRows>, String, f64)> {
     let started = std::time::Instant::now();
     if !path.is_file() {
         return Err(Error::input(path, None, "no such file"));
     }
     let (parsed, sha256) = match read_streamed(source, path, context)? {
-        Some(read) => read,
+        Some((read, sha256)) => (vec![read], sha256),
         None => read_whole(source, path, context)?,
     };
     // Rounded to the microsecond: small sources read in well under a millisecond.
     let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
-    tracing::debug!(file = %path.display(), rows = parsed.height, ms, "file parsed");
+    let rows: usize = parsed.iter().map(|p| p.height).sum();
+    tracing::debug!(file = %path.display(), sheets = parsed.len(), rows, ms, "file parsed");
     Ok((parsed, sha256, ms))
 }
 
 /// A file read whole into memory and parsed, hashed meanwhile unless its
 /// hash is known.
-fn read_whole(source: &Source, path: &Path, context: &Context) -> Result<(rows::FileRows, String)> {
+fn read_whole(
+    source: &Source,
+    path: &Path,
+    context: &Context,
+) -> Result<(Vec<rows::FileRows>, String)> {
     let (bytes, unchanged) = read_bytes(path)?;
     let known = unchanged
         .as_ref()

@@ -10,6 +10,9 @@ pub struct FileReport {
     pub source: String,
     pub path: PathBuf,
     pub sheet: Option<String>,
+    /// Cells of the sheet that took their value from a merged range (a
+    /// commune merged down over the rows it applies to).
+    pub merged_cells: usize,
     pub sha256: String,
     /// `windows-1252`, `UTF-8`... for CSV files.
     pub encoding: Option<&'static str>,

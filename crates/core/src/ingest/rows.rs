@@ -233,6 +233,8 @@ pub struct FileRows {
     /// Rows read, blank ones included (a CSV record over several lines
     /// is one).
     pub height: usize,
+    /// Cells that took their value from a merged range.
+    pub merged_cells: usize,
     pub encoding: Option<&'static str>,
 }
 
@@ -242,6 +244,18 @@ pub struct Finished {
     pub report: FileReport,
     /// Accepted rows mapped from each former commune code.
     pub former_rows: BTreeMap<u32, usize>,
+}
+
+/// How a row's file is named beside another's: its name, and its sheet
+/// when the source reads several sheets of that file.
+fn place(files: &[FileRows], f: usize) -> String {
+    let file = &files[f];
+    let name = file_name(&file.path);
+    let several = files.iter().filter(|other| other.path == file.path).count() > 1;
+    match &file.sheet {
+        Some(sheet) if several => format!("{name} ({sheet})"),
+        _ => name,
+    }
 }
 
 /// Where a data row is: its file, its part, its index in the part.
@@ -343,7 +357,7 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
                             value: String::new(),
                             reason: Reason::Duplicate {
                                 first_row,
-                                first_file: (at.file != f).then(|| file_name(&files[at.file].path)),
+                                first_file: (at.file != f).then(|| place(&files, at.file)),
                             },
                         });
                     } else {
@@ -368,7 +382,7 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
             .into_iter()
             .map(|((first, first_row), rows)| Repeat {
                 first_row,
-                first_file: (first != f).then(|| file_name(&files[first].path)),
+                first_file: (first != f).then(|| place(&files, first)),
                 rows,
             })
             .collect();
@@ -407,6 +421,7 @@ pub fn finish(mut files: Vec<FileRows>, policy: Duplicates) -> Result<Vec<Finish
                     source: String::new(),
                     path: file.path.clone(),
                     sheet: file.sheet.clone(),
+                    merged_cells: file.merged_cells,
                     sha256: String::new(),
                     encoding: file.encoding,
                     header_row: file.layout.header_row + 1,

@@ -1,9 +1,11 @@
 //! The workbooks of a run: a workbook several sources read a sheet of is
-//! opened once, and a source's sheet is found by its name as the pipeline
-//! writes it (or is the first visible worksheet).
+//! opened once, and a source's sheets are found by their names as the
+//! pipeline writes them, by a pattern, or are the first visible worksheet.
 
 use super::file::read_error;
 use crate::error::{Error, Result};
+use crate::pipeline::Sheets;
+use crate::text::{fold, normalize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,17 +37,17 @@ impl Workbooks {
         }
     }
 
-    /// Opens a sheet of the workbook of `path`, opened from `bytes` or
-    /// earlier from the same bytes (see [`open_sheet`]).
-    pub fn open_sheet(
+    /// Opens the sheets `wanted` of the workbook of `path`, opened from
+    /// `bytes` or earlier from the same bytes, in the workbook's order.
+    pub fn open_sheets(
         &self,
         path: &Path,
         bytes: &[u8],
-        wanted: Option<&str>,
-    ) -> Result<(Box<dyn Grid + Send>, String)> {
+        wanted: &Sheets,
+    ) -> Result<Vec<(Box<dyn Grid + Send>, String)>> {
         let open = |bytes| Workbook::open(bytes).map_err(|e| read_error(path, None, e));
         if !self.shared.contains(path) {
-            return open_sheet(path, &mut open(bytes)?, wanted);
+            return open_sheets(path, &mut open(bytes)?, wanted);
         }
         let opened = self
             .opened
@@ -75,53 +77,127 @@ impl Workbooks {
             }
         };
         match opened.workbook.lock() {
-            Ok(mut workbook) => open_sheet(path, &mut workbook, wanted),
+            Ok(mut workbook) => open_sheets(path, &mut workbook, wanted),
             // A reader panicked in it (and its source failed): read afresh.
-            Err(_) => open_sheet(path, &mut open(bytes)?, wanted),
+            Err(_) => open_sheets(path, &mut open(bytes)?, wanted),
         }
     }
 }
 
-/// Opens the named sheet (or the first visible worksheet) of a workbook:
-/// the name as written, else the one equal once normalised.
+/// Opens the sheets `wanted` of a workbook, in the workbook's order.
+pub fn open_sheets<B: AsRef<[u8]>>(
+    path: &Path,
+    workbook: &mut Workbook<B>,
+    wanted: &Sheets,
+) -> Result<Vec<(Box<dyn Grid + Send>, String)>> {
+    sheet_names(path, &workbook.sheets(), wanted)?
+        .into_iter()
+        .map(|name| {
+            let grid = workbook
+                .grid(&name)
+                .map_err(|e| read_error(path, Some(&name), e))?;
+            Ok((grid, name))
+        })
+        .collect()
+}
+
+/// Opens the named sheet (or the first visible worksheet) of a workbook.
 pub fn open_sheet<B: AsRef<[u8]>>(
     path: &Path,
     workbook: &mut Workbook<B>,
     wanted: Option<&str>,
 ) -> Result<(Box<dyn Grid + Send>, String)> {
-    let name = sheet_name(path, &workbook.sheets(), wanted)?;
-    let grid = workbook
-        .grid(&name)
-        .map_err(|e| read_error(path, Some(&name), e))?;
-    Ok((grid, name))
+    let wanted = wanted.map_or(Sheets::First, |name| Sheets::Named(name.to_owned()));
+    let mut opened = open_sheets(path, workbook, &wanted)?;
+    Ok(opened.remove(0))
 }
 
-fn sheet_name(path: &Path, sheets: &[Sheet], wanted: Option<&str>) -> Result<String> {
-    let Some(w) = wanted else {
-        return sheets
-            .iter()
-            .find(|s| s.visibility == Visibility::Visible && s.is_worksheet)
-            .map(|s| s.name.clone())
-            .ok_or_else(|| Error::input(path, None, "the workbook has no visible worksheet"));
-    };
-    sheets
-        .iter()
-        .find(|s| s.name == w)
-        .or_else(|| {
+/// The names of the sheets `wanted`, in the workbook's order: a name as
+/// written, else the one equal once normalised; a pattern matches visible
+/// worksheets, as written, else without case or accents.
+fn sheet_names(path: &Path, sheets: &[Sheet], wanted: &Sheets) -> Result<Vec<String>> {
+    let is_shown = |s: &&Sheet| s.visibility == Visibility::Visible && s.is_worksheet;
+    let find = |w: &str| {
+        sheets.iter().position(|s| s.name == w).or_else(|| {
             sheets
                 .iter()
-                .find(|s| crate::text::normalize(&s.name) == crate::text::normalize(w))
+                .position(|s| normalize(&s.name) == normalize(w))
         })
-        .map(|s| s.name.clone())
-        .ok_or_else(|| {
-            let names: Vec<String> = sheets.iter().map(|s| format!("'{}'", s.name)).collect();
-            let has = if names.is_empty() {
-                "the workbook has no sheet at all".to_owned()
-            } else {
-                format!("the workbook has {}", names.join(", "))
+    };
+    let listed = || {
+        let names: Vec<String> = sheets.iter().map(|s| format!("'{}'", s.name)).collect();
+        if names.is_empty() {
+            "the workbook has no sheet at all".to_owned()
+        } else {
+            format!("the workbook has {}", names.join(", "))
+        }
+    };
+    let mut found: Vec<usize> = match wanted {
+        Sheets::First => {
+            return sheets
+                .iter()
+                .find(is_shown)
+                .map(|s| vec![s.name.clone()])
+                .ok_or_else(|| Error::input(path, None, "the workbook has no visible worksheet"));
+        }
+        Sheets::Named(w) => {
+            vec![find(w).ok_or_else(|| {
+                Error::input(path, Some(w), format!("no such sheet; {}", listed()))
+            })?]
+        }
+        Sheets::Listed(names) => {
+            let missing: Vec<String> = names
+                .iter()
+                .filter(|w| find(w).is_none())
+                .map(|w| format!("'{w}'"))
+                .collect();
+            if !missing.is_empty() {
+                let (no, them) = if missing.len() == 1 {
+                    ("no sheet named", "it")
+                } else {
+                    ("no sheets named", "them")
+                };
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "{no} {}, which the pipeline lists; {}. Correct the list in the \
+                         pipeline, or ask the partner for the workbook with {them}",
+                        missing.join(", "),
+                        listed()
+                    ),
+                ));
+            }
+            names.iter().filter_map(|w| find(w)).collect()
+        }
+        Sheets::Matching(pattern) => {
+            let bad = |e: glob::PatternError| {
+                Error::input(path, None, format!("bad sheet pattern '{pattern}': {e}"))
             };
-            Error::input(path, Some(w), format!("no such sheet; {has}"))
-        })
+            let exact = glob::Pattern::new(pattern).map_err(bad)?;
+            let loose = glob::Pattern::new(&fold(pattern)).map_err(bad)?;
+            let matched: Vec<usize> = (0..sheets.len())
+                .filter(|&i| is_shown(&&sheets[i]))
+                .filter(|&i| {
+                    exact.matches(&sheets[i].name) || loose.matches(&fold(&sheets[i].name))
+                })
+                .collect();
+            if matched.is_empty() {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "no visible worksheet matches the pattern '{pattern}'; {}",
+                        listed()
+                    ),
+                ));
+            }
+            matched
+        }
+    };
+    found.sort_unstable();
+    found.dedup();
+    Ok(found.into_iter().map(|i| sheets[i].name.clone()).collect())
 }
 
 #[cfg(test)]
@@ -138,7 +214,10 @@ mod tests {
     }
 
     fn first_cell(workbooks: &Workbooks, path: &Path, bytes: &[u8], sheet: &str) -> String {
-        let (grid, name) = workbooks.open_sheet(path, bytes, Some(sheet)).unwrap();
+        let mut opened = workbooks
+            .open_sheets(path, bytes, &Sheets::Named(sheet.to_owned()))
+            .unwrap();
+        let (grid, name) = opened.remove(0);
         assert_eq!(name, sheet);
         grid.cell(0, 0).to_string()
     }

@@ -146,9 +146,10 @@ pub struct Source {
     /// File name pattern in the input folder: `{year}` is replaced by the
     /// run's year; `*` and `?` match anything (e.g. `pole_emploi_brsa_{year}.*`).
     pub file: Spanned<String>,
-    /// Sheet name for spreadsheets; the first visible sheet when absent.
-    #[serde(default)]
-    pub sheet: Option<String>,
+    /// The sheets read in a workbook: a name, a list of names or a pattern
+    /// (`"2019-*"`); the first visible worksheet when absent.
+    #[serde(default, deserialize_with = "sheets")]
+    pub sheet: Sheets,
     /// `auto` (detected), `utf-8` or `windows-1252`; CSV only.
     #[serde(default = "auto")]
     pub encoding: String,
@@ -174,6 +175,76 @@ pub struct Source {
     #[serde(default = "default_lag")]
     pub max_lag_months: u32,
     pub columns: Vec<Column>,
+}
+
+/// Which sheets of a workbook a source reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sheets {
+    /// The first visible worksheet.
+    #[default]
+    First,
+    /// One sheet, by its name.
+    Named(String),
+    /// Every sheet listed, each of which must be there, read in the
+    /// workbook's order (a sheet per month, per site).
+    Listed(Vec<String>),
+    /// Every visible worksheet whose name matches a pattern with `*` (any
+    /// characters) and `?` (one), which no sheet name can hold.
+    Matching(String),
+}
+
+fn sheets<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Sheets, D::Error> {
+    struct Written;
+    impl<'de> serde::de::Visitor<'de> for Written {
+        type Value = Sheets;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a sheet's name, a list of names ([\"Janvier\", \"Février\"]) or a pattern \
+                 (\"2019-*\")",
+            )
+        }
+
+        fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Sheets, E> {
+            if name.trim().is_empty() {
+                Err(E::custom("a sheet's name cannot be empty"))
+            } else if name.contains(['*', '?']) {
+                Ok(Sheets::Matching(name.to_owned()))
+            } else {
+                Ok(Sheets::Named(name.to_owned()))
+            }
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Sheets, A::Error> {
+            use serde::de::Error as _;
+            let mut names: Vec<String> = Vec::new();
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(name) = seq.next_element::<String>()? {
+                if name.trim().is_empty() {
+                    return Err(A::Error::custom("a sheet's name cannot be empty"));
+                }
+                if name.contains(['*', '?']) {
+                    return Err(A::Error::custom(
+                        "a list of sheets holds names, not patterns: write a pattern alone \
+                         (sheet = \"2019-*\")",
+                    ));
+                }
+                if !seen.insert(crate::text::normalize(&name)) {
+                    return Err(A::Error::custom(format!(
+                        "the sheet '{name}' is listed twice"
+                    )));
+                }
+                names.push(name);
+            }
+            if names.is_empty() {
+                return Err(A::Error::custom(
+                    "the list of sheets is empty: name at least one, or leave `sheet` out",
+                ));
+            }
+            Ok(Sheets::Listed(names))
+        }
+    }
+    d.deserialize_any(Written)
 }
 
 fn default_lag() -> u32 {

@@ -164,7 +164,10 @@ fn counts(
          lignes lues = 1 en-tête + acceptées + rejetées + ignorées, par fichier. Taux de rejet = rejetées / (acceptées + rejetées) ; au-delà de \
          {} % pour un fichier, le traitement s'arrête. Les doubles saisies possibles (lignes \
          identiques sans identifiant, gardées) et les communes recodées (anciens codes) sont \
-         détaillés dans leurs feuilles. Données au {} ; produit par {TOOL_VERSION}.",
+         détaillés dans leurs feuilles. Une cellule fusionnée sur plusieurs lignes ou colonnes \
+         donne sa valeur à chacune d'elles, comme le montre le tableur : la colonne « Cellules \
+         fusionnées » compte les cellules qui ont pris ainsi leur valeur. Données au {} ; \
+         produit par {TOOL_VERSION}.",
         french_number(pipeline.settings.max_reject_rate * 100.0, 1),
         french_date(context.as_of)
     ))
@@ -203,26 +206,28 @@ fn counts(
         Column::new("Contrôle"),
         Column::new("Doubles saisies possibles"),
         Column::new("Communes recodées"),
+        Column::new("Cellules fusionnées"),
         Column::new("Premier mois"),
         Column::new("Dernier mois"),
     ];
     let ws = workbook.add_worksheet();
     let mut sheet = Sheet::new(ws, name, &preamble, &columns, styles)?;
     let mut row = sheet.header_row;
-    let mut sums = [0usize; 6];
+    let mut sums = [0usize; 7];
     // Each file or sheet has one header row, counted in neither column.
     let line = |sheet: &mut Sheet,
                 row,
-                figures: [usize; 6],
+                figures: [usize; 7],
                 headers: usize,
                 total: bool|
      -> Result<(), XlsxError> {
-        let [read, accepted, rejected, skipped, repeated, mapped] = figures;
+        let [read, accepted, rejected, skipped, repeated, mapped, merged] = figures;
         for (i, value) in figures[..4].iter().enumerate() {
             sheet.count(row, 3 + i as ColNum, *value, styles, total)?;
         }
         sheet.count(row, 9, repeated, styles, total)?;
         sheet.count(row, 10, mapped, styles, total)?;
+        sheet.count(row, 11, merged, styles, total)?;
         let data = accepted + rejected;
         if data > 0 {
             let format = styles.number("0.0%", total);
@@ -257,6 +262,7 @@ fn counts(
             file.skipped,
             file.repeated(),
             file.mapped_rows(),
+            file.merged_cells,
         ];
         for (sum, value) in sums.iter_mut().zip(figures) {
             *sum += value;
@@ -268,7 +274,7 @@ fn counts(
             delivery.and_then(|d| d.first),
             delivery.and_then(|d| d.last),
         ];
-        for (col, month) in (11..).zip(months) {
+        for (col, month) in (12..).zip(months) {
             match month {
                 Some(month) => sheet.text(
                     row,
@@ -287,8 +293,8 @@ fn counts(
         sheet.blank(row, 1, &styles.line(true))?;
         sheet.blank(row, 2, &styles.line(true))?;
         line(&mut sheet, row, sums, context.files.len(), true)?;
-        sheet.blank(row, 11, &styles.line(true))?;
         sheet.blank(row, 12, &styles.line(true))?;
+        sheet.blank(row, 13, &styles.line(true))?;
     }
     // The filter leaves the total line out (`last`, not `row`).
     sheet.finish(
