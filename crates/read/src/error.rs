@@ -22,6 +22,14 @@ pub enum Error {
     #[error("this looks like a binary file, not CSV text (is it a spreadsheet with a .csv name?)")]
     Binary,
 
+    /// Text in UTF-16 without the byte order mark that says so (and in
+    /// which byte order): read as bytes it would be NULs between letters.
+    #[error(
+        "this looks like UTF-16 text without a byte order mark: save it again as CSV in UTF-8 \
+         (LibreOffice: character set \"Unicode (UTF-8)\"; Excel: \"CSV UTF-8\")"
+    )]
+    Utf16WithoutBom,
+
     /// Text not in its encoding (declared, marked or guessed); `line` is 1-based.
     #[error("not valid {encoding} text (first bad byte on line {line})")]
     NotInEncoding { encoding: &'static str, line: usize },
