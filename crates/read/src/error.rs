@@ -75,6 +75,14 @@ pub enum Error {
     )]
     DamagedSheet { why: String },
 
+    /// An archive holding two members of one name: which one a program
+    /// reads is not defined.
+    #[error(
+        "the workbook holds two parts named '{name}', and which one a program reads is not \
+         defined: open it in Excel or LibreOffice, check its content, and save it again as .xlsx"
+    )]
+    DuplicatePart { name: String },
+
     #[error("the file is an OpenDocument file but not a spreadsheet")]
     NotASpreadsheet,
 

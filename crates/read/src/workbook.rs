@@ -232,6 +232,11 @@ fn check_archive(bytes: &[u8]) -> Result<Archive> {
         // Not a readable archive: the reader says so in its own terms.
         return Ok(Archive::Other);
     };
+    if archive.has_duplicate_names() {
+        return Err(Error::DuplicatePart {
+            name: duplicate_name(bytes, archive.central_directory_start()).unwrap_or_default(),
+        });
+    }
     for i in 0..archive.len() {
         let Ok(member) = archive.by_index_raw(i) else {
             continue;
@@ -271,6 +276,26 @@ fn check_archive(bytes: &[u8]) -> Result<Archive> {
     Ok(Archive::Other)
 }
 
+/// The first name the central directory starting at `start` gives twice
+/// (the archive reader keeps one member per name and cannot tell it).
+fn duplicate_name(bytes: &[u8], start: u64) -> Option<String> {
+    // A central directory header: its signature, then fixed fields up to
+    // byte 46, of which the lengths of the name (at 28), of the extra field
+    // (30) and of the comment (32); then the name.
+    const SIGNATURE: &[u8] = b"PK\x01\x02";
+    let length = |at: usize| usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let mut seen = std::collections::HashSet::new();
+    let mut at = usize::try_from(start).ok()?;
+    while bytes.get(at..at + 4) == Some(SIGNATURE) && at + 46 <= bytes.len() {
+        let name = bytes.get(at + 46..at + 46 + length(at + 28))?;
+        if !seen.insert(name) {
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+        at += 46 + length(at + 28) + length(at + 30) + length(at + 32);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +331,17 @@ mod tests {
         );
     }
 
+    /// Two members named xl/worksheets/sheet1.xml (the reader took the
+    /// last, holding other amounts): refused, naming the part.
+    #[test]
+    fn an_archive_holding_two_parts_of_one_name_is_refused() {
+        let refusal = read_all(&hostile("duplicate_part.xlsx")).unwrap_err();
+        assert!(
+            matches!(&refusal, Error::DuplicatePart { name } if name == "xl/worksheets/sheet1.xml"),
+            "{refusal:?}"
+        );
+    }
+
     /// Every hostile workbook of the suite is refused with an error, never
     /// a panic out of the crate.
     #[test]
@@ -323,6 +359,7 @@ mod tests {
             "rows_repeated.ods",
             "cells_repeated.ods",
             "text_repeated.ods",
+            "duplicate_part.xlsx",
         ] {
             assert!(read_all(&hostile(name)).is_err(), "{name}");
         }
