@@ -75,6 +75,14 @@ pub enum Error {
     )]
     DamagedSheet { why: String },
 
+    /// A sheet the workbook lists whose content (its part, or the
+    /// relationship that leads to it) the archive lacks.
+    #[error(
+        "the workbook lists a sheet '{sheet}' but holds no content for it: open it in Excel or \
+         LibreOffice and save it again as .xlsx"
+    )]
+    SheetPartMissing { sheet: String },
+
     /// An archive holding two members of one name: which one a program
     /// reads is not defined.
     #[error(

@@ -6,8 +6,10 @@ use crate::error::{Error, Result};
 use crate::grid::{Dates1904, Grid, SheetGrid, SparseGrid};
 use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
 use crate::ods;
+use crate::ooxml;
 use calamine::{Reader, SheetType, SheetVisible};
 use std::io::Cursor;
+use std::sync::Arc;
 
 /// A sheet of a workbook, as its list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +45,31 @@ impl Sheet {
 /// An open workbook, whichever reader reads it; `B` holds its bytes.
 pub struct Workbook<B: AsRef<[u8]>> {
     book: Book<B>,
+    /// The sheets listed whose content the file lacks (xlsx).
+    missing: Vec<String>,
 }
 
 enum Book<B: AsRef<[u8]>> {
-    Calamine(Box<calamine::Sheets<Cursor<B>>>),
+    Calamine(Box<calamine::Sheets<Cursor<Bytes<B>>>>),
     Ods(ods::Workbook),
+}
+
+/// The bytes calamine reads: the workbook's, or a copy mended where
+/// calamine would refuse what an office program opens (see `ooxml`);
+/// cloned for each format calamine tries.
+#[derive(Clone)]
+enum Bytes<B> {
+    Given(B),
+    Mended(Arc<[u8]>),
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Bytes<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Given(bytes) => bytes.as_ref(),
+            Bytes::Mended(bytes) => bytes,
+        }
+    }
 }
 
 impl<B: AsRef<[u8]> + Clone> Workbook<B> {
@@ -62,20 +84,28 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
         if bytes.starts_with(CFB_MAGIC) {
             check_xls(bytes)?;
         }
-        if bytes.starts_with(b"PK") && check_archive(bytes)? == Archive::Ods {
-            return Ok(Workbook {
-                book: Book::Ods(ods::Workbook::open(bytes)?),
-            });
+        let mut mended = ooxml::Mended::default();
+        if bytes.starts_with(b"PK") {
+            if check_archive(bytes)? == Archive::Ods {
+                return Ok(Workbook {
+                    book: Book::Ods(ods::Workbook::open(bytes)?),
+                    missing: Vec::new(),
+                });
+            }
+            mended = ooxml::mend(bytes)?;
         }
+        let bytes = match mended.bytes {
+            Some(copy) => Bytes::Mended(copy.into()),
+            None => Bytes::Given(data.clone()),
+        };
         let workbook = calamine_call(|| {
-            calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
-                Error::Damaged {
-                    why: format!("the workbook reader said: {e}"),
-                }
+            calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| Error::Damaged {
+                why: format!("the workbook reader said: {e}"),
             })
         })?;
         Ok(Workbook {
             book: Book::Calamine(Box::new(workbook)),
+            missing: mended.missing,
         })
     }
 }
@@ -105,6 +135,11 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     /// The sheet named `name` (exactly, one of [`Self::sheets`]'), its rows
     /// and columns counted from A1; it tells its workbook's date system.
     pub fn grid(&mut self, name: &str) -> Result<Box<dyn Grid + Send>> {
+        if self.missing.iter().any(|m| m == name) {
+            return Err(Error::SheetPartMissing {
+                sheet: name.to_owned(),
+            });
+        }
         let grid = self.sheet_grid(name)?;
         Ok(if self.dates_from_1904() {
             Box::new(Dates1904(grid))
@@ -317,6 +352,90 @@ mod tests {
         Ok(())
     }
 
+    fn ingest(name: &str) -> Vec<u8> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/ingest")
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// The first four columns of a sheet, as text.
+    fn rows<B: AsRef<[u8]> + Clone>(workbook: &mut Workbook<B>, sheet: &str) -> Vec<Vec<String>> {
+        let grid = workbook.grid(sheet).unwrap();
+        (0..grid.height())
+            .map(|r| (0..4).map(|c| grid.cell(r, c).display()).collect())
+            .collect()
+    }
+
+    /// The table of `tests/fixtures/make_formats.py`, whose last column
+    /// holds dates.
+    fn table() -> Vec<Vec<String>> {
+        [
+            ["Commune", "Libellé", "Montant", "Date"],
+            ["42218", "Saint-Étienne", "12.5", "01/03/2020"],
+            ["42187", "Roanne", "7", "15/03/2020"],
+            ["42094", "Feurs", "3.25", "01/04/2020"],
+        ]
+        .map(|row| row.map(str::to_owned).to_vec())
+        .to_vec()
+    }
+
+    fn worksheet(name: &str, is_worksheet: bool) -> Sheet {
+        Sheet {
+            name: name.into(),
+            visibility: Visibility::Visible,
+            is_worksheet,
+        }
+    }
+
+    /// A macro sheet's relationship type made calamine refuse the whole
+    /// workbook: its worksheets are read, its macro and dialog sheets
+    /// listed as not worksheets.
+    #[test]
+    fn macro_and_dialog_sheets_are_listed_as_not_worksheets() {
+        let mut workbook = Workbook::open(ingest("macro_and_dialog_sheets.xlsm")).unwrap();
+        let sheets = [
+            worksheet("Données", true),
+            worksheet("Macro1", false),
+            worksheet("Dialogue1", false),
+            worksheet("Notes", true),
+        ];
+        assert_eq!(workbook.sheets(), sheets);
+        assert_eq!(rows(&mut workbook, "Données"), table());
+        assert_eq!(rows(&mut workbook, "Notes")[1][0], "Rien à signaler");
+    }
+
+    /// Dimensions calamine cannot parse (whole rows as LibreOffice writes
+    /// them, whole columns, empty, three cells) made it refuse the sheet:
+    /// the dimension is only a hint, the sheets are read.
+    #[test]
+    fn sheets_with_odd_dimensions_are_read() {
+        let mut workbook = Workbook::open(ingest("dimension_whole_rows.xlsx")).unwrap();
+        assert_eq!(rows(&mut workbook, "Données"), table());
+        let mut workbook = Workbook::open(ingest("dimension_odd_refs.xlsx")).unwrap();
+        for sheet in ["Feuille1", "Feuille2", "Feuille3"] {
+            assert_eq!(rows(&mut workbook, sheet), table(), "{sheet}");
+        }
+    }
+
+    /// A sheet listed without its part, or without the relationship that
+    /// leads to it (then calamine refused the whole workbook): that sheet
+    /// is refused by name, the other read.
+    #[test]
+    fn a_sheet_listed_without_its_content_is_refused_by_name() {
+        for name in ["sheet_part_missing.xlsx", "sheet_relationship_missing.xlsx"] {
+            let mut workbook = Workbook::open(hostile(name)).unwrap();
+            let sheets = [worksheet("Données", true), worksheet("Absente", true)];
+            assert_eq!(workbook.sheets(), sheets, "{name}");
+            assert_eq!(rows(&mut workbook, "Données"), table(), "{name}");
+            let refusal = workbook.grid("Absente").err().unwrap();
+            assert!(
+                matches!(&refusal, Error::SheetPartMissing { sheet } if sheet == "Absente"),
+                "{name}: {refusal:?}"
+            );
+        }
+    }
+
     /// Found by the xlsx fuzz target: calamine's column of a nine-letter
     /// cell reference overflows (a panic where overflows are checked).
     #[test]
@@ -360,6 +479,8 @@ mod tests {
             "cells_repeated.ods",
             "text_repeated.ods",
             "duplicate_part.xlsx",
+            "sheet_part_missing.xlsx",
+            "sheet_relationship_missing.xlsx",
         ] {
             assert!(read_all(&hostile(name)).is_err(), "{name}");
         }

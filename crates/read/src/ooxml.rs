@@ -1,0 +1,285 @@
+//! What an office program opens in an xlsx or xlsm archive but calamine
+//! refuses, found before calamine reads it and, where the content is whole,
+//! mended in a copy of the archive:
+//!
+//! - a macro sheet (`xl/macrosheets/`, Excel 4 macros) among the sheets:
+//!   calamine knows no such relationship type and refuses the whole
+//!   workbook, so its type is rewritten to a dialog sheet's, which calamine
+//!   lists as a sheet that is not a worksheet, as a macro sheet is not;
+//! - a `<dimension>` whose reference calamine cannot parse (LibreOffice's
+//!   whole rows, `1:4`): calamine refuses the sheet, though the dimension
+//!   is only a hint that our reader does not use, so it is left out;
+//! - a sheet listed in `workbook.xml` whose relationship or part is
+//!   missing: no relationship made calamine refuse the whole workbook, so
+//!   one is added (to no part); such a sheet is then refused when it is
+//!   read, by name, and the others stay readable.
+//!
+//! Only the parts that change are rewritten: the others are copied still
+//! compressed.
+
+use crate::error::{Error, Result};
+use quick_xml::events::{BytesStart, Event};
+use std::collections::HashMap;
+use std::io::{Cursor, Read, Write};
+
+type Archive<'b> = zip::ZipArchive<Cursor<&'b [u8]>>;
+
+/// What an archive needs before calamine reads it.
+#[derive(Default)]
+pub struct Mended {
+    /// The archive with its parts mended, when one had to be.
+    pub bytes: Option<Vec<u8>>,
+    /// The sheets the workbook lists whose content the archive lacks.
+    pub missing: Vec<String>,
+}
+
+/// The relationship type calamine lists as a sheet that is not a
+/// worksheet (any prefix: calamine reads the last segment).
+const DIALOG_SHEET: &str = "relationships/dialogsheet";
+/// Excel 4 macro sheets, and their international variant.
+const MACRO_SHEETS: [&str; 2] = [
+    "relationships/xlMacrosheet",
+    "relationships/xlIntlMacrosheet",
+];
+const WORKSHEET: &str =
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet";
+
+/// Bytes of a worksheet read to find its `<dimension>`, which comes
+/// before its cells, after at most a few short elements.
+const HEAD: u64 = 16 << 10;
+
+/// Finds what calamine would refuse in the xlsx or xlsm archive `bytes`
+/// though an office program opens it, and mends it in a copy. An archive
+/// that is not an xlsx one (xlsb, damaged) is left for calamine to tell.
+pub fn mend(bytes: &[u8]) -> Result<Mended> {
+    let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(Mended::default());
+    };
+    let Some(workbook) = workbook_part(&mut archive) else {
+        return Ok(Mended::default());
+    };
+    let folder = workbook.rfind('/').map_or("", |i| &workbook[..=i]);
+    let rels_name = format!("{folder}_rels/{}.rels", &workbook[folder.len()..]);
+    let (Some(listed), Some(rels)) = (
+        text(&mut archive, &workbook).and_then(|x| sheets(&x)),
+        text(&mut archive, &rels_name),
+    ) else {
+        return Ok(Mended::default());
+    };
+    let Some(relationships) = relationships(&rels) else {
+        return Ok(Mended::default());
+    };
+    let mut new_rels = rels.clone();
+    for macros in MACRO_SHEETS {
+        new_rels = new_rels.replace(macros, DIALOG_SHEET);
+    }
+    let mut mended = Mended::default();
+    let mut undimensioned = Vec::new();
+    for (name, id) in listed {
+        let Some((kind, target)) = relationships.get(&id) else {
+            // Calamine needs a relationship for every sheet listed.
+            let Some(end) = new_rels.rfind("</") else {
+                return Ok(Mended::default());
+            };
+            let id = quick_xml::escape::escape(&id);
+            let added = format!(r##"<Relationship Id="{id}" Type="{WORKSHEET}" Target="#"/>"##);
+            new_rels.insert_str(end, &added);
+            mended.missing.push(name);
+            continue;
+        };
+        let part = match target.strip_prefix('/') {
+            Some(absolute) => absolute.to_owned(),
+            None => format!("{folder}{target}"),
+        };
+        if archive.index_for_name(&part).is_none() {
+            mended.missing.push(name);
+        } else if kind.ends_with("/worksheet")
+            && let Some(span) = bad_dimension(&mut archive, &part)?
+        {
+            undimensioned.push((part, span));
+        }
+    }
+    if new_rels != rels || !undimensioned.is_empty() {
+        let changed = (rels_name, new_rels);
+        mended.bytes = Some(rewrite(&mut archive, changed, &undimensioned)?);
+    }
+    Ok(mended)
+}
+
+/// The workbook part `_rels/.rels` names, if XML (not an xlsb's binary one).
+fn workbook_part(archive: &mut Archive) -> Option<String> {
+    let rels = relationships(&text(archive, "_rels/.rels")?)?;
+    let (_, target) = rels
+        .into_values()
+        .find(|(kind, _)| kind.ends_with("/relationships/officeDocument"))?;
+    let target = target.strip_prefix('/').unwrap_or(&target);
+    target.ends_with(".xml").then(|| target.to_owned())
+}
+
+/// A small XML part as text (a workbook or its relationships, a few
+/// kilobytes; bounded like every member by `check_archive`).
+fn text(archive: &mut Archive, name: &str) -> Option<String> {
+    let mut text = String::new();
+    archive.by_name(name).ok()?.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The value of the attribute whose local name is `name`.
+fn attribute(e: &BytesStart, name: &str) -> Option<String> {
+    e.attributes().flatten().find_map(|a| {
+        (a.key.local_name().as_ref() == name)
+            .then(|| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+            .flatten()
+            .map(|v| v.into_owned())
+    })
+}
+
+/// The elements of local name `element` of an XML text, each given to `each`;
+/// `None` if the XML does not parse.
+fn elements(xml: &str, element: &str, mut each: impl FnMut(&BytesStart)) -> Option<()> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == element => each(&e),
+            Event::Eof => return Some(()),
+            _ => {}
+        }
+    }
+}
+
+/// A relationships part: each relationship's type and target by its id.
+fn relationships(xml: &str) -> Option<HashMap<String, (String, String)>> {
+    let mut found = HashMap::new();
+    elements(xml, "Relationship", |e| {
+        if let Some(id) = attribute(e, "Id") {
+            let kind = attribute(e, "Type").unwrap_or_default();
+            found.insert(id, (kind, attribute(e, "Target").unwrap_or_default()));
+        }
+    })?;
+    Some(found)
+}
+
+/// The sheets `workbook.xml` lists: their names and relationship ids.
+fn sheets(xml: &str) -> Option<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    elements(xml, "sheet", |e| {
+        if let (Some(name), Some(id)) = (attribute(e, "name"), attribute(e, "id")) {
+            found.push((name, id));
+        }
+    })?;
+    Some(found)
+}
+
+/// Where, in the first bytes of the worksheet `part`, a `<dimension>`
+/// element calamine cannot parse lies (a range of bytes), if one does.
+fn bad_dimension(archive: &mut Archive, part: &str) -> Result<Option<(usize, usize)>> {
+    let mut head = Vec::new();
+    let member = archive.by_name(part).map_err(|_| Error::Broken)?;
+    member
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .map_err(|_| Error::Broken)?;
+    let mut reader = quick_xml::Reader::from_reader(&head[..]);
+    let mut buf = Vec::new();
+    loop {
+        let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        buf.clear();
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) => match e.local_name().as_ref() {
+                "dimension" => {
+                    let end = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+                    let readable = attribute(&e, "ref").is_some_and(|r| calamine_reads(&r));
+                    // An element with content (never written) is left as it is.
+                    let empty = matches!(head.get(end.wrapping_sub(2)..end), Some(b"/>"));
+                    return Ok((!readable && empty).then_some((start, end)));
+                }
+                "sheetData" => return Ok(None),
+                _ => {}
+            },
+            Ok(Event::Eof) | Err(_) => return Ok(None),
+            _ => {}
+        }
+    }
+}
+
+/// Whether calamine parses a dimension reference: a cell (`A1`) or two, the
+/// second not before the first (it subtracts them), each of letters then
+/// digits, within the number of letters and digits that do not overflow.
+fn calamine_reads(reference: &str) -> bool {
+    let cell = |c: &str| {
+        let letters = c.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let digits = &c[letters..];
+        let column = c[..letters].bytes().fold(0u32, |n, l| {
+            n * 26 + u32::from(l.to_ascii_uppercase() - b'A') + 1
+        });
+        ((1..=3).contains(&letters)
+            && (1..=7).contains(&digits.len())
+            && digits.bytes().all(|d| d.is_ascii_digit()))
+        .then(|| (digits.parse::<u32>().unwrap_or(0), column))
+        .filter(|&(row, _)| row >= 1)
+    };
+    let cells: Option<Vec<(u32, u32)>> = reference.split(':').map(cell).collect();
+    match cells.as_deref() {
+        Some([_]) => true,
+        Some([first, last]) => first.0 <= last.0 && first.1 <= last.1,
+        _ => false,
+    }
+}
+
+/// A copy of the archive with `rels` (a name and its new text) and the
+/// worksheets of `undimensioned` without the bytes at their range.
+fn rewrite(
+    archive: &mut Archive,
+    (rels_name, rels): (String, String),
+    undimensioned: &[(String, (usize, usize))],
+) -> Result<Vec<u8>> {
+    let broken = |_| Error::Broken;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    for i in 0..archive.len() {
+        let name = archive.name_for_index(i).and_then(|n| n.ok());
+        let name = name.map(|n| n.into_owned()).unwrap_or_default();
+        if name == rels_name {
+            out.start_file(name, options).map_err(broken)?;
+            out.write_all(rels.as_bytes()).map_err(Error::from)?;
+        } else if let Some((_, (start, end))) = undimensioned.iter().find(|(p, _)| *p == name) {
+            let mut member = archive.by_index(i).map_err(broken)?;
+            let mut head = vec![0; *end];
+            member.read_exact(&mut head).map_err(Error::from)?;
+            out.start_file(name, options).map_err(broken)?;
+            out.write_all(&head[..*start]).map_err(Error::from)?;
+            std::io::copy(&mut member, &mut out).map_err(Error::from)?;
+        } else {
+            out.raw_copy_file(archive.by_index_raw(i).map_err(broken)?)
+                .map_err(broken)?;
+        }
+    }
+    Ok(out.finish().map_err(broken)?.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimension_references_calamine_parses_are_told() {
+        for ok in ["A1", "A1:D4", "a1:d4", "XFD1048576", "B2:B2"] {
+            assert!(calamine_reads(ok), "{ok}");
+        }
+        for bad in [
+            "1:4",
+            "A:D",
+            "",
+            "A1:D4:E5",
+            "$A$1:$D$4",
+            "D4:A1",
+            "AAAA1",
+            "A0",
+        ] {
+            assert!(!calamine_reads(bad), "{bad}");
+        }
+    }
+}
