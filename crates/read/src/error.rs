@@ -94,6 +94,13 @@ pub enum Error {
     #[error("the file is an OpenDocument file but not a spreadsheet")]
     NotASpreadsheet,
 
+    /// A chart, dialog or macro sheet asked for by name.
+    #[error(
+        "the sheet '{name}' is not a worksheet (a chart, dialog or macro sheet): name a \
+         worksheet of the workbook"
+    )]
+    NotAWorksheet { name: String },
+
     #[error("no such sheet: {name}")]
     NoSuchSheet { name: String },
 

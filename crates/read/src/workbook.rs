@@ -179,7 +179,16 @@ impl<B: AsRef<[u8]>> Workbook<B> {
             Book::Ods(ods) => Box::new(ods.grid(name)?),
             Book::Calamine(book) => calamine_call(|| {
                 Ok(match book.as_mut() {
-                    calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
+                    calamine::Sheets::Xlsx(xlsx) => {
+                        // Read as a worksheet, a dialog sheet fails as if it were damaged.
+                        let listed = xlsx.sheets_metadata().iter().find(|s| s.name == name);
+                        if listed.is_some_and(|s| s.typ != SheetType::WorkSheet) {
+                            return Err(Error::NotAWorksheet {
+                                name: name.to_owned(),
+                            });
+                        }
+                        sparse!(xlsx.worksheet_cells_reader(name))
+                    }
                     calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
                     other => Box::new(SheetGrid::new(
                         other
@@ -390,7 +399,7 @@ mod tests {
 
     /// A macro sheet's relationship type made calamine refuse the whole
     /// workbook: its worksheets are read, its macro and dialog sheets
-    /// listed as not worksheets.
+    /// listed as not worksheets, and refused as such when asked for.
     #[test]
     fn macro_and_dialog_sheets_are_listed_as_not_worksheets() {
         let mut workbook = Workbook::open(ingest("macro_and_dialog_sheets.xlsm")).unwrap();
@@ -403,6 +412,13 @@ mod tests {
         assert_eq!(workbook.sheets(), sheets);
         assert_eq!(rows(&mut workbook, "Données"), table());
         assert_eq!(rows(&mut workbook, "Notes")[1][0], "Rien à signaler");
+        for name in ["Macro1", "Dialogue1"] {
+            let refusal = workbook.grid(name).err().unwrap();
+            assert!(
+                matches!(refusal, Error::NotAWorksheet { .. }),
+                "{refusal:?}"
+            );
+        }
     }
 
     /// Dimensions calamine cannot parse (whole rows as LibreOffice writes
