@@ -343,6 +343,7 @@ fn duplicate_name(bytes: &[u8], start: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cell;
     use std::path::PathBuf;
 
     fn hostile(name: &str) -> Vec<u8> {
@@ -395,6 +396,20 @@ mod tests {
             visibility: Visibility::Visible,
             is_worksheet,
         }
+    }
+
+    /// Excel's "Strict Open XML Spreadsheet": calamine matches elements by
+    /// their local name and relationship types by their last segment, so
+    /// the purl.oclc.org namespaces read as the transitional ones.
+    #[test]
+    fn strict_open_xml_is_read() {
+        let mut workbook = Workbook::open(ingest("strict.xlsx")).unwrap();
+        assert_eq!(workbook.sheets(), [worksheet("Données", true)]);
+        assert_eq!(rows(&mut workbook, "Données"), table());
+        let grid = workbook.grid("Données").unwrap();
+        let march = chrono::NaiveDate::from_ymd_opt(2020, 3, 1).unwrap();
+        assert_eq!(grid.cell(1, 3), Cell::DateTime(march.into()));
+        assert_eq!(grid.cell(1, 2), Cell::Float(12.5));
     }
 
     /// A macro sheet's relationship type made calamine refuse the whole
