@@ -48,6 +48,11 @@ const WORKSHEET: &str =
 /// before its cells, after at most a few short elements.
 const HEAD: u64 = 16 << 10;
 
+/// Largest workbook part or relationships part read whole to be checked
+/// (they take kilobytes, a few megabytes with many defined names): a
+/// larger one is left for calamine, which reads it as a stream.
+const MAX_TEXT: u64 = 64 << 20;
+
 /// Finds what calamine would refuse in the xlsx or xlsm archive `bytes`
 /// though an office program opens it, and mends it in a copy. An archive
 /// that is not an xlsx one (xlsb, damaged) is left for calamine to tell.
@@ -116,11 +121,14 @@ fn workbook_part(archive: &mut Archive) -> Option<String> {
     target.ends_with(".xml").then(|| target.to_owned())
 }
 
-/// A small XML part as text (a workbook or its relationships, a few
-/// kilobytes; bounded like every member by `check_archive`).
+/// A workbook part or a relationships part as text, up to [`MAX_TEXT`].
 fn text(archive: &mut Archive, name: &str) -> Option<String> {
+    let member = archive.by_name(name).ok()?;
+    if member.size() > MAX_TEXT {
+        return None;
+    }
     let mut text = String::new();
-    archive.by_name(name).ok()?.read_to_string(&mut text).ok()?;
+    member.take(MAX_TEXT).read_to_string(&mut text).ok()?;
     Some(text)
 }
 
