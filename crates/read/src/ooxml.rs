@@ -272,6 +272,28 @@ fn rewrite(
 mod tests {
     use super::*;
 
+    /// Workbooks as openpyxl, Excel's Strict format and LibreOffice
+    /// (awkward_titles.xlsx) write them are read as they are, not copied.
+    #[test]
+    fn workbooks_that_need_nothing_are_not_mended() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        for name in [
+            "ingest/awkward_titles.xlsx",
+            "ingest/dates_1904.xlsx",
+            "ingest/formats_table.xlsx",
+            "ingest/hidden_sheet_first.xlsx",
+            "ingest/long_text.xlsx",
+            "ingest/strict.xlsx",
+            "hostile/subtotal_row_101.xlsx",
+        ] {
+            let mended = mend(&std::fs::read(folder.join(name)).unwrap()).unwrap();
+            assert!(
+                mended.bytes.is_none() && mended.missing.is_empty(),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn dimension_references_calamine_parses_are_told() {
         for ok in ["A1", "A1:D4", "a1:d4", "XFD1048576", "B2:B2"] {
