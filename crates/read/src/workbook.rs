@@ -427,12 +427,13 @@ mod tests {
             worksheet("Données", true),
             worksheet("Macro1", false),
             worksheet("Dialogue1", false),
+            worksheet("Macro2", false),
             worksheet("Notes", true),
         ];
         assert_eq!(workbook.sheets(), sheets);
         assert_eq!(rows(&mut workbook, "Données"), table());
         assert_eq!(rows(&mut workbook, "Notes")[1][0], "Rien à signaler");
-        for name in ["Macro1", "Dialogue1"] {
+        for name in ["Macro1", "Dialogue1", "Macro2"] {
             let refusal = workbook.grid(name).err().unwrap();
             assert!(
                 matches!(refusal, Error::NotAWorksheet { .. }),
