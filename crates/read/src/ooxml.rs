@@ -217,14 +217,17 @@ fn calamine_reads(reference: &str) -> bool {
     let cell = |c: &str| {
         let letters = c.bytes().take_while(u8::is_ascii_alphabetic).count();
         let digits = &c[letters..];
+        let shape = (1..=3).contains(&letters)
+            && (1..=7).contains(&digits.len())
+            && digits.bytes().all(|d| d.is_ascii_digit());
+        if !shape {
+            return None;
+        }
         let column = c[..letters].bytes().fold(0u32, |n, l| {
             n * 26 + u32::from(l.to_ascii_uppercase() - b'A') + 1
         });
-        ((1..=3).contains(&letters)
-            && (1..=7).contains(&digits.len())
-            && digits.bytes().all(|d| d.is_ascii_digit()))
-        .then(|| (digits.parse::<u32>().unwrap_or(0), column))
-        .filter(|&(row, _)| row >= 1)
+        let row = digits.parse::<u32>().ok().filter(|&row| row >= 1)?;
+        Some((row, column))
     };
     let cells: Option<Vec<(u32, u32)>> = reference.split(':').map(cell).collect();
     match cells.as_deref() {
@@ -292,6 +295,78 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// `archive` with the member `name` holding `content` instead.
+    fn with_member(archive: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
+        let mut archive = zip::ZipArchive::new(Cursor::new(archive)).unwrap();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        for i in 0..archive.len() {
+            let mut member = archive.by_index(i).unwrap();
+            let member_name = member.name().unwrap().into_owned();
+            let mut bytes = Vec::new();
+            member.read_to_end(&mut bytes).unwrap();
+            let bytes = if member_name == name { content } else { &bytes };
+            out.start_file(member_name, options).unwrap();
+            out.write_all(bytes).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    /// Random dimension references, of the characters references are made
+    /// of: every sheet is read, whether calamine parses its dimension or
+    /// the element is left out (a reference calamine refuses but that is
+    /// told as readable would fail the sheet), and none panics.
+    #[test]
+    fn sheets_read_whatever_their_dimension() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let template = std::fs::read(folder.join("ingest/dimension_whole_rows.xlsx")).unwrap();
+        let sheet = {
+            let mut archive = zip::ZipArchive::new(Cursor::new(&template[..])).unwrap();
+            let mut text = String::new();
+            let member = archive.by_name("xl/worksheets/sheet1.xml").unwrap();
+            member.take(1 << 20).read_to_string(&mut text).unwrap();
+            text
+        };
+        let pieces = [
+            "A", "d", "XFD", "1", "4", "0", "1048576", ":", "$", " ", "Z9",
+        ];
+        let letters = ["A", "d", "XFD", "ZZZZ"];
+        let digits = ["1", "4", "0", "1048576", "99999999"];
+        let mut rng = crate::TestRng::new(38);
+        let cell = |rng: &mut crate::TestRng| {
+            letters[rng.below(letters.len())].to_owned() + digits[rng.below(digits.len())]
+        };
+        let (mut readable, mut mended) = (0, 0);
+        for _ in 0..300 {
+            // Random pieces, a cell, or two.
+            let reference: String = match rng.below(3) {
+                0 => (0..rng.below(6))
+                    .map(|_| pieces[rng.below(pieces.len())])
+                    .collect(),
+                1 => cell(&mut rng),
+                _ => cell(&mut rng) + ":" + &cell(&mut rng),
+            };
+            let xml = sheet.replace(r#"ref="1:4""#, &format!(r#"ref="{reference}""#));
+            let bytes = with_member(&template, "xl/worksheets/sheet1.xml", xml.as_bytes());
+            let mut workbook = crate::Workbook::open(bytes).unwrap();
+            let grid = workbook.grid("Données");
+            let grid = grid.unwrap_or_else(|e| panic!("{reference:?}: {e:?}"));
+            assert_eq!(
+                grid.cell(2, 1),
+                crate::Cell::Text("Roanne"),
+                "{reference:?}"
+            );
+            match calamine_reads(&reference) {
+                true => readable += 1,
+                false => mended += 1,
+            }
+        }
+        assert!(
+            readable > 20 && mended > 20,
+            "{readable} read as they were, {mended} mended"
+        );
     }
 
     #[test]
