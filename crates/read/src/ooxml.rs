@@ -64,11 +64,14 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
         return Ok(Mended::default());
     };
     let folder = workbook.rfind('/').map_or("", |i| &workbook[..=i]);
-    let rels_name = format!("{folder}_rels/{}.rels", &workbook[folder.len()..]);
-    let (Some(listed), Some(rels)) = (
+    let rels_path = format!("{folder}_rels/{}.rels", &workbook[folder.len()..]);
+    let (Some(listed), Some(rels_name)) = (
         text(&mut archive, &workbook).and_then(|x| sheets(&x)),
-        text(&mut archive, &rels_name),
+        member(&archive, &rels_path),
     ) else {
+        return Ok(Mended::default());
+    };
+    let Some(rels) = text(&mut archive, &rels_name) else {
         return Ok(Mended::default());
     };
     let Some(relationships) = relationships(&rels) else {
@@ -96,12 +99,14 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
             Some(absolute) => absolute.to_owned(),
             None => format!("{folder}{target}"),
         };
-        if archive.index_for_name(&part).is_none() {
-            mended.missing.push(name);
-        } else if kind.ends_with("/worksheet")
-            && let Some(span) = bad_dimension(&mut archive, &part)?
-        {
-            undimensioned.push((part, span));
+        match member(&archive, &part) {
+            None => mended.missing.push(name),
+            Some(part) if kind.ends_with("/worksheet") => {
+                if let Some(span) = bad_dimension(&mut archive, &part)? {
+                    undimensioned.push((part, span));
+                }
+            }
+            Some(_) => {}
         }
     }
     if new_rels != rels || !undimensioned.is_empty() {
@@ -118,12 +123,28 @@ fn workbook_part(archive: &mut Archive) -> Option<String> {
         .into_values()
         .find(|(kind, _)| kind.ends_with("/relationships/officeDocument"))?;
     let target = target.strip_prefix('/').unwrap_or(&target);
-    target.ends_with(".xml").then(|| target.to_owned())
+    let xml = target.to_ascii_lowercase().ends_with(".xml");
+    xml.then(|| target.to_owned())
+}
+
+/// The name of the member at `path` as calamine finds it: exactly, or
+/// ignoring ASCII case with backslashes read as slashes.
+fn member(archive: &Archive, path: &str) -> Option<String> {
+    if archive.index_for_name(path).is_some() {
+        return Some(path.to_owned());
+    }
+    let wanted = path.to_ascii_lowercase();
+    archive
+        .file_names()
+        .flatten()
+        .find(|name| name.replace('\\', "/").to_ascii_lowercase() == wanted)
+        .map(|name| name.into_owned())
 }
 
 /// A workbook part or a relationships part as text, up to [`MAX_TEXT`].
-fn text(archive: &mut Archive, name: &str) -> Option<String> {
-    let member = archive.by_name(name).ok()?;
+fn text(archive: &mut Archive, path: &str) -> Option<String> {
+    let name = member(archive, path)?;
+    let member = archive.by_name(&name).ok()?;
     if member.size() > MAX_TEXT {
         return None;
     }
@@ -299,19 +320,54 @@ mod tests {
 
     /// `archive` with the member `name` holding `content` instead.
     fn with_member(archive: &[u8], name: &str, content: &[u8]) -> Vec<u8> {
+        rebuilt(archive, |member, bytes| match member == name {
+            true => (member.to_owned(), content.to_vec()),
+            false => (member.to_owned(), bytes),
+        })
+    }
+
+    /// `archive` with each member's name and content as `change` gives them.
+    fn rebuilt(archive: &[u8], change: impl Fn(&str, Vec<u8>) -> (String, Vec<u8>)) -> Vec<u8> {
         let mut archive = zip::ZipArchive::new(Cursor::new(archive)).unwrap();
         let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default();
         for i in 0..archive.len() {
             let mut member = archive.by_index(i).unwrap();
-            let member_name = member.name().unwrap().into_owned();
+            let name = member.name().unwrap().into_owned();
             let mut bytes = Vec::new();
             member.read_to_end(&mut bytes).unwrap();
-            let bytes = if member_name == name { content } else { &bytes };
-            out.start_file(member_name, options).unwrap();
-            out.write_all(bytes).unwrap();
+            let (name, bytes) = change(&name, bytes);
+            out.start_file(name, options).unwrap();
+            out.write_all(&bytes).unwrap();
         }
         out.finish().unwrap().into_inner()
+    }
+
+    /// calamine finds a part whatever the case of its name, and with
+    /// backslashes for slashes: so is it found here, neither called
+    /// missing nor left unmended.
+    #[test]
+    fn parts_are_found_as_calamine_finds_them() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let macros = std::fs::read(folder.join("ingest/macro_and_dialog_sheets.xlsm")).unwrap();
+        let undimensioned = std::fs::read(folder.join("ingest/dimension_whole_rows.xlsx")).unwrap();
+        let renamed = |bytes: &[u8]| {
+            rebuilt(bytes, |name, content| {
+                let name = match name {
+                    "xl/worksheets/sheet1.xml" => r"xl\worksheets\Sheet1.xml",
+                    "xl/_rels/workbook.xml.rels" => "xl/_rels/Workbook.xml.rels",
+                    other => other,
+                };
+                (name.to_owned(), content)
+            })
+        };
+        for bytes in [renamed(&macros), renamed(&undimensioned)] {
+            let mended = mend(&bytes).unwrap();
+            assert!(mended.missing.is_empty() && mended.bytes.is_some());
+            let mut workbook = crate::Workbook::open(bytes).unwrap();
+            let grid = workbook.grid("Données").unwrap();
+            assert_eq!(grid.cell(2, 1), crate::Cell::Text("Roanne"));
+        }
     }
 
     /// Random dimension references, of the characters references are made
