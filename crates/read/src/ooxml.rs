@@ -77,6 +77,11 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
     let Some(relationships) = relationships(&rels) else {
         return Ok(Mended::default());
     };
+    // By id, the last of an id winning, as in calamine.
+    let relationships: HashMap<_, _> = relationships
+        .into_iter()
+        .map(|(id, kind, target)| (id, (kind, target)))
+        .collect();
     let mut new_rels = rels.clone();
     for macros in MACRO_SHEETS {
         new_rels = new_rels.replace(macros, DIALOG_SHEET);
@@ -119,9 +124,11 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
 /// The workbook part `_rels/.rels` names, if XML (not an xlsb's binary one).
 fn workbook_part(archive: &mut Archive) -> Option<String> {
     let rels = relationships(&text(archive, "_rels/.rels")?)?;
-    let (_, target) = rels
-        .into_values()
-        .find(|(kind, _)| kind.ends_with("/relationships/officeDocument"))?;
+    // The last, as calamine takes it.
+    let (_, _, target) = rels
+        .into_iter()
+        .rev()
+        .find(|(_, kind, _)| kind.ends_with("/relationships/officeDocument"))?;
     let target = target.strip_prefix('/').unwrap_or(&target);
     let xml = target.to_ascii_lowercase().ends_with(".xml");
     xml.then(|| target.to_owned())
@@ -167,6 +174,8 @@ fn attribute(e: &BytesStart, name: &str) -> Option<String> {
 /// `None` if the XML does not parse.
 fn elements(xml: &str, element: &str, mut each: impl FnMut(&BytesStart)) -> Option<()> {
     let mut reader = quick_xml::Reader::from_str(xml);
+    // As calamine reads it.
+    reader.config_mut().check_end_names = false;
     loop {
         match reader.read_event().ok()? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == element => each(&e),
@@ -176,13 +185,13 @@ fn elements(xml: &str, element: &str, mut each: impl FnMut(&BytesStart)) -> Opti
     }
 }
 
-/// A relationships part: each relationship's type and target by its id.
-fn relationships(xml: &str) -> Option<HashMap<String, (String, String)>> {
-    let mut found = HashMap::new();
+/// A relationships part: each relationship's id, type and target, in order.
+fn relationships(xml: &str) -> Option<Vec<(String, String, String)>> {
+    let mut found = Vec::new();
     elements(xml, "Relationship", |e| {
         if let Some(id) = attribute(e, "Id") {
             let kind = attribute(e, "Type").unwrap_or_default();
-            found.insert(id, (kind, attribute(e, "Target").unwrap_or_default()));
+            found.push((id, kind, attribute(e, "Target").unwrap_or_default()));
         }
     })?;
     Some(found)
@@ -209,6 +218,7 @@ fn bad_dimension(archive: &mut Archive, part: &str) -> Result<Option<(usize, usi
         .read_to_end(&mut head)
         .map_err(|_| Error::Broken)?;
     let mut reader = quick_xml::Reader::from_reader(&head[..]);
+    reader.config_mut().check_end_names = false;
     let mut buf = Vec::new();
     loop {
         let start = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
