@@ -1,6 +1,8 @@
 //! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
 //! reader, told apart by their content): checked before a reader trusts
-//! them, then read a sheet at a time into a grid of cells.
+//! them (and an xlsx mended where calamine would refuse what an office
+//! program opens, in `ooxml`), then read a sheet at a time into a grid of
+//! cells.
 
 use crate::error::{Error, Result};
 use crate::grid::{Dates1904, Grid, SheetGrid, SparseGrid};
@@ -60,14 +62,14 @@ enum Book<B: AsRef<[u8]>> {
 #[derive(Clone)]
 enum Bytes<B> {
     Given(B),
-    Mended(Arc<[u8]>),
+    Mended(Arc<Vec<u8>>),
 }
 
 impl<B: AsRef<[u8]>> AsRef<[u8]> for Bytes<B> {
     fn as_ref(&self) -> &[u8] {
         match self {
             Bytes::Given(bytes) => bytes.as_ref(),
-            Bytes::Mended(bytes) => bytes,
+            Bytes::Mended(bytes) => bytes.as_slice(),
         }
     }
 }
@@ -95,7 +97,7 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
             mended = ooxml::mend(bytes)?;
         }
         let bytes = match mended.bytes {
-            Some(copy) => Bytes::Mended(copy.into()),
+            Some(copy) => Bytes::Mended(Arc::new(copy)),
             None => Bytes::Given(data.clone()),
         };
         let workbook = calamine_call(|| {
