@@ -19,7 +19,7 @@ pub struct Survey {
     pub utf32: Option<Utf32>,
     /// Bytes of its byte order mark, skipped.
     pub bom: usize,
-    /// When asked for (not for UTF-16, which is read whole).
+    /// When asked for (not for UTF-16 and UTF-32, which are read whole).
     pub sha256: Option<String>,
     /// Whether every byte of the file was surveyed, not only its first block.
     pub whole: bool,
