@@ -22,6 +22,14 @@ pub enum Error {
     #[error("this looks like a binary file, not CSV text (is it a spreadsheet with a .csv name?)")]
     Binary,
 
+    /// Text in UTF-16 without the byte order mark that says so (and in
+    /// which byte order): read as bytes it would be NULs between letters.
+    #[error(
+        "this looks like UTF-16 text without a byte order mark: save it again as CSV in UTF-8 \
+         (LibreOffice: character set \"Unicode (UTF-8)\"; Excel: \"CSV UTF-8\")"
+    )]
+    Utf16WithoutBom,
+
     /// Text not in its encoding (declared, marked or guessed); `line` is 1-based.
     #[error("not valid {encoding} text (first bad byte on line {line})")]
     NotInEncoding { encoding: &'static str, line: usize },
@@ -67,8 +75,31 @@ pub enum Error {
     )]
     DamagedSheet { why: String },
 
+    /// A sheet the workbook lists whose content (its part, or the
+    /// relationship that leads to it) the archive lacks.
+    #[error(
+        "the workbook lists a sheet '{sheet}' but holds no content for it: open it in Excel or \
+         LibreOffice and save it again as .xlsx"
+    )]
+    SheetPartMissing { sheet: String },
+
+    /// An archive holding two members of one name: which one a program
+    /// reads is not defined.
+    #[error(
+        "the workbook holds two parts named '{name}', and which one a program reads is not \
+         defined: open it in Excel or LibreOffice, check its content, and save it again as .xlsx"
+    )]
+    DuplicatePart { name: String },
+
     #[error("the file is an OpenDocument file but not a spreadsheet")]
     NotASpreadsheet,
+
+    /// A chart, dialog or macro sheet asked for by name.
+    #[error(
+        "the sheet '{name}' is not a worksheet (a chart, dialog or macro sheet): name a \
+         worksheet of the workbook"
+    )]
+    NotAWorksheet { name: String },
 
     #[error("no such sheet: {name}")]
     NoSuchSheet { name: String },

@@ -18,6 +18,7 @@ mod error;
 mod grid;
 pub mod limits;
 mod ods;
+mod ooxml;
 mod workbook;
 
 pub use cell::{Cell, trim};

@@ -1,13 +1,17 @@
 //! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
 //! reader, told apart by their content): checked before a reader trusts
-//! them, then read a sheet at a time into a grid of cells.
+//! them (and an xlsx mended where calamine would refuse what an office
+//! program opens, in `ooxml`), then read a sheet at a time into a grid of
+//! cells.
 
 use crate::error::{Error, Result};
 use crate::grid::{Dates1904, Grid, Merged, SparseGrid};
 use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
 use crate::ods;
+use crate::ooxml;
 use calamine::{Reader, SheetType, SheetVisible};
 use std::io::Cursor;
+use std::sync::Arc;
 
 /// A sheet of a workbook, as its list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +47,31 @@ impl Sheet {
 /// An open workbook, whichever reader reads it; `B` holds its bytes.
 pub struct Workbook<B: AsRef<[u8]>> {
     book: Book<B>,
+    /// The sheets listed whose content the file lacks (xlsx).
+    missing: Vec<String>,
 }
 
 enum Book<B: AsRef<[u8]>> {
-    Calamine(Box<calamine::Sheets<Cursor<B>>>),
+    Calamine(Box<calamine::Sheets<Cursor<Bytes<B>>>>),
     Ods(ods::Workbook),
+}
+
+/// The bytes calamine reads: the workbook's, or a copy mended where
+/// calamine would refuse what an office program opens (see `ooxml`);
+/// cloned for each format calamine tries.
+#[derive(Clone)]
+enum Bytes<B> {
+    Given(B),
+    Mended(Arc<Vec<u8>>),
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Bytes<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Given(bytes) => bytes.as_ref(),
+            Bytes::Mended(bytes) => bytes.as_slice(),
+        }
+    }
 }
 
 impl<B: AsRef<[u8]> + Clone> Workbook<B> {
@@ -62,20 +86,28 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
         if bytes.starts_with(CFB_MAGIC) {
             check_xls(bytes)?;
         }
-        if bytes.starts_with(b"PK") && check_archive(bytes)? == Archive::Ods {
-            return Ok(Workbook {
-                book: Book::Ods(ods::Workbook::open(bytes)?),
-            });
+        let mut mended = ooxml::Mended::default();
+        if bytes.starts_with(b"PK") {
+            if check_archive(bytes)? == Archive::Ods {
+                return Ok(Workbook {
+                    book: Book::Ods(ods::Workbook::open(bytes)?),
+                    missing: Vec::new(),
+                });
+            }
+            mended = ooxml::mend(bytes)?;
         }
+        let bytes = match mended.bytes {
+            Some(copy) => Bytes::Mended(Arc::new(copy)),
+            None => Bytes::Given(data.clone()),
+        };
         let workbook = calamine_call(|| {
-            calamine::open_workbook_auto_from_rs(Cursor::new(data.clone())).map_err(|e| {
-                Error::Damaged {
-                    why: format!("the workbook reader said: {e}"),
-                }
+            calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| Error::Damaged {
+                why: format!("the workbook reader said: {e}"),
             })
         })?;
         Ok(Workbook {
             book: Book::Calamine(Box::new(workbook)),
+            missing: mended.missing,
         })
     }
 }
@@ -105,6 +137,11 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     /// The sheet named `name` (exactly, one of [`Self::sheets`]'), its rows
     /// and columns counted from A1; it tells its workbook's date system.
     pub fn grid(&mut self, name: &str) -> Result<Box<dyn Grid + Send>> {
+        if self.missing.iter().any(|m| m == name) {
+            return Err(Error::SheetPartMissing {
+                sheet: name.to_owned(),
+            });
+        }
         let grid = self.sheet_grid(name)?;
         Ok(if self.dates_from_1904() {
             Box::new(Dates1904(grid))
@@ -153,6 +190,13 @@ impl<B: AsRef<[u8]>> Workbook<B> {
         let grid = calamine_call(|| {
             Ok(match book.as_mut() {
                 calamine::Sheets::Xlsx(xlsx) => {
+                    // Read as a worksheet, a dialog sheet fails as if it were damaged.
+                    let listed = xlsx.sheets_metadata().iter().find(|s| s.name == name);
+                    if listed.is_some_and(|s| s.typ != SheetType::WorkSheet) {
+                        return Err(Error::NotAWorksheet {
+                            name: name.to_owned(),
+                        });
+                    }
                     let mut grid = sparse!(xlsx.worksheet_cells_reader(name));
                     let ranges: Vec<Merged> = xlsx
                         .merge_cells_by_sheet_name(name)
@@ -274,6 +318,11 @@ fn check_archive(bytes: &[u8]) -> Result<Archive> {
         // Not a readable archive: the reader says so in its own terms.
         return Ok(Archive::Other);
     };
+    if archive.has_duplicate_names() {
+        return Err(Error::DuplicatePart {
+            name: duplicate_name(bytes, archive.central_directory_start()).unwrap_or_default(),
+        });
+    }
     for i in 0..archive.len() {
         let Ok(member) = archive.by_index_raw(i) else {
             continue;
@@ -313,9 +362,30 @@ fn check_archive(bytes: &[u8]) -> Result<Archive> {
     Ok(Archive::Other)
 }
 
+/// The first name the central directory starting at `start` gives twice
+/// (the archive reader keeps one member per name and cannot tell it).
+fn duplicate_name(bytes: &[u8], start: u64) -> Option<String> {
+    // A central directory header: its signature, then fixed fields up to
+    // byte 46, of which the lengths of the name (at 28), of the extra field
+    // (30) and of the comment (32); then the name.
+    const SIGNATURE: &[u8] = b"PK\x01\x02";
+    let length = |at: usize| usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let mut seen = std::collections::HashSet::new();
+    let mut at = usize::try_from(start).ok()?;
+    while bytes.get(at..at + 4) == Some(SIGNATURE) && at + 46 <= bytes.len() {
+        let name = bytes.get(at + 46..at + 46 + length(at + 28))?;
+        if !seen.insert(name) {
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+        at += 46 + length(at + 28) + length(at + 30) + length(at + 32);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cell;
     use std::path::PathBuf;
 
     fn hostile(name: &str) -> Vec<u8> {
@@ -334,7 +404,7 @@ mod tests {
         Ok(())
     }
 
-    fn fixture(name: &str) -> Vec<u8> {
+    fn ingest(name: &str) -> Vec<u8> {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../tests/fixtures/ingest")
             .join(name);
@@ -348,7 +418,7 @@ mod tests {
     #[test]
     fn every_cell_of_a_merged_range_has_its_value() {
         for name in ["merged_cells.xlsx", "merged_cells.xls", "merged_cells.ods"] {
-            let mut workbook = Workbook::open(fixture(name)).unwrap();
+            let mut workbook = Workbook::open(ingest(name)).unwrap();
             let grid = workbook.grid("Séances").unwrap();
             let text = |row, col| grid.cell(row, col).to_string();
             let title = "Ateliers collectifs 2020";
@@ -401,6 +471,110 @@ mod tests {
         ));
     }
 
+    /// The first four columns of a sheet, as text.
+    fn rows<B: AsRef<[u8]> + Clone>(workbook: &mut Workbook<B>, sheet: &str) -> Vec<Vec<String>> {
+        let grid = workbook.grid(sheet).unwrap();
+        (0..grid.height())
+            .map(|r| (0..4).map(|c| grid.cell(r, c).display()).collect())
+            .collect()
+    }
+
+    /// The table of `tests/fixtures/make_formats.py`, whose last column
+    /// holds dates.
+    fn table() -> Vec<Vec<String>> {
+        [
+            ["Commune", "Libellé", "Montant", "Date"],
+            ["42218", "Saint-Étienne", "12.5", "01/03/2020"],
+            ["42187", "Roanne", "7", "15/03/2020"],
+            ["42094", "Feurs", "3.25", "01/04/2020"],
+        ]
+        .map(|row| row.map(str::to_owned).to_vec())
+        .to_vec()
+    }
+
+    fn worksheet(name: &str, is_worksheet: bool) -> Sheet {
+        Sheet {
+            name: name.into(),
+            visibility: Visibility::Visible,
+            is_worksheet,
+        }
+    }
+
+    /// Excel's "Strict Open XML Spreadsheet": calamine matches elements by
+    /// their local name and relationship types by their last segment, so
+    /// the purl.oclc.org namespaces read as the transitional ones. Its
+    /// dates are ISO 8601 text (t="d"), given as text as .ods dates are:
+    /// the date parser reads them.
+    #[test]
+    fn strict_open_xml_is_read() {
+        let mut workbook = Workbook::open(ingest("strict.xlsx")).unwrap();
+        assert_eq!(workbook.sheets(), [worksheet("Données", true)]);
+        let mut expected = table();
+        for (row, day) in expected[1..].iter_mut().zip(["03-01", "03-15", "04-01"]) {
+            row[3] = format!("2020-{day}T00:00:00");
+        }
+        assert_eq!(rows(&mut workbook, "Données"), expected);
+        let grid = workbook.grid("Données").unwrap();
+        assert_eq!(grid.cell(1, 2), Cell::Float(12.5));
+        assert_eq!(grid.cell(1, 3), Cell::Text("2020-03-01T00:00:00"));
+    }
+
+    /// A macro sheet's relationship type made calamine refuse the whole
+    /// workbook: its worksheets are read, its macro and dialog sheets
+    /// listed as not worksheets, and refused as such when asked for.
+    #[test]
+    fn macro_and_dialog_sheets_are_listed_as_not_worksheets() {
+        let mut workbook = Workbook::open(ingest("macro_and_dialog_sheets.xlsm")).unwrap();
+        let sheets = [
+            worksheet("Données", true),
+            worksheet("Macro1", false),
+            worksheet("Dialogue1", false),
+            worksheet("Macro2", false),
+            worksheet("Notes", true),
+        ];
+        assert_eq!(workbook.sheets(), sheets);
+        assert_eq!(rows(&mut workbook, "Données"), table());
+        assert_eq!(rows(&mut workbook, "Notes")[1][0], "Rien à signaler");
+        for name in ["Macro1", "Dialogue1", "Macro2"] {
+            let refusal = workbook.grid(name).err().unwrap();
+            assert!(
+                matches!(refusal, Error::NotAWorksheet { .. }),
+                "{refusal:?}"
+            );
+        }
+    }
+
+    /// Dimensions calamine cannot parse (whole rows as LibreOffice writes
+    /// them, whole columns, empty, three cells) made it refuse the sheet:
+    /// the dimension is only a hint, the sheets are read.
+    #[test]
+    fn sheets_with_odd_dimensions_are_read() {
+        let mut workbook = Workbook::open(ingest("dimension_whole_rows.xlsx")).unwrap();
+        assert_eq!(rows(&mut workbook, "Données"), table());
+        let mut workbook = Workbook::open(ingest("dimension_odd_refs.xlsx")).unwrap();
+        for sheet in ["Feuille1", "Feuille2", "Feuille3"] {
+            assert_eq!(rows(&mut workbook, sheet), table(), "{sheet}");
+        }
+    }
+
+    /// A sheet listed without its part, or without the relationship that
+    /// leads to it (then calamine refused the whole workbook): that sheet
+    /// is refused by name, the other read.
+    #[test]
+    fn a_sheet_listed_without_its_content_is_refused_by_name() {
+        for name in ["sheet_part_missing.xlsx", "sheet_relationship_missing.xlsx"] {
+            let mut workbook = Workbook::open(hostile(name)).unwrap();
+            let sheets = [worksheet("Données", true), worksheet("Absente", true)];
+            assert_eq!(workbook.sheets(), sheets, "{name}");
+            assert_eq!(rows(&mut workbook, "Données"), table(), "{name}");
+            let refusal = workbook.grid("Absente").err().unwrap();
+            assert!(
+                matches!(&refusal, Error::SheetPartMissing { sheet } if sheet == "Absente"),
+                "{name}: {refusal:?}"
+            );
+        }
+    }
+
     /// Found by the xlsx fuzz target: calamine's column of a nine-letter
     /// cell reference overflows (a panic where overflows are checked).
     #[test]
@@ -411,6 +585,17 @@ mod tests {
                 refusal,
                 Error::Broken | Error::BeyondSheetLimits { row: 6, .. }
             ),
+            "{refusal:?}"
+        );
+    }
+
+    /// Two members named xl/worksheets/sheet1.xml (the reader took the
+    /// last, holding other amounts): refused, naming the part.
+    #[test]
+    fn an_archive_holding_two_parts_of_one_name_is_refused() {
+        let refusal = read_all(&hostile("duplicate_part.xlsx")).unwrap_err();
+        assert!(
+            matches!(&refusal, Error::DuplicatePart { name } if name == "xl/worksheets/sheet1.xml"),
             "{refusal:?}"
         );
     }
@@ -432,6 +617,9 @@ mod tests {
             "rows_repeated.ods",
             "cells_repeated.ods",
             "text_repeated.ods",
+            "duplicate_part.xlsx",
+            "sheet_part_missing.xlsx",
+            "sheet_relationship_missing.xlsx",
         ] {
             assert!(read_all(&hostile(name)).is_err(), "{name}");
         }

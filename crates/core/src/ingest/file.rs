@@ -22,6 +22,12 @@ pub fn read_error(path: &Path, sheet: Option<&str>, error: suivi_read::Error) ->
         tracing::debug!(file = %path.display(), sheet, "{why}");
     }
     let message = match error {
+        // A file marked UTF-16 or UTF-32 says its encoding itself.
+        E::NotInEncoding { encoding, .. }
+            if encoding.starts_with("UTF-16") || encoding.starts_with("UTF-32") =>
+        {
+            format!("{error}; save the file again as UTF-8 (CSV UTF-8 in Excel)")
+        }
         E::NotInEncoding { .. } => {
             format!("{error}; set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")")
         }

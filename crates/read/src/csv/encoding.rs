@@ -11,11 +11,15 @@ use std::io::Read;
 
 /// What the first pass tells of a file.
 pub struct Survey {
-    /// UTF-8 (checked valid), or the encoding declared, marked or guessed.
+    /// UTF-8 (checked valid), or the encoding declared, marked or guessed;
+    /// UTF-8 for UTF-32, once transcoded.
     pub encoding: &'static Charset,
+    /// A file marked as UTF-32, which `encoding_rs` does not decode: it is
+    /// transcoded whole to UTF-8 first.
+    pub utf32: Option<Utf32>,
     /// Bytes of its byte order mark, skipped.
     pub bom: usize,
-    /// When asked for (not for UTF-16, which is read whole).
+    /// When asked for (not for UTF-16 and UTF-32, which are read whole).
     pub sha256: Option<String>,
     /// Whether every byte of the file was surveyed, not only its first block.
     pub whole: bool,
@@ -28,8 +32,85 @@ impl Survey {
     /// Whether the file can be split a block at a time: its ASCII bytes
     /// are ASCII characters, and none of its bytes can fail to decode.
     pub fn splittable(&self) -> bool {
-        self.encoding == UTF_8 || self.encoding == WINDOWS_1252
+        self.utf32.is_none() && (self.encoding == UTF_8 || self.encoding == WINDOWS_1252)
     }
+}
+
+/// The byte order of a UTF-32 file, from its byte order mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Utf32 {
+    Le,
+    Be,
+}
+
+impl Utf32 {
+    /// The byte order marked at the start of `bytes`, if UTF-32's. Checked
+    /// before UTF-16's: FF FE 00 00 starts with UTF-16 LE's mark.
+    fn of_bom(bytes: &[u8]) -> Option<Self> {
+        match bytes.get(..4)? {
+            [0xFF, 0xFE, 0, 0] => Some(Utf32::Le),
+            [0, 0, 0xFE, 0xFF] => Some(Utf32::Be),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Utf32::Le => "UTF-32LE",
+            Utf32::Be => "UTF-32BE",
+        }
+    }
+
+    /// `body` (after its byte order mark) as UTF-8, never longer than it
+    /// (a code point takes at most 4 bytes in UTF-8): a code point past
+    /// U+10FFFF, a surrogate or a last one cut short is refused with its line.
+    fn transcode(self, body: &[u8]) -> Result<String> {
+        let mut text = String::with_capacity(body.len() / 4);
+        let mut line = 1;
+        let invalid = |line| Error::NotInEncoding {
+            encoding: self.name(),
+            line,
+        };
+        let mut units = body.chunks_exact(4);
+        for unit in &mut units {
+            let unit = [unit[0], unit[1], unit[2], unit[3]];
+            let code = match self {
+                Utf32::Le => u32::from_le_bytes(unit),
+                Utf32::Be => u32::from_be_bytes(unit),
+            };
+            let c = char::from_u32(code).ok_or_else(|| invalid(line))?;
+            line += usize::from(c == '\n');
+            text.push(c);
+        }
+        if !units.remainder().is_empty() {
+            return Err(invalid(line));
+        }
+        Ok(text)
+    }
+}
+
+/// Whether the start of a file without a byte order mark is UTF-16 text:
+/// in its first kilobyte, nearly every byte at odd offsets (little endian)
+/// or at even ones (big endian) is NUL, and nearly none of the others, as
+/// in text of Latin letters. UTF-32 has NULs on both sides, binary files
+/// seldom so regularly.
+fn looks_like_utf16(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024) & !1];
+    let pairs = head.len() / 2;
+    if pairs < 2 {
+        return false;
+    }
+    let nuls = |parity: usize| {
+        head.iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let (even, odd) = (nuls(0), nuls(1));
+    let most = |n: usize| n * 10 >= pairs * 9;
+    let few = |n: usize| n * 10 <= pairs;
+    most(odd) && few(even) || most(even) && few(odd)
 }
 
 /// Reads a file's `blocks` through once: its byte order mark, whether it is
@@ -64,12 +145,23 @@ pub fn survey<R: Read>(
             if block.is_empty() {
                 return Err(Error::Empty);
             }
+            if let Some(utf32) = Utf32::of_bom(block) {
+                return Ok(Survey {
+                    encoding: UTF_8,
+                    utf32: Some(utf32),
+                    bom: 4,
+                    sha256: None,
+                    whole: true,
+                    settled: true,
+                });
+            }
             bom = Charset::for_bom(block);
             match bom {
                 // UTF-16: decoded whole.
                 Some((encoding, length)) if encoding != UTF_8 => {
                     return Ok(Survey {
                         encoding,
+                        utf32: None,
                         bom: length,
                         sha256: None,
                         whole: true,
@@ -77,6 +169,7 @@ pub fn survey<R: Read>(
                     });
                 }
                 Some((_, length)) => (skip, utf8) = (length, true),
+                None if looks_like_utf16(block) => return Err(Error::Utf16WithoutBom),
                 None if auto && block.iter().take(8192).any(|&b| b == 0) => {
                     return Err(Error::Binary);
                 }
@@ -120,6 +213,7 @@ pub fn survey<R: Read>(
     };
     Ok(Survey {
         encoding,
+        utf32: None,
         bom: bom.map_or(0, |(_, length)| length),
         sha256: if whole { blocks.sha256() } else { None },
         whole,
@@ -138,6 +232,13 @@ pub fn decode(bytes: &[u8], declared: super::Encoding) -> Result<(Text<'_>, &'st
 /// checked valid there).
 pub fn whole<'b>(bytes: &'b [u8], survey: &Survey) -> Result<(Text<'b>, &'static str)> {
     let (encoding, body) = (survey.encoding, &bytes[survey.bom.min(bytes.len())..]);
+    if let Some(utf32) = survey.utf32 {
+        let text = utf32.transcode(body)?;
+        return Ok((
+            Text::new(Cow::Owned(text.into_bytes()), UTF_8),
+            utf32.name(),
+        ));
+    }
     let invalid = |line: usize| Error::NotInEncoding {
         encoding: encoding.name(),
         line,

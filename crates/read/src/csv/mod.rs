@@ -568,6 +568,132 @@ mod tests {
         assert_eq!(grid.cell(1, 1).display(), long);
     }
 
+    fn fixture(folder: &str, name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(folder)
+            .join(name);
+        std::fs::read(path).unwrap()
+    }
+
+    /// The first three columns of a grid's rows, as text.
+    fn rows(grid: &dyn Grid) -> Vec<Vec<String>> {
+        (0..grid.height())
+            .map(|r| (0..3).map(|c| grid.cell(r, c).display()).collect())
+            .collect()
+    }
+
+    /// The table `tests/fixtures/make_formats.py` writes.
+    const TABLE: [[&str; 3]; 4] = [
+        ["Commune", "Libellé", "Montant"],
+        ["42218", "Saint-Étienne", "12,5"],
+        ["42187", "Roanne", "7"],
+        ["42094", "Feurs", "3,25"],
+    ];
+
+    fn refused(bytes: &[u8], options: Options) -> Error {
+        read(bytes, options).err().expect("a refusal")
+    }
+
+    /// A sink keeping the rows of every batch.
+    struct Keep;
+
+    impl Sink for Keep {
+        type Part = Vec<Vec<String>>;
+        type Error = ();
+        fn first(&mut self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            self.batch(grid)
+        }
+        fn batch(&self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            Ok(rows(grid)[grid.first_line()..].to_vec())
+        }
+    }
+
+    /// UTF-32 is no encoding of `encoding_rs`: a file marked as such was
+    /// decoded as UTF-16 (its FF FE 00 00 starts with UTF-16 LE's mark) or
+    /// refused as binary (00 00 FE FF); it is transcoded to UTF-8, whole
+    /// or a batch at a time.
+    #[test]
+    fn utf32_files_with_a_byte_order_mark_are_read() {
+        for (name, encoding) in [
+            ("utf32le_bom.csv", "UTF-32LE"),
+            ("utf32be_bom.csv", "UTF-32BE"),
+        ] {
+            let bytes = fixture("ingest", name);
+            let (grid, used) = read(&bytes, Options::default()).unwrap();
+            assert_eq!(used, encoding);
+            assert_eq!(rows(&grid), TABLE, "{name}");
+            let read = read_batches(
+                std::io::Cursor::new(&bytes),
+                Options::default(),
+                &Batching::new(2),
+                true,
+                &mut Keep,
+            )
+            .unwrap_or_else(|_| panic!("{name}"));
+            assert_eq!((read.encoding, read.rows), (encoding, 4));
+            assert_eq!(read.parts.concat(), TABLE, "{name}");
+            assert_eq!(read.sha256, Some(hex::encode(Sha256::digest(&bytes))));
+        }
+    }
+
+    /// A code point past U+10FFFF (the "R" of Roanne, on line 3), or a
+    /// file cut inside its last code point (line 4's line feed), is not UTF-32.
+    #[test]
+    fn utf32_that_is_not_is_refused_with_its_line() {
+        let bytes = fixture("hostile", "utf32le_bad_code_point.csv");
+        let refusal = refused(&bytes, Options::default());
+        assert!(
+            matches!(
+                refusal,
+                Error::NotInEncoding {
+                    encoding: "UTF-32LE",
+                    line: 3
+                }
+            ),
+            "{refusal:?}"
+        );
+        let bytes = fixture("ingest", "utf32be_bom.csv");
+        let cut = &bytes[..bytes.len() - 1];
+        let refusal = refused(cut, Options::default());
+        assert!(
+            matches!(
+                refusal,
+                Error::NotInEncoding {
+                    encoding: "UTF-32BE",
+                    line: 4
+                }
+            ),
+            "{refusal:?}"
+        );
+    }
+
+    /// UTF-16 without its byte order mark was refused as a binary file: it
+    /// is refused as what it is, whatever encoding is declared, as a file
+    /// whose NULs are not every other byte stays binary.
+    #[test]
+    fn utf16_without_a_byte_order_mark_is_refused_as_such() {
+        let little = fixture("hostile", "utf16le_no_bom.csv");
+        let text = String::from_utf16(
+            &little
+                .chunks_exact(2)
+                .map(|u| u16::from_le_bytes([u[0], u[1]]))
+                .collect::<Vec<u16>>(),
+        )
+        .unwrap();
+        assert!(text.starts_with("Commune;Libellé;Montant;Date\r\n42218;Saint-Étienne;12,5;"));
+        let big: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for bytes in [&little, &big] {
+            for encoding in ["auto", "utf-8", "windows-1252"] {
+                let refusal = refused(bytes, options(encoding, "auto"));
+                assert!(matches!(refusal, Error::Utf16WithoutBom), "{refusal:?}");
+            }
+        }
+        let binary = b"a;b\n\x00\x01\x02\x00\x00\x00;1\n";
+        let refusal = refused(binary, Options::default());
+        assert!(matches!(refusal, Error::Binary), "{refusal:?}");
+    }
+
     #[test]
     fn declared_utf8_with_latin1_bytes_fails() {
         let (bytes, _, _) = WINDOWS_1252.encode("a;b\nété;1\n");
