@@ -14,6 +14,7 @@ mod hostile;
 mod indicators_recompute;
 mod indicators_traps;
 mod ingest;
+mod offices;
 mod run;
 mod targets;
 mod workbooks;

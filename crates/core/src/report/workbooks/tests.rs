@@ -107,6 +107,7 @@ fn files(rejects: usize) -> Vec<FileReport> {
         source: "caf_rsa".to_owned(),
         path: "inputs/caf_rsa_2020.csv".into(),
         sheet: None,
+        merged_cells: 0,
         sha256: "ab".repeat(32),
         encoding: Some("windows-1252"),
         header_row: 1,
