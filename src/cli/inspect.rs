@@ -23,7 +23,7 @@ const SAMPLE_ROWS: usize = 2000;
 
 pub fn run(args: InspectArgs) -> Result<()> {
     let sheets = ingest::list_sheets(&args.file)?;
-    let opened = ingest::open_grid(&args.file, args.sheet.as_deref(), "auto", "auto")?;
+    let opened = ingest::open_grid(&args.file, args.sheet.as_deref())?;
     let grid = opened.grid.as_ref();
     let mut out = std::io::stdout().lock();
     describe(&mut out, &args, &sheets, &opened, grid).map_err(|e| Error::io("writing to stdout", e))

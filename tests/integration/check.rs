@@ -116,8 +116,15 @@ fn a_delimiter_that_is_not_one_ascii_character_is_refused() {
         let output = common::suivi(&["check", common::arg(&bad)]);
         common::assert_exit(&output, 2);
         let err = common::stderr(&output);
+        let text = std::fs::read_to_string(&bad).unwrap();
+        let line = 1 + text
+            .lines()
+            .position(|l| l.starts_with("delimiter"))
+            .unwrap();
         assert!(
-            err.contains("sources.caf_rsa.delimiter must be \"auto\" or one ASCII character"),
+            err.contains(&format!(
+                "line {line}: the delimiter must be \"auto\" or one ASCII character"
+            )),
             "{delimiter}: {err}"
         );
     }

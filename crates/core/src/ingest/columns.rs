@@ -294,8 +294,8 @@ impl Values {
 thread_local! {
     /// Value buffers of batches parsed on this thread, emptied, for the next
     /// ones: a buffer freed is handed back to the kernel at once (see
-    /// `main.rs`) and a new one is fresh memory, zeroed page by page (the
-    /// kernel's zeroing was 18 % of a national run's CPU time).
+    /// `main.rs`) and a new one is fresh memory, which the kernel zeroes
+    /// page by page (docs/PERFORMANCE.md says what that cost).
     static SPARE: RefCell<Spare> = RefCell::default();
 }
 

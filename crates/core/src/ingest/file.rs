@@ -36,15 +36,6 @@ pub fn read_error(path: &Path, sheet: Option<&str>, error: suivi_read::Error) ->
     Error::input(path, sheet, message)
 }
 
-/// The pipeline's CSV options for a source.
-pub fn csv_options(encoding: &str, delimiter: &str) -> csv::Options {
-    // Both are checked when the pipeline is loaded.
-    csv::Options {
-        encoding: csv::Encoding::from_name(encoding).unwrap_or_default(),
-        delimiter: csv::Delimiter::from_name(delimiter).unwrap_or_default(),
-    }
-}
-
 /// Locates a file's header in its first rows, then types the rows of each
 /// batch of its cells.
 struct Typing<'a> {
@@ -123,8 +114,8 @@ pub fn read_workbook(
 /// its header is looked for in, typed alone before the others are typed in
 /// parallel.
 fn batching(source: &Source) -> Batching {
-    // A first batch of 65,536 records was parsed on one core with the
-    // other idle: a quarter of the Loire CAF file.
+    // A first batch as large as the others would be typed on one core
+    // while the others wait for the header.
     Batching::new(match source.header_row {
         HeaderRow::Row(n) => n as usize,
         HeaderRow::Auto => header::HEADER_SEARCH_ROWS,
@@ -159,7 +150,10 @@ fn read_csv<R: Read + Seek>(
         context,
         layout: None,
     };
-    let options = csv_options(&source.encoding, &source.delimiter);
+    let options = csv::Options {
+        encoding: source.encoding,
+        delimiter: source.delimiter,
+    };
     let read = csv::read_batches(reader, options, batching, hash, &mut typing);
     let read = match read {
         Ok(read) => read,
@@ -642,7 +636,7 @@ mod tests {
             assert_eq!(names(file), whole, "blocks of {block} bytes");
         }
         let mut declared = source.clone();
-        declared.encoding = "utf-8".into();
+        declared.encoding = csv::Encoding::Utf8;
         for block in [100, usize::MAX / 2] {
             let Err(error) = read(&declared, block) else {
                 panic!("a Windows-1252 byte was read as UTF-8 (blocks of {block} bytes)");

@@ -267,17 +267,12 @@ pub struct OpenedFile {
     pub encoding: Option<&'static str>,
 }
 
-/// Opens a CSV file or one sheet of a workbook (the first visible worksheet
-/// when `sheet` is None). `encoding` and `delimiter` apply to CSV only.
-pub fn open_grid(
-    path: &Path,
-    sheet: Option<&str>,
-    encoding: &str,
-    delimiter: &str,
-) -> Result<OpenedFile> {
+/// Opens a CSV file (its encoding and delimiter detected) or one sheet of a
+/// workbook (the first visible worksheet when `sheet` is None).
+pub fn open_grid(path: &Path, sheet: Option<&str>) -> Result<OpenedFile> {
     let (bytes, _) = read_bytes(path)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let options = file::csv_options(encoding, delimiter);
+    let options = suivi_read::csv::Options::default();
     let opened = guarded(path, || {
         suivi_read::open(path, &bytes[..], options).map_err(|e| file::read_error(path, None, e))
     })?;

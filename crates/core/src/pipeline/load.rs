@@ -43,28 +43,6 @@ pub fn load(path: &Path, year: Option<i32>, inputs: Option<&Path>) -> Result<Pip
                 format!("sources.{key}.file is empty"),
             ));
         }
-        // A byte of its own: the splitter cuts lines at that byte, before
-        // decoding them, and a quote or line break is CSV's own.
-        let delimiter_is_a_byte =
-            source.delimiter.len() == 1 && !matches!(source.delimiter.as_str(), "\"" | "\n" | "\r");
-        if source.delimiter != "auto" && !delimiter_is_a_byte {
-            return Err(fail(
-                Some(source.file.span().start),
-                format!(
-                    "sources.{key}.delimiter must be \"auto\" or one ASCII character other than a quote or line break, found \"{}\"",
-                    source.delimiter
-                ),
-            ));
-        }
-        if !matches!(source.encoding.as_str(), "auto" | "utf-8" | "windows-1252") {
-            return Err(fail(
-                Some(source.file.span().start),
-                format!(
-                    "sources.{key}.encoding must be \"auto\", \"utf-8\" or \"windows-1252\", found \"{}\"",
-                    source.encoding
-                ),
-            ));
-        }
         if source.columns.is_empty() {
             return Err(fail(
                 Some(source.file.span().start),

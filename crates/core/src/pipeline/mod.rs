@@ -151,11 +151,11 @@ pub struct Source {
     #[serde(default, deserialize_with = "sheets")]
     pub sheet: Sheets,
     /// `auto` (detected), `utf-8` or `windows-1252`; CSV only.
-    #[serde(default = "auto")]
-    pub encoding: String,
+    #[serde(default, deserialize_with = "encoding")]
+    pub encoding: suivi_read::csv::Encoding,
     /// `auto` (sniffed) or a single character; CSV only.
-    #[serde(default = "auto")]
-    pub delimiter: String,
+    #[serde(default, deserialize_with = "delimiter")]
+    pub delimiter: suivi_read::csv::Delimiter,
     /// `auto` (detected) or the 1-based row number of the header.
     #[serde(default)]
     pub header_row: HeaderRow,
@@ -175,6 +175,29 @@ pub struct Source {
     #[serde(default = "default_lag")]
     pub max_lag_months: u32,
     pub columns: Vec<Column>,
+}
+
+fn encoding<'de, D: serde::Deserializer<'de>>(d: D) -> Result<suivi_read::csv::Encoding, D::Error> {
+    let name = String::deserialize(d)?;
+    suivi_read::csv::Encoding::from_name(&name).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "the encoding must be \"auto\", \"utf-8\" or \"windows-1252\", found \"{name}\""
+        ))
+    })
+}
+
+/// A byte of its own: the splitter cuts lines at that byte, before decoding
+/// them, and a quote or line break is CSV's own.
+fn delimiter<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<suivi_read::csv::Delimiter, D::Error> {
+    let name = String::deserialize(d)?;
+    suivi_read::csv::Delimiter::from_name(&name).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "the delimiter must be \"auto\" or one ASCII character other than a quote or line \
+             break, found \"{name}\""
+        ))
+    })
 }
 
 /// Which sheets of a workbook a source reads.
@@ -264,10 +287,6 @@ pub enum Duplicates {
     Reject,
     /// Always kept, and listed as a possible double entry.
     Keep,
-}
-
-fn auto() -> String {
-    "auto".into()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
