@@ -700,4 +700,73 @@ mod tests {
         let err = encoding::decode(&bytes, Encoding::from_name("utf-8").unwrap()).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
     }
+
+    /// A sink reading every cell of every batch, keeping each record's
+    /// line and cells.
+    struct Cells;
+
+    impl Sink for Cells {
+        type Part = Vec<(usize, Vec<String>)>;
+        type Error = ();
+        fn first(&mut self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            self.batch(grid)
+        }
+        fn batch(&self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            Ok(records(grid, grid.first_line()))
+        }
+    }
+
+    /// The line and cells of each row of `grid` from `first_line` with a
+    /// cell that is not empty, up to its last such cell.
+    fn records(grid: &CsvGrid, first_line: usize) -> Vec<(usize, Vec<String>)> {
+        (first_line..grid.height())
+            .filter_map(|r| {
+                let mut cells: Vec<String> = (0..grid.width())
+                    .map(|c| grid.cell(r, c).display())
+                    .collect();
+                while cells.last().is_some_and(String::is_empty) {
+                    cells.pop();
+                }
+                (!cells.is_empty()).then_some((r, cells))
+            })
+            .collect()
+    }
+
+    /// Small blocks, so that records, quotes and accents fall on their edges.
+    fn small_blocks(block: usize) -> Batching {
+        Batching {
+            first: 2,
+            rest: 3,
+            block,
+            margin: 64,
+        }
+    }
+
+    /// A fuzzer's finding: a file valid UTF-8 in its first block, with a
+    /// quoted record further on whose delimiter falls between the two bytes
+    /// of an "é" ("Andr\xC3;\xA9zieux"). Its fields end to end were valid
+    /// UTF-8, so the batch was taken as UTF-8 and a field ended inside a
+    /// character (a panic when the cell was read). It holds a NUL, which the
+    /// whole read refuses: so does the read by blocks.
+    #[test]
+    fn a_quoted_record_not_in_utf8_is_not_read_as_utf8() {
+        let bytes = fixture(
+            "hostile",
+            "fuzz_csv_quoted_field_cut_inside_a_character.csv",
+        );
+        let refusal = refused(&bytes, Options::default());
+        assert!(matches!(refusal, Error::Binary), "{refusal:?}");
+        let read = read_batches(
+            std::io::Cursor::new(&bytes),
+            Options::default(),
+            &small_blocks(16),
+            true,
+            &mut Cells,
+        );
+        assert!(
+            matches!(read, Err(Stop::Read(Error::Binary))),
+            "{:?}",
+            read.err()
+        );
+    }
 }
