@@ -171,15 +171,16 @@ pub fn read_batches<R: Read + Seek, S: Sink>(
     hash: bool,
     sink: &mut S,
 ) -> Result<Batches<S::Part>, Stop<S::Error>> {
+    let head = encoding::head(&mut reader).map_err(Error::from)?;
     let mut blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, hash);
-    let first = encoding::survey(&mut blocks, options.encoding, true)?;
+    let first = encoding::survey(&mut blocks, &head, options.encoding, true)?;
     let decided = first.whole || first.splittable() && (first.encoding == UTF_8 || first.settled);
     if decided && let Some(read) = read_as(blocks, options, batching, hash, &first, sink)? {
         return Ok(read);
     }
     reader.seek(SeekFrom::Start(0)).map_err(Error::from)?;
     let mut blocks = blocks::Blocks::new(&mut reader, limits::BLOCK, 0, hash);
-    let survey = encoding::survey(&mut blocks, options.encoding, false)?;
+    let survey = encoding::survey(&mut blocks, &head, options.encoding, false)?;
     reader.seek(SeekFrom::Start(0)).map_err(Error::from)?;
     // Hashed by the survey: not twice.
     let blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, false);
@@ -767,6 +768,137 @@ mod tests {
             matches!(read, Err(Stop::Read(Error::Binary))),
             "{:?}",
             read.err()
+        );
+    }
+
+    /// A random CAF-like text: a header, then records of ids, dates,
+    /// communes with accents, quoted fields (with delimiters, doubled
+    /// quotes and line breaks inside), blank lines, LF, CRLF and lone CR
+    /// line ends, and now and then a NUL.
+    fn caf_like(rng: &mut crate::TestRng) -> String {
+        const COMMUNES: [&str; 6] = [
+            "Saint-Étienne",
+            "Andrézieux-Bouthéon",
+            "Roanne",
+            "Feurs",
+            "Bœn",
+            "Saint-Just-Saint-Rambert",
+        ];
+        const ENDS: [&str; 5] = ["\n", "\n", "\r\n", "\r\n", "\r"];
+        let mut text = String::from("N° allocataire;Date;Commune;Libellé;Montant\n");
+        for i in 0..rng.below(30) {
+            let commune = COMMUNES[rng.below(COMMUNES.len())];
+            let mut fields = vec![
+                format!("{:07}", 1_000_000 + i),
+                "2020-03-15".to_owned(),
+                "42218".to_owned(),
+                commune.to_owned(),
+                format!("{},{}", rng.below(1000), rng.below(100)),
+            ];
+            for field in &mut fields {
+                *field = match rng.below(12) {
+                    0 => format!("\"{field}\""),
+                    1 => format!("\"{field};{commune}\""),
+                    2 => format!("\"{field} \"\"dit\"\" é\""),
+                    3 => format!("\"{field}\n{commune}\""),
+                    4 => String::new(),
+                    5 if rng.below(60) == 0 => format!("{field}\0"),
+                    _ => std::mem::take(field),
+                };
+            }
+            text.push_str(&fields.join(";"));
+            text.push_str(ENDS[rng.below(ENDS.len())]);
+            if rng.below(8) == 0 {
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// Random CAF-like texts, in UTF-8, in Windows-1252, in UTF-8 but for
+    /// a line in Windows-1252 past the first block, and in UTF-8 but for a
+    /// character cut by a delimiter or a quote, read whole and by
+    /// small blocks, with every option: the same cells, or the same
+    /// refusal (or a record longer than a block's margin, which only a
+    /// read by blocks refuses).
+    #[test]
+    fn a_read_by_small_blocks_reads_what_the_whole_read_reads() {
+        let mut rng = crate::TestRng::new(1252);
+        let (mut same_cells, mut same_refusals, mut too_long) = (0, 0, 0);
+        for case in 0..1500 {
+            let text = caf_like(&mut rng);
+            let bytes = match rng.below(4) {
+                0 => text.clone().into_bytes(),
+                // A character cut by a delimiter or a quote, past the middle.
+                3 => {
+                    let mut bytes = text.clone().into_bytes();
+                    let cut = (bytes.len() / 2..bytes.len()).find(|&i| bytes[i] >= 0xC0);
+                    if let Some(at) = cut {
+                        bytes.insert(at + 1, [b';', b'"'][rng.below(2)]);
+                    }
+                    bytes
+                }
+                1 => WINDOWS_1252.encode(&text).0.into_owned(),
+                _ => {
+                    let at = text.len() / 2;
+                    let at = (at..text.len())
+                        .find(|&i| text.is_char_boundary(i))
+                        .unwrap_or(text.len());
+                    let mut bytes = text.as_bytes()[..at].to_vec();
+                    bytes.extend_from_slice(&WINDOWS_1252.encode(&text[at..]).0);
+                    bytes
+                }
+            };
+            let options = Options {
+                encoding: [Encoding::Auto, Encoding::Utf8, Encoding::Windows1252][rng.below(3)],
+                delimiter: [Delimiter::Auto, Delimiter::Byte(b';')][rng.below(2)],
+            };
+            // A margin for records of a few lines.
+            let batching = Batching {
+                margin: 256,
+                ..small_blocks(16 * (1 + rng.below(4)))
+            };
+            let whole = read(&bytes, options);
+            let by_blocks = read_batches(
+                std::io::Cursor::new(&bytes),
+                options,
+                &batching,
+                false,
+                &mut Cells,
+            );
+            let context = || {
+                format!(
+                    "case {case}, {options:?}, blocks of {}: {text:?}",
+                    batching.block
+                )
+            };
+            match (whole, by_blocks) {
+                (_, Err(Stop::Read(Error::RecordTooLong { .. }))) => too_long += 1,
+                (Ok((grid, encoding)), Ok(read)) => {
+                    assert_eq!(read.encoding, encoding, "{}", context());
+                    assert_eq!(read.parts.concat(), records(&grid, 0), "{}", context());
+                    same_cells += 1;
+                }
+                (Err(whole), Err(Stop::Read(by_blocks))) => {
+                    assert_eq!(
+                        std::mem::discriminant(&whole),
+                        std::mem::discriminant(&by_blocks),
+                        "{whole:?} and {by_blocks:?}, {}",
+                        context()
+                    );
+                    same_refusals += 1;
+                }
+                (whole, by_blocks) => panic!(
+                    "whole: {:?}, by blocks: {:?}, {}",
+                    whole.map(|(_, e)| e),
+                    by_blocks.map(|r| r.encoding),
+                    context()
+                ),
+            }
+        }
+        assert!(
+            same_cells > 500 && same_refusals > 50,
+            "{same_cells} the same cells, {same_refusals} the same refusals, {too_long} too long"
         );
     }
 }
