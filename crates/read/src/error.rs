@@ -3,8 +3,8 @@
 //! caller adds which file and sheet.
 
 use crate::limits::{
-    MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_REPEATED_TEXT_BYTES, MAX_ROW_REPEATS, MAX_ROWS,
-    MAX_SHEET_BYTES, MAX_SPACES, XLS_MAX_COLUMNS, XLS_MAX_ROWS,
+    MAX_CELL_TEXT_BYTES, MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_REPEATED_TEXT_BYTES,
+    MAX_ROW_REPEATS, MAX_ROWS, MAX_SHEET_BYTES, MAX_SPACES, XLS_MAX_COLUMNS, XLS_MAX_ROWS,
 };
 use std::sync::Arc;
 
@@ -181,6 +181,13 @@ pub enum CellProblem {
          characters)"
     )]
     TooManySpaces(u64),
+    /// An .ods cell's text longer than [`MAX_CELL_TEXT_BYTES`]: how long
+    /// it is, at least.
+    #[error(
+        "the cell holds {0} bytes of text or more, more than a cell holds ({kib} KiB)",
+        kib = MAX_CELL_TEXT_BYTES >> 10
+    )]
+    TextTooLong(u64),
 }
 
 impl From<std::io::Error> for Error {

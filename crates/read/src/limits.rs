@@ -51,5 +51,10 @@ pub const MAX_REPEATED_TEXT_BYTES: u64 = 64 << 20;
 /// rows of 20 short texts (1.4 GB) are refused: read as CSV, they take a
 /// fraction of that.
 pub const MAX_SHEET_BYTES: u64 = 1 << 30;
+/// Most bytes of text one .ods cell may hold: Excel holds 32,767
+/// characters (at most 128 KiB in UTF-8), LibreOffice more. A cell of
+/// hundreds of megabytes was held twice, as the parser reads it and as the
+/// cell stores it (1.85 GB for a cell of 900 MB).
+pub const MAX_CELL_TEXT_BYTES: u64 = 1 << 20;
 /// Most spaces a cell's `text:s` elements may stand for: Excel's limit on a cell's text.
 pub const MAX_SPACES: u64 = 32_767;
