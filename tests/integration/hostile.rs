@@ -168,7 +168,7 @@ fn an_ods_text_repeated_over_a_whole_row_is_refused() {
     // 989 bytes on disk, 1.1 GB of text written out.
     assert_refused(
         &check(&hostile("text_repeated.ods")),
-        "the sheet's text expands to more than 1024 MB",
+        "the sheet's repeated cells copy more than 64 MB of text",
     );
 }
 

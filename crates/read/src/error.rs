@@ -3,8 +3,8 @@
 //! caller adds which file and sheet.
 
 use crate::limits::{
-    MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROW_REPEATS, MAX_ROWS, MAX_SPACES,
-    MAX_TEXT_BYTES, XLS_MAX_COLUMNS, XLS_MAX_ROWS,
+    MAX_CELL_TEXT_BYTES, MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_REPEATED_TEXT_BYTES,
+    MAX_ROW_REPEATS, MAX_ROWS, MAX_SHEET_BYTES, MAX_SPACES, XLS_MAX_COLUMNS, XLS_MAX_ROWS,
 };
 use std::sync::Arc;
 
@@ -144,12 +144,23 @@ pub enum Error {
     )]
     TooManyCells,
 
+    /// An .ods sheet whose repeated cells and rows copy more than
+    /// [`MAX_REPEATED_TEXT_BYTES`] of text.
     #[error(
-        "the sheet's text expands to more than {} MB once its repeated cells are written out: \
-         the file is damaged or hostile",
-        MAX_TEXT_BYTES >> 20
+        "the sheet's repeated cells copy more than {} MB of text once written out: the file is \
+         damaged or hostile",
+        MAX_REPEATED_TEXT_BYTES >> 20
     )]
     TooMuchText,
+
+    /// A sheet whose cells and their text would take more memory than
+    /// [`MAX_SHEET_BYTES`] once its repeated and merged cells are written out.
+    #[error(
+        "the sheet would take more than {} MB of memory once its repeated and merged cells are \
+         written out: the file is damaged or hostile (to read a sheet this large, save it as CSV)",
+        MAX_SHEET_BYTES >> 20
+    )]
+    SheetTooLarge,
 
     /// A cell whose value is not one (1-based row and column).
     #[error("row {row}, column {col}: {problem}")]
@@ -170,6 +181,13 @@ pub enum CellProblem {
          characters)"
     )]
     TooManySpaces(u64),
+    /// An .ods cell's text longer than [`MAX_CELL_TEXT_BYTES`]: how long
+    /// it is, at least.
+    #[error(
+        "the cell holds {0} bytes of text or more, more than a cell holds ({kib} KiB)",
+        kib = MAX_CELL_TEXT_BYTES >> 10
+    )]
+    TextTooLong(u64),
 }
 
 impl From<std::io::Error> for Error {

@@ -3,7 +3,7 @@
 
 use crate::Cell;
 use crate::error::{Error, Result};
-use crate::limits::MAX_CELLS;
+use crate::limits::{MAX_CELLS, MAX_SHEET_BYTES};
 use calamine::Data;
 
 pub trait Grid: Sync {
@@ -136,6 +136,21 @@ fn cell_of(data: &Data) -> Cell<'_> {
     }
 }
 
+/// The bytes a cell stored in a [`SparseGrid`] takes: its entry, and its
+/// text's allocation as the allocator rounds it (16-byte steps, 32 bytes
+/// at least: a short text costs about as much as its entry).
+pub fn cell_bytes(value: &Data) -> u64 {
+    const ENTRY: u64 = std::mem::size_of::<(u32, Data)>() as u64;
+    let text = match value {
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.len() as u64,
+        _ => 0,
+    };
+    match text {
+        0 => ENTRY,
+        _ => ENTRY + (text + 8).next_multiple_of(16).max(32),
+    }
+}
+
 /// An xlsx/xlsb/ods sheet read cell by cell, stored by row: a stray cell in
 /// XFD1048576 costs one entry, not a dense 17-billion-cell range.
 pub struct SparseGrid {
@@ -200,10 +215,17 @@ impl SparseGrid {
     /// as a spreadsheet program shows it (what a covered cell may still
     /// hold is hidden there, so it gives way). Ranges are cut to the sheet's
     /// used rows and columns: a range merged down past the last row adds no
-    /// row. Refused when the cells filled would pass [`MAX_CELLS`].
+    /// row. Refused when the cells filled would pass [`MAX_CELLS`], or
+    /// take more than [`MAX_SHEET_BYTES`] (copies of a long text).
     pub fn fill_merged(&mut self, ranges: &[Merged]) -> Result<()> {
+        self.fill_merged_within(ranges, MAX_SHEET_BYTES)
+    }
+
+    /// [`Self::fill_merged`], the cells filled taking at most `budget`
+    /// bytes (see [`cell_bytes`]).
+    pub fn fill_merged_within(&mut self, ranges: &[Merged], budget: u64) -> Result<()> {
         let (height, width) = (self.rows.len() as u32, self.width as u32);
-        let mut filled = 0u64;
+        let (mut filled, mut bytes) = (0u64, 0u64);
         for range in ranges {
             if range.first_row >= height
                 || range.first_col >= width
@@ -221,10 +243,14 @@ impl SparseGrid {
                 .filter(|value| !cell_of(value).is_blank());
             let area = u64::from(last_row - range.first_row + 1)
                 * u64::from(last_col - range.first_col + 1);
-            if anchor.is_some() {
+            if let Some(anchor) = &anchor {
                 filled += area - 1;
                 if filled > MAX_CELLS {
                     return Err(Error::TooManyCells);
+                }
+                bytes = bytes.saturating_add((area - 1).saturating_mul(cell_bytes(anchor)));
+                if bytes > budget {
+                    return Err(Error::SheetTooLarge);
                 }
             }
             let covered = range.first_col..=last_col;
@@ -309,5 +335,18 @@ impl Grid for SparseGrid {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_takes_its_entry_and_its_texts_allocation() {
+        assert_eq!(cell_bytes(&Data::Float(1.0)), 40);
+        assert_eq!(cell_bytes(&Data::String(String::new())), 40);
+        assert_eq!(cell_bytes(&Data::String("42218".into())), 72);
+        assert_eq!(cell_bytes(&Data::String("x".repeat(100))), 40 + 112);
     }
 }

@@ -35,8 +35,26 @@ pub const MAX_ROW_REPEATS: u64 = 100_000;
 /// 1 GB), a million rows of 25 columns: about what the largest `content.xml`
 /// accepted (1 GiB) holds without repeats, at 40 bytes or more a cell.
 pub const MAX_CELLS: u64 = 25_000_000;
-/// Most bytes of text an .ods sheet's cells may expand to once repeated:
-/// one long text repeated over many cells is as hostile as many cells.
-pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+/// Most bytes of text an .ods sheet's repeated cells and rows may copy
+/// (`number-columns-repeated`, `number-rows-repeated`): each copy is
+/// stored, and one long text repeated over a row's 16,384 cells is a file
+/// of kilobytes taking hundreds of megabytes. A spreadsheet program
+/// repeats equal neighbours, in real sheets short texts or none.
+pub const MAX_REPEATED_TEXT_BYTES: u64 = 64 << 20;
+/// Most bytes an .ods sheet's cells may take in memory once its repeated
+/// and merged cells are written out: each cell's entry (40 bytes) and its
+/// text's allocation, in one budget, since one long text repeated over many
+/// cells is as hostile as many cells, and many cells with text as either.
+/// The reader then takes about 1 GiB at most (measured: 1.0 GB for 24
+/// million numbers and 50 MB of text). A sheet of a million rows of 20
+/// columns, a quarter of them short texts, takes 960 MB of it; a million
+/// rows of 20 short texts (1.4 GB) are refused: read as CSV, they take a
+/// fraction of that.
+pub const MAX_SHEET_BYTES: u64 = 1 << 30;
+/// Most bytes of text one .ods cell may hold: Excel holds 32,767
+/// characters (at most 128 KiB in UTF-8), LibreOffice more. A cell of
+/// hundreds of megabytes was held twice, as the parser reads it and as the
+/// cell stores it (1.85 GB for a cell of 900 MB).
+pub const MAX_CELL_TEXT_BYTES: u64 = 1 << 20;
 /// Most spaces a cell's `text:s` elements may stand for: Excel's limit on a cell's text.
 pub const MAX_SPACES: u64 = 32_767;

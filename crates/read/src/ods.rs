@@ -12,9 +12,10 @@
 //! workbook format gives the rest of the reader the same cells.
 
 use crate::error::{CellProblem, Error, Result};
-use crate::grid::{Merged, SparseGrid};
+use crate::grid::{Merged, SparseGrid, cell_bytes};
 use crate::limits::{
-    MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROW_REPEATS, MAX_ROWS, MAX_SPACES, MAX_TEXT_BYTES,
+    MAX_CELL_TEXT_BYTES, MAX_CELLS, MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_REPEATED_TEXT_BYTES,
+    MAX_ROW_REPEATS, MAX_ROWS, MAX_SHEET_BYTES, MAX_SPACES,
 };
 use calamine::{Data, Sheet, SheetType, SheetVisible};
 use quick_xml::events::{BytesStart, Event};
@@ -218,7 +219,9 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
     let mut stored = 0u64;
     let mut row_cells: Vec<(u32, Data)> = Vec::new();
     let mut row = 0u64;
-    let mut text_bytes = 0u64;
+    // Bytes the cells stored take (see `cell_bytes`), and bytes of text
+    // copied by repeats.
+    let (mut used, mut copied) = (0u64, 0u64);
     let mut refused = None;
     let mut merged: Vec<Merged> = Vec::new();
     let mut row_spans: Vec<Span> = Vec::new();
@@ -243,22 +246,28 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
         let row_repeats = repeats(&e, "table:number-rows-repeated")?;
         row_cells.clear();
         row_spans.clear();
+        let mut cost = RowCost::default();
         if has_cells {
-            let outcome = read_row(xml, row, &mut row_cells, &mut row_spans)?;
-            if refused.is_none() {
-                refused = outcome.err();
+            let left = RowCost {
+                bytes: MAX_SHEET_BYTES.saturating_sub(used),
+                text: 0,
+                copied: MAX_REPEATED_TEXT_BYTES.saturating_sub(copied),
+            };
+            match read_row(xml, row, &mut row_cells, &mut row_spans, left)? {
+                Ok(row_cost) => cost = row_cost,
+                Err(refusal) => {
+                    refused.get_or_insert(refusal);
+                }
             }
         }
         if refused.is_none() && !row_cells.is_empty() {
-            refused = store_row(
-                &mut rows,
-                &mut stored,
-                &mut text_bytes,
-                &mut row_cells,
+            let stored_row = StoredRow {
+                cells: &mut row_cells,
+                cost,
                 row,
-                row_repeats,
-            )
-            .err();
+                repeats: row_repeats,
+            };
+            refused = store_row(&mut rows, &mut stored, (&mut used, &mut copied), stored_row).err();
         }
         if refused.is_none() && !row_spans.is_empty() {
             // Within the sheet's limits: the row and its repeats were stored.
@@ -279,7 +288,8 @@ fn read_table<R: BufRead>(xml: &mut Xml<R>) -> std::result::Result<Result<Sparse
         Some(refusal) => Err(refusal),
         None => {
             let mut grid = SparseGrid::from_rows(rows);
-            grid.fill_merged(&merged).map(|()| grid)
+            let left = MAX_SHEET_BYTES.saturating_sub(used);
+            grid.fill_merged_within(&merged, left).map(|()| grid)
         }
     })
 }
@@ -292,16 +302,40 @@ struct Span {
     cols: u32,
 }
 
-/// Stores a row's cells `repeats` times from `row`, refusing what would
-/// break a limit before storing it. `stored`, `text_bytes`: the cells and
-/// the bytes of text stored so far.
+/// What a row's cells with content take, written out once.
+#[derive(Default, Clone, Copy)]
+struct RowCost {
+    /// In memory (see `cell_bytes`).
+    bytes: u64,
+    /// Bytes of their text.
+    text: u64,
+    /// Bytes of text its repeated cells copy.
+    copied: u64,
+}
+
+/// A row's cells with content, to store `repeats` times from `row`.
+struct StoredRow<'a> {
+    cells: &'a mut Vec<(u32, Data)>,
+    cost: RowCost,
+    row: u64,
+    repeats: u64,
+}
+
+/// Stores a row's cells as many times as it is repeated, refusing what
+/// would break a limit before storing it. `stored`, `used`, `copied`: the
+/// cells, the bytes they take, and the bytes of text repeats copied, so
+/// far. Each copy is allocated to its size: grown cell by cell, a row of 20
+/// cells took room for 32 (1.6 GB instead of 1.0 for a million rows).
 fn store_row(
     rows: &mut Vec<Vec<(u32, Data)>>,
     stored: &mut u64,
-    text_bytes: &mut u64,
-    row_cells: &mut Vec<(u32, Data)>,
-    row: u64,
-    repeats: u64,
+    (used, copied): (&mut u64, &mut u64),
+    StoredRow {
+        cells: row_cells,
+        cost,
+        row,
+        repeats,
+    }: StoredRow,
 ) -> Result<()> {
     if repeats > MAX_ROW_REPEATS {
         return Err(Error::TooManyRepeats {
@@ -321,34 +355,45 @@ fn store_row(
     if *stored + added > MAX_CELLS {
         return Err(Error::TooManyCells);
     }
-    let row_text: u64 = row_cells.iter().map(|(_, value)| text_len(value)).sum();
-    *text_bytes = text_bytes.saturating_add(row_text.saturating_mul(repeats));
-    if *text_bytes > MAX_TEXT_BYTES {
+    let added_copies = (cost.text.saturating_mul(repeats - 1)).saturating_add(cost.copied);
+    if copied.saturating_add(added_copies) > MAX_REPEATED_TEXT_BYTES {
         return Err(Error::TooMuchText);
+    }
+    let added_bytes = cost.bytes.saturating_mul(repeats);
+    if used.saturating_add(added_bytes) > MAX_SHEET_BYTES {
+        return Err(Error::SheetTooLarge);
     }
     // Bounded by MAX_ROWS above; rows come in order, columns in order
     // within them. The last repetition takes the row's values.
     *stored += added;
+    *used += added_bytes;
+    *copied += added_copies;
     rows.resize_with(row as usize, Vec::new);
     for _ in 1..repeats {
         rows.push(row_cells.clone());
     }
-    rows.push(std::mem::take(row_cells));
+    // Moved into a row of its size; `row_cells` keeps its room for the next.
+    let mut values = Vec::with_capacity(row_cells.len());
+    values.append(row_cells);
+    rows.push(values);
     Ok(())
 }
 
 /// A row's cells with content, from after its `table:table-row` start to
-/// its end, into `row_cells`. Err: the row breaks a limit or holds a value
-/// that is not one (its cells are read to the row's end all the same).
+/// its end, into `row_cells`, and what they take, within what is `left`
+/// (of memory, and of text copied by repeats). Err: the row breaks a limit
+/// or holds a value that is not one (its cells are read to the row's end
+/// all the same).
 fn read_row<R: BufRead>(
     xml: &mut Xml<R>,
     row: u64,
     row_cells: &mut Vec<(u32, Data)>,
     spans: &mut Vec<Span>,
-) -> std::result::Result<Result<()>, XmlError> {
+    left: RowCost,
+) -> std::result::Result<Result<RowCost>, XmlError> {
     let mut buf = Vec::new();
     let mut col = 0u64;
-    let mut text_bytes = 0u64;
+    let mut cost = RowCost::default();
     let mut refused = None;
     loop {
         let (start, has_content) = match xml.read_event_into(&mut buf)? {
@@ -382,15 +427,20 @@ fn read_row<R: BufRead>(
             Ok(_) if refused.is_some() => {}
             Ok(value) => {
                 let end = col.saturating_add(col_repeats);
-                text_bytes =
-                    text_bytes.saturating_add(text_len(&value).saturating_mul(col_repeats));
-                if text_bytes > MAX_TEXT_BYTES {
-                    refused = Some(Error::TooMuchText);
-                } else if end > u64::from(MAX_COLUMNS) {
+                let text = text_len(&value);
+                cost.bytes =
+                    (cost.bytes).saturating_add(cell_bytes(&value).saturating_mul(col_repeats));
+                cost.text = cost.text.saturating_add(text.saturating_mul(col_repeats));
+                cost.copied = (cost.copied).saturating_add(text.saturating_mul(col_repeats - 1));
+                if end > u64::from(MAX_COLUMNS) {
                     refused = Some(Error::BeyondSheetLimits {
                         row: row + 1,
                         col: end,
                     });
+                } else if cost.copied > left.copied {
+                    refused = Some(Error::TooMuchText);
+                } else if cost.bytes > left.bytes {
+                    refused = Some(Error::SheetTooLarge);
                 } else {
                     // Bounded by MAX_COLUMNS above; the last column takes the value.
                     let values = std::iter::repeat_n(value, col_repeats as usize);
@@ -410,7 +460,7 @@ fn read_row<R: BufRead>(
     }
     Ok(match refused {
         Some(refusal) => Err(refusal),
-        None => Ok(()),
+        None => Ok(cost),
     })
 }
 
@@ -483,6 +533,11 @@ impl CellStart {
                                 Err(_) => Err(CellProblem::NotANumber(text.into_owned())),
                             })
                         }
+                        "office:string-value" | "office:date-value" | "office:time-value"
+                            if a.value.len() as u64 > MAX_CELL_TEXT_BYTES =>
+                        {
+                            Some(Err(CellProblem::TextTooLong(a.value.len() as u64)))
+                        }
                         "office:string-value" => Some(Ok(Data::String(text()?.into_owned()))),
                         "office:date-value" => Some(Ok(Data::DateTimeIso(text()?.into_owned()))),
                         "office:time-value" => Some(Ok(Data::DurationIso(text()?.into_owned()))),
@@ -553,8 +608,10 @@ fn read_text<R: BufRead>(
     loop {
         buf.clear();
         match xml.read_event_into(buf)? {
-            Event::Text(t) => text.value.push_str(&t.xml10_content()),
-            Event::CData(t) => text.value.push_str(&t),
+            // Measured before it is decoded (a copy when its line ends are).
+            Event::Text(t) if text.fits(t.len()) => text.value.push_str(&t.xml10_content()),
+            Event::CData(t) if text.fits(t.len()) => text.value.push_str(&t),
+            Event::Text(_) | Event::CData(_) => {}
             Event::GeneralRef(r) => {
                 if let Some(c) = r.resolve_char_ref()? {
                     text.value.push(c);
@@ -596,6 +653,18 @@ struct Text {
 }
 
 impl Text {
+    /// Whether `more` bytes of text fit in the cell: if not, it is
+    /// refused, and its text so far dropped.
+    fn fits(&mut self, more: usize) -> bool {
+        let len = (self.value.len() as u64).saturating_add(more as u64);
+        if len <= MAX_CELL_TEXT_BYTES {
+            return true;
+        }
+        self.refused.get_or_insert(CellProblem::TextTooLong(len));
+        self.value = String::new();
+        false
+    }
+
     /// What an element inside the cell adds to its text.
     fn element(&mut self, e: &BytesStart) -> std::result::Result<(), XmlError> {
         match e.name().as_ref() {
@@ -893,21 +962,31 @@ mod tests {
 
     #[test]
     fn text_that_expands_without_bound_is_refused_before_it_is_stored() {
+        let copies = |cell_repeats: u64, row_repeats: u64, bytes: usize| {
+            let long = "x".repeat(bytes);
+            let cell = format!(
+                r#"<table:table-cell table:number-columns-repeated="{cell_repeats}" office:value-type="string" office:string-value="{long}"/>"#
+            );
+            sheet_error(&one_row_sheet(row_repeats, &cell), "T")
+        };
         // 70,000 bytes over 16,384 cells of one row: 1.07 GiB.
-        let long = "x".repeat(70_000);
-        let cell = format!(
-            r#"<table:table-cell table:number-columns-repeated="16384" office:value-type="string" office:string-value="{long}"/>"#
-        );
-        let refusal = sheet_refusal(&one_row_sheet(1, &cell), "T");
-        assert!(refusal.contains("more than 1024 MB"), "{refusal}");
-
+        assert!(matches!(copies(16_384, 1, 70_000), Error::TooMuchText));
         // 10,000 bytes over 1,000 cells of 200 rows: 1.9 GiB.
-        let long = "x".repeat(10_000);
-        let cell = format!(
-            r#"<table:table-cell table:number-columns-repeated="1000" office:value-type="string" office:string-value="{long}"/>"#
+        assert!(matches!(copies(1000, 200, 10_000), Error::TooMuchText));
+        // 1,000 bytes over 100 cells of 700 rows: 70 MB of copies.
+        assert!(matches!(copies(100, 700, 1000), Error::TooMuchText));
+        // 1,000 bytes over 100 cells of 600 rows: 60 MB of copies.
+        let bytes = ods(&one_row_sheet(
+            600,
+            &format!(
+                r#"<table:table-cell table:number-columns-repeated="100" office:value-type="string" office:string-value="{}"/>"#,
+                "x".repeat(1000)
+            ),
+        ));
+        assert_eq!(
+            open(&bytes).unwrap().grid("T").unwrap().values().len(),
+            60_000
         );
-        let refusal = sheet_refusal(&one_row_sheet(200, &cell), "T");
-        assert!(refusal.contains("more than 1024 MB"), "{refusal}");
 
         // Three elements of 20,000 spaces: each within a cell's limit, not together.
         let many = r#"<table:table-cell office:value-type="string"><text:p>a<text:s text:c="20000"/>b<text:s text:c="20000"/><text:s text:c="20000"/></text:p></table:table-cell>"#;
@@ -923,6 +1002,85 @@ mod tests {
             refusal.contains("row 1, column 1: the cell's text announces 4000000000 spaces"),
             "{refusal}"
         );
+    }
+
+    /// A cell's text is held to a megabyte, in its paragraphs or its
+    /// value attribute: held twice as it is read, a cell of 900 MB took 1.85 GB.
+    #[test]
+    fn a_cell_of_megabytes_of_text_is_refused() {
+        let long = "x".repeat(1 << 20);
+        let cells = [
+            format!(
+                r#"<table:table-cell office:value-type="string"><text:p>{long}</text:p></table:table-cell>"#
+            ),
+            format!(
+                r#"<table:table-cell office:value-type="string"><text:p>{long}</text:p><text:p>x</text:p></table:table-cell>"#
+            ),
+            format!(
+                r#"<table:table-cell office:value-type="string" office:string-value="{long}x"/>"#
+            ),
+        ];
+        let read = |cell: &str| {
+            let bytes = ods(&one_row_sheet(1, cell));
+            open(&bytes)
+                .unwrap()
+                .grid("T")
+                .map(|grid| grid.values().len())
+        };
+        assert_eq!(read(&cells[0]).unwrap(), 1);
+        for cell in &cells[1..] {
+            let refusal = read(cell).err().unwrap();
+            assert!(
+                matches!(
+                    refusal,
+                    Error::BadCell {
+                        row: 1,
+                        col: 1,
+                        problem: CellProblem::TextTooLong(_)
+                    }
+                ),
+                "{refusal:?}"
+            );
+        }
+    }
+
+    /// A fuzzer's finding: 35 KB of text over a row's 16,384 cells, 578 MB
+    /// once written out (2.3 GB under the fuzzer's sanitizer), from a file
+    /// of 36 KB.
+    #[test]
+    fn a_long_text_repeated_over_a_row_is_refused() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/hostile/fuzz_ods_long_text_repeated_over_a_row.ods");
+        let workbook = open(&std::fs::read(path).unwrap()).unwrap();
+        let refusal = workbook.grid("Lignes").err().unwrap();
+        assert!(matches!(refusal, Error::TooMuchText), "{refusal:?}");
+    }
+
+    /// Cells and text share one budget: a long text merged over many cells
+    /// is copied into each, as many copies as a long text repeated.
+    #[test]
+    fn a_long_text_merged_over_many_cells_is_refused() {
+        // 10,000 bytes over 2,000 rows of 1,000 columns: 20 GB.
+        let merged = format!(
+            r#"<table:table table:name="T">
+ <table:table-row><table:table-cell office:value-type="string" table:number-rows-spanned="2000" table:number-columns-spanned="1000"><text:p>{}</text:p></table:table-cell></table:table-row>
+ <table:table-row table:number-rows-repeated="1998"><table:table-cell/></table:table-row>
+ <table:table-row><table:table-cell table:number-columns-repeated="999"/><table:table-cell office:value-type="float" office:value="1"/></table:table-row>
+</table:table>"#,
+            "x".repeat(10_000)
+        );
+        assert!(matches!(sheet_error(&merged, "T"), Error::SheetTooLarge));
+        // 10 bytes over 200 rows of 100 columns are no more than a sheet.
+        let small = merged
+            .replace("x".repeat(10_000).as_str(), "0123456789")
+            .replace("1998", "198")
+            .replace("\"2000\"", "\"200\"")
+            .replace("\"1000\"", "\"100\"")
+            .replace("\"999\"", "\"99\"");
+        let grid = open(&ods(&small)).unwrap().grid("T").unwrap();
+        use crate::Grid;
+        assert_eq!(grid.merged_cells(), 200 * 100 - 1);
+        assert_eq!(grid.cell(199, 98), crate::Cell::Text("0123456789"));
     }
 
     #[test]

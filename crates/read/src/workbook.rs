@@ -617,6 +617,7 @@ mod tests {
             "rows_repeated.ods",
             "cells_repeated.ods",
             "text_repeated.ods",
+            "fuzz_ods_long_text_repeated_over_a_row.ods",
             "duplicate_part.xlsx",
             "sheet_part_missing.xlsx",
             "sheet_relationship_missing.xlsx",

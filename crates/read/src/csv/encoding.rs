@@ -7,7 +7,7 @@ use super::split::Text;
 use crate::error::{Error, Result};
 use encoding_rs::{Encoding as Charset, UTF_8, WINDOWS_1252};
 use std::borrow::Cow;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 /// What the first pass tells of a file.
 pub struct Survey {
@@ -113,14 +113,31 @@ fn looks_like_utf16(bytes: &[u8]) -> bool {
     most(odd) && few(even) || most(even) && few(odd)
 }
 
+/// Bytes at the start of a file that tell whether it is text: its byte
+/// order mark, UTF-16 without one, NULs (a binary file).
+pub const HEAD: usize = 8192;
+
+/// The first [`HEAD`] bytes of `reader`, which is left at its start: the
+/// checks of a file's start see the same bytes whatever the size of the
+/// blocks it is read in (a first block smaller than this, as tests make
+/// them, let NULs through that the whole read refuses).
+pub fn head<R: Read + Seek>(reader: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD);
+    reader.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
+    reader.seek(SeekFrom::Start(0))?;
+    Ok(head)
+}
+
 /// Reads a file's `blocks` through once: its byte order mark, whether it is
 /// valid UTF-8, the lines an encoding is guessed from (`declared` is the
 /// pipeline's `encoding`: `auto` or a name), and its SHA-256 if the blocks
-/// hash. With `first_only`, stops after the first block, which stays in the
-/// buffer for the split to start from (then `whole` says whether it was the
-/// whole file).
+/// hash. `head` is the file's first [`HEAD`] bytes (or all of it, if
+/// shorter). With `first_only`, stops after the first block, which stays in
+/// the buffer for the split to start from (then `whole` says whether it was
+/// the whole file).
 pub fn survey<R: Read>(
     blocks: &mut Blocks<R>,
+    head: &[u8],
     declared: super::Encoding,
     first_only: bool,
 ) -> Result<Survey> {
@@ -145,7 +162,7 @@ pub fn survey<R: Read>(
             if block.is_empty() {
                 return Err(Error::Empty);
             }
-            if let Some(utf32) = Utf32::of_bom(block) {
+            if let Some(utf32) = Utf32::of_bom(head) {
                 return Ok(Survey {
                     encoding: UTF_8,
                     utf32: Some(utf32),
@@ -155,7 +172,7 @@ pub fn survey<R: Read>(
                     settled: true,
                 });
             }
-            bom = Charset::for_bom(block);
+            bom = Charset::for_bom(head);
             match bom {
                 // UTF-16: decoded whole.
                 Some((encoding, length)) if encoding != UTF_8 => {
@@ -169,8 +186,8 @@ pub fn survey<R: Read>(
                     });
                 }
                 Some((_, length)) => (skip, utf8) = (length, true),
-                None if looks_like_utf16(block) => return Err(Error::Utf16WithoutBom),
-                None if auto && block.iter().take(8192).any(|&b| b == 0) => {
+                None if looks_like_utf16(head) => return Err(Error::Utf16WithoutBom),
+                None if auto && memchr::memchr(0, head).is_some() => {
                     return Err(Error::Binary);
                 }
                 None => {}
@@ -224,7 +241,8 @@ pub fn survey<R: Read>(
 /// A whole CSV file's text and the name of the encoding it is in.
 pub fn decode(bytes: &[u8], declared: super::Encoding) -> Result<(Text<'_>, &'static str)> {
     let mut blocks = Blocks::new(bytes, crate::limits::BLOCK, 0, false);
-    let survey = survey(&mut blocks, declared, false)?;
+    let head = &bytes[..bytes.len().min(HEAD)];
+    let survey = survey(&mut blocks, head, declared, false)?;
     whole(bytes, &survey)
 }
 
@@ -386,7 +404,8 @@ mod tests {
         let block = 64 << 10;
         assert!(bytes.len() > block);
         let mut first_block = Blocks::new(&bytes[..], block, 0, false);
-        let first = survey(&mut first_block, super::super::Encoding::Auto, true).unwrap();
+        let head = &bytes[..HEAD];
+        let first = survey(&mut first_block, head, super::super::Encoding::Auto, true).unwrap();
         assert!(!first.whole && first.settled);
         assert_eq!(first.encoding, WINDOWS_1252);
     }

@@ -162,8 +162,9 @@ pub struct Batches<P> {
 /// rest is then read as UTF-8 and checked batch by batch. Otherwise, or
 /// when a later batch is not UTF-8 after all, a first pass over the whole
 /// file decides it (and its SHA-256, when `hash`) before it is read again
-/// (and the sink given its first batch again). A file in an encoding that
-/// is neither UTF-8 nor Windows-1252 is decoded whole.
+/// (and the sink given its first batch again), as it does when a file read
+/// as UTF-8 from its first block is refused further on. A file in an
+/// encoding that is neither UTF-8 nor Windows-1252 is decoded whole.
 pub fn read_batches<R: Read + Seek, S: Sink>(
     mut reader: R,
     options: Options,
@@ -171,15 +172,24 @@ pub fn read_batches<R: Read + Seek, S: Sink>(
     hash: bool,
     sink: &mut S,
 ) -> Result<Batches<S::Part>, Stop<S::Error>> {
+    let head = encoding::head(&mut reader).map_err(Error::from)?;
     let mut blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, hash);
-    let first = encoding::survey(&mut blocks, options.encoding, true)?;
+    let first = encoding::survey(&mut blocks, &head, options.encoding, true)?;
     let decided = first.whole || first.splittable() && (first.encoding == UTF_8 || first.settled);
-    if decided && let Some(read) = read_as(blocks, options, batching, hash, &first, sink)? {
-        return Ok(read);
+    if decided {
+        match read_as(blocks, options, batching, hash, &first, sink) {
+            Ok(Some(read)) => return Ok(read),
+            Ok(None) => {}
+            // Read as UTF-8 from its first block alone, the file may not
+            // be UTF-8 further on: the whole read says so before any
+            // refusal of its records, and so does the read by blocks.
+            Err(Stop::Read(_)) if !first.whole && first.encoding == UTF_8 => {}
+            Err(stop) => return Err(stop),
+        }
     }
     reader.seek(SeekFrom::Start(0)).map_err(Error::from)?;
     let mut blocks = blocks::Blocks::new(&mut reader, limits::BLOCK, 0, hash);
-    let survey = encoding::survey(&mut blocks, options.encoding, false)?;
+    let survey = encoding::survey(&mut blocks, &head, options.encoding, false)?;
     reader.seek(SeekFrom::Start(0)).map_err(Error::from)?;
     // Hashed by the survey: not twice.
     let blocks = blocks::Blocks::new(&mut reader, batching.block, batching.margin, false);
@@ -699,5 +709,206 @@ mod tests {
         let (bytes, _, _) = WINDOWS_1252.encode("a;b\nété;1\n");
         let err = encoding::decode(&bytes, Encoding::from_name("utf-8").unwrap()).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    /// A sink reading every cell of every batch, keeping each record's
+    /// line and cells.
+    struct Cells;
+
+    impl Sink for Cells {
+        type Part = Vec<(usize, Vec<String>)>;
+        type Error = ();
+        fn first(&mut self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            self.batch(grid)
+        }
+        fn batch(&self, grid: &CsvGrid) -> Result<Self::Part, ()> {
+            Ok(records(grid, grid.first_line()))
+        }
+    }
+
+    /// The line and cells of each row of `grid` from `first_line` with a
+    /// cell that is not empty, up to its last such cell.
+    fn records(grid: &CsvGrid, first_line: usize) -> Vec<(usize, Vec<String>)> {
+        (first_line..grid.height())
+            .filter_map(|r| {
+                let mut cells: Vec<String> = (0..grid.width())
+                    .map(|c| grid.cell(r, c).display())
+                    .collect();
+                while cells.last().is_some_and(String::is_empty) {
+                    cells.pop();
+                }
+                (!cells.is_empty()).then_some((r, cells))
+            })
+            .collect()
+    }
+
+    /// Small blocks, so that records, quotes and accents fall on their edges.
+    fn small_blocks(block: usize) -> Batching {
+        Batching {
+            first: 2,
+            rest: 3,
+            block,
+            margin: 64,
+        }
+    }
+
+    /// A fuzzer's finding: a file valid UTF-8 in its first block, with a
+    /// quoted record further on whose delimiter falls between the two bytes
+    /// of an "é" ("Andr\xC3;\xA9zieux"). Its fields end to end were valid
+    /// UTF-8, so the batch was taken as UTF-8 and a field ended inside a
+    /// character (a panic when the cell was read). It holds a NUL, which the
+    /// whole read refuses: so does the read by blocks.
+    #[test]
+    fn a_quoted_record_not_in_utf8_is_not_read_as_utf8() {
+        let bytes = fixture(
+            "hostile",
+            "fuzz_csv_quoted_field_cut_inside_a_character.csv",
+        );
+        let refusal = refused(&bytes, Options::default());
+        assert!(matches!(refusal, Error::Binary), "{refusal:?}");
+        let read = read_batches(
+            std::io::Cursor::new(&bytes),
+            Options::default(),
+            &small_blocks(16),
+            true,
+            &mut Cells,
+        );
+        assert!(
+            matches!(read, Err(Stop::Read(Error::Binary))),
+            "{:?}",
+            read.err()
+        );
+    }
+
+    /// A random CAF-like text: a header, then records of ids, dates,
+    /// communes with accents, quoted fields (with delimiters, doubled
+    /// quotes and line breaks inside), blank lines, LF, CRLF and lone CR
+    /// line ends, and now and then a NUL.
+    fn caf_like(rng: &mut crate::TestRng) -> String {
+        const COMMUNES: [&str; 6] = [
+            "Saint-Étienne",
+            "Andrézieux-Bouthéon",
+            "Roanne",
+            "Feurs",
+            "Bœn",
+            "Saint-Just-Saint-Rambert",
+        ];
+        const ENDS: [&str; 5] = ["\n", "\n", "\r\n", "\r\n", "\r"];
+        let mut text = String::from("N° allocataire;Date;Commune;Libellé;Montant\n");
+        for i in 0..rng.below(30) {
+            let commune = COMMUNES[rng.below(COMMUNES.len())];
+            let mut fields = vec![
+                format!("{:07}", 1_000_000 + i),
+                "2020-03-15".to_owned(),
+                "42218".to_owned(),
+                commune.to_owned(),
+                format!("{},{}", rng.below(1000), rng.below(100)),
+            ];
+            for field in &mut fields {
+                *field = match rng.below(12) {
+                    0 => format!("\"{field}\""),
+                    1 => format!("\"{field};{commune}\""),
+                    2 => format!("\"{field} \"\"dit\"\" é\""),
+                    3 => format!("\"{field}\n{commune}\""),
+                    4 => String::new(),
+                    5 if rng.below(60) == 0 => format!("{field}\0"),
+                    _ => std::mem::take(field),
+                };
+            }
+            text.push_str(&fields.join(";"));
+            text.push_str(ENDS[rng.below(ENDS.len())]);
+            if rng.below(8) == 0 {
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// Random CAF-like texts, in UTF-8, in Windows-1252, in UTF-8 but for
+    /// a line in Windows-1252 past the first block, and in UTF-8 but for a
+    /// character cut by a delimiter or a quote, read whole and by
+    /// small blocks, with every option: the same cells, or the same
+    /// refusal (or a record longer than a block's margin, which only a
+    /// read by blocks refuses). `SEED` and `CASES` run other texts
+    /// (`SEED=99 CASES=15000 cargo test -p suivi-read small_blocks`).
+    #[test]
+    fn a_read_by_small_blocks_reads_what_the_whole_read_reads() {
+        let mut rng = crate::TestRng::new(std::env::var("SEED").map_or(7, |s| s.parse().unwrap()));
+        let (mut same_cells, mut same_refusals, mut too_long) = (0, 0, 0);
+        for case in 0..std::env::var("CASES").map_or(1500, |s| s.parse().unwrap()) {
+            let text = caf_like(&mut rng);
+            let bytes = match rng.below(4) {
+                0 => text.clone().into_bytes(),
+                // A character cut by a delimiter or a quote, past the middle.
+                3 => {
+                    let mut bytes = text.clone().into_bytes();
+                    let cut = (bytes.len() / 2..bytes.len()).find(|&i| bytes[i] >= 0xC0);
+                    if let Some(at) = cut {
+                        bytes.insert(at + 1, [b';', b'"'][rng.below(2)]);
+                    }
+                    bytes
+                }
+                1 => WINDOWS_1252.encode(&text).0.into_owned(),
+                _ => {
+                    let at = text.len() / 2;
+                    let at = (at..text.len())
+                        .find(|&i| text.is_char_boundary(i))
+                        .unwrap_or(text.len());
+                    let mut bytes = text.as_bytes()[..at].to_vec();
+                    bytes.extend_from_slice(&WINDOWS_1252.encode(&text[at..]).0);
+                    bytes
+                }
+            };
+            let options = Options {
+                encoding: [Encoding::Auto, Encoding::Utf8, Encoding::Windows1252][rng.below(3)],
+                delimiter: [Delimiter::Auto, Delimiter::Byte(b';')][rng.below(2)],
+            };
+            // A margin for records of a few lines.
+            let batching = Batching {
+                margin: 256,
+                ..small_blocks(16 * (1 + rng.below(4)))
+            };
+            let whole = read(&bytes, options);
+            let by_blocks = read_batches(
+                std::io::Cursor::new(&bytes),
+                options,
+                &batching,
+                false,
+                &mut Cells,
+            );
+            let context = || {
+                format!(
+                    "case {case}, {options:?}, blocks of {}: {text:?}",
+                    batching.block
+                )
+            };
+            match (whole, by_blocks) {
+                (_, Err(Stop::Read(Error::RecordTooLong { .. }))) => too_long += 1,
+                (Ok((grid, encoding)), Ok(read)) => {
+                    assert_eq!(read.encoding, encoding, "{}", context());
+                    assert_eq!(read.parts.concat(), records(&grid, 0), "{}", context());
+                    same_cells += 1;
+                }
+                (Err(whole), Err(Stop::Read(by_blocks))) => {
+                    assert_eq!(
+                        std::mem::discriminant(&whole),
+                        std::mem::discriminant(&by_blocks),
+                        "{whole:?} and {by_blocks:?}, {}",
+                        context()
+                    );
+                    same_refusals += 1;
+                }
+                (whole, by_blocks) => panic!(
+                    "whole: {:?}, by blocks: {:?}, {}",
+                    whole.map(|(_, e)| e),
+                    by_blocks.map(|r| r.encoding),
+                    context()
+                ),
+            }
+        }
+        assert!(
+            same_cells > 500 && same_refusals > 50,
+            "{same_cells} the same cells, {same_refusals} the same refusals, {too_long} too long"
+        );
     }
 }

@@ -112,6 +112,9 @@ pub struct Splitter<'t> {
     cut: Option<(usize, usize)>,
     /// A grid was not valid UTF-8: splitting stopped there.
     not_utf8: bool,
+    /// The record read ahead holds quotes and its bytes are not valid
+    /// UTF-8 (in a file read as UTF-8).
+    ahead_not_utf8: bool,
 }
 
 /// Where the fields of the record read ahead are.
@@ -143,6 +146,7 @@ impl<'t> Splitter<'t> {
             limit: span.limit,
             cut: None,
             not_utf8: false,
+            ahead_not_utf8: false,
         };
         // A blank line read first: the reader strips a byte order mark from
         // the first bytes it is given, and the file's own was left out by
@@ -165,9 +169,10 @@ impl<'t> Splitter<'t> {
         self.not_utf8
     }
 
-    /// The grid, sealed; `None`, and no more grids, if it is not valid UTF-8.
-    fn sealed(&mut self, mut grid: CsvGrid) -> Option<CsvGrid> {
-        if grid.seal() {
+    /// The grid, sealed; `None`, and no more grids, if it is not valid
+    /// UTF-8 or holds a record that is not (`not_utf8`).
+    fn sealed(&mut self, mut grid: CsvGrid, not_utf8: bool) -> Option<CsvGrid> {
+        if !not_utf8 && grid.seal() {
             return Some(grid);
         }
         self.not_utf8 = true;
@@ -193,23 +198,27 @@ impl<'t> Splitter<'t> {
             }
             None => CsvGrid::new(self.next_line),
         };
+        let mut not_utf8 = false;
         while let Some(line) = self.ahead {
             if grid.records() == records {
                 grid.extend_to(line);
                 self.next_line = line;
-                return Ok(self.sealed(grid));
+                return Ok(self.sealed(grid, not_utf8));
             }
             match self.record {
                 Record::Line(start, end) => {
                     grid.push(line, &self.text[start..end], &self.ends, &self.decoding);
                 }
-                Record::Quoted(written, ended, spanned) => grid.push_fields(
-                    line,
-                    spanned,
-                    &self.scratch.0[..written],
-                    &self.scratch.1[..ended],
-                    &self.decoding,
-                ),
+                Record::Quoted(written, ended, spanned) => {
+                    not_utf8 |= self.ahead_not_utf8;
+                    grid.push_fields(
+                        line,
+                        spanned,
+                        &self.scratch.0[..written],
+                        &self.scratch.1[..ended],
+                        &self.decoding,
+                    );
+                }
             }
             self.read_ahead()?;
         }
@@ -219,7 +228,7 @@ impl<'t> Splitter<'t> {
         };
         grid.extend_to(end);
         self.done = true;
-        Ok(self.sealed(grid))
+        Ok(self.sealed(grid, not_utf8))
     }
 
     fn read_ahead(&mut self) -> Result<()> {
@@ -256,7 +265,19 @@ impl<'t> Splitter<'t> {
                 self.pos = text.len();
                 0
             }
-            Some(_) => self.read_quoted(start),
+            Some(_) => {
+                let spanned = self.read_quoted(start);
+                // Its fields are stored end to end, its quotes taken out:
+                // they can be valid UTF-8 together when its bytes are not
+                // ("\xC3;\xA9" is two fields, "\xC3\xA9" an "é" once
+                // stored), and a field would end inside a character. Its
+                // bytes are checked as the whole file's are; a line's are
+                // stored as they are, delimiters (ASCII) between its fields,
+                // and checked with its grid.
+                self.ahead_not_utf8 = matches!(self.decoding, Decoding::Utf8)
+                    && std::str::from_utf8(&text[start..self.pos]).is_err();
+                spanned
+            }
         };
         let widest = match self.record {
             Record::Quoted(_, ended, _) if spanned > MAX_LINES_IN_A_FIELD => {
