@@ -19,6 +19,7 @@ mod grid;
 pub mod limits;
 mod ods;
 mod workbook;
+mod xls;
 
 pub use cell::{Cell, trim};
 pub use error::{CellProblem, Error, Result};

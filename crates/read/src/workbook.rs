@@ -1,11 +1,11 @@
-//! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
-//! reader, told apart by their content): checked before a reader trusts
-//! them, then read a sheet at a time into a grid of cells.
+//! Workbooks (xlsx, xlsm, xlsb read with calamine, xls and ods with our
+//! own readers, told apart by their content): checked before a reader
+//! trusts them, then read a sheet at a time into a grid of cells.
 
 use crate::error::{Error, Result};
 use crate::grid::{Dates1904, Grid, SheetGrid, SparseGrid};
-use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
-use crate::ods;
+use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS};
+use crate::{ods, xls};
 use calamine::{Reader, SheetType, SheetVisible};
 use std::io::Cursor;
 
@@ -47,6 +47,7 @@ pub struct Workbook<B: AsRef<[u8]>> {
 
 enum Book<B: AsRef<[u8]>> {
     Calamine(Box<calamine::Sheets<Cursor<B>>>),
+    Xls(xls::Xls),
     Ods(ods::Workbook),
 }
 
@@ -60,7 +61,12 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
             return Err(Error::Encrypted);
         }
         if bytes.starts_with(CFB_MAGIC) {
-            check_xls(bytes)?;
+            return Ok(Workbook {
+                book: Book::Xls(xls::Xls::open(bytes)?),
+            });
+        }
+        if let Some(version) = xls::old_excel(bytes) {
+            return Err(Error::OldExcel { version });
         }
         if bytes.starts_with(b"PK") && check_archive(bytes)? == Archive::Ods {
             return Ok(Workbook {
@@ -85,6 +91,7 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     pub fn sheets(&self) -> Vec<Sheet> {
         match &self.book {
             Book::Calamine(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
+            Book::Xls(xls) => xls.sheets(),
             Book::Ods(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
         }
     }
@@ -94,11 +101,21 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     pub fn dates_from_1904(&self) -> bool {
         match &self.book {
             Book::Ods(ods) => ods.dates_from_1904,
+            Book::Xls(xls) => xls.dates_from_1904,
             Book::Calamine(book) => match book.as_ref() {
                 calamine::Sheets::Xlsx(xlsx) => xlsx.has_1904_epoch(),
-                calamine::Sheets::Xls(xls) => xls.has_1904_epoch(),
                 _ => false,
             },
+        }
+    }
+
+    /// The merged regions of the sheet named `name`: (first row, first
+    /// column, last row, last column), counted from 0. Read from `.xls`
+    /// files only: the other formats give none here.
+    pub fn merged_regions(&self, name: &str) -> Result<Vec<(u32, u32, u32, u32)>> {
+        match &self.book {
+            Book::Xls(xls) => xls.merged_regions(name),
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -142,6 +159,7 @@ impl<B: AsRef<[u8]>> Workbook<B> {
         }
         Ok(match &mut self.book {
             Book::Ods(ods) => Box::new(ods.grid(name)?),
+            Book::Xls(xls) => Box::new(xls.grid(name)?),
             Book::Calamine(book) => calamine_call(|| {
                 Ok(match book.as_mut() {
                     calamine::Sheets::Xlsx(xlsx) => sparse!(xlsx.worksheet_cells_reader(name)),
@@ -175,43 +193,6 @@ fn is_encrypted(bytes: &[u8]) -> bool {
         .flat_map(u16::to_le_bytes)
         .collect();
     memchr::memmem::find(bytes, &name).is_some()
-}
-
-/// Checks an .xls workbook before the reader trusts it: its compound file
-/// holds together (no sector chain that loops or points past the file), and
-/// no DIMENSIONS record announces more than an .xls sheet holds (65,536 rows,
-/// 256 columns), since the reader allocates what it announces.
-fn check_xls(bytes: &[u8]) -> Result<()> {
-    let broken = |_| Error::Broken;
-    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(broken)?;
-    let Some(name) = ["/Workbook", "/Book"]
-        .into_iter()
-        .find(|n| file.is_stream(n))
-    else {
-        return Ok(());
-    };
-    let mut stream = Vec::new();
-    std::io::Read::read_to_end(&mut file.open_stream(name).map_err(broken)?, &mut stream)
-        .map_err(broken)?;
-    const DIMENSIONS: u16 = 0x0200;
-    let mut at = 0;
-    while let Some(header) = stream.get(at..at + 4) {
-        let kind = u16::from_le_bytes([header[0], header[1]]);
-        let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
-        // BIFF8's DIMENSIONS: first row, last row + 1 (u32), first column, last column + 1 (u16).
-        if kind == DIMENSIONS
-            && let Some(data) = stream.get(at + 4..at + 4 + len)
-            && len >= 12
-        {
-            let rows = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-            let columns = u16::from_le_bytes([data[10], data[11]]);
-            if rows > XLS_MAX_ROWS || columns > XLS_MAX_COLUMNS {
-                return Err(Error::XlsTooLarge { rows, columns });
-            }
-        }
-        at += 4 + len;
-    }
-    Ok(())
 }
 
 /// What a workbook's zip archive holds.

@@ -1,0 +1,199 @@
+use super::*;
+use crate::Grid;
+use calamine::Reader;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every `.xls` of the suite that must be read: the ingest fixtures, and
+/// the copies LibreOffice made of the others (`ingest/xls/make_xls.py`).
+fn readable_xls() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for folder in ["ingest", "ingest/xls"] {
+        for entry in std::fs::read_dir(fixtures().join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "xls") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A sheet's cells with content, as calamine reads them: (row, column, value).
+fn calamine_cells(
+    xls: &mut calamine::Xls<std::io::Cursor<Vec<u8>>>,
+    name: &str,
+) -> Vec<(usize, usize, Data)> {
+    let range = xls.worksheet_range(name).unwrap();
+    let (row0, col0) = range.start().unwrap_or((0, 0));
+    range
+        .used_cells()
+        .map(|(r, c, value)| (row0 as usize + r, col0 as usize + c, value.clone()))
+        .collect()
+}
+
+/// Every `.xls` fixture read by our reader and by calamine: the same
+/// sheets (names, visibility, kind), the same cells (value and type).
+#[test]
+fn our_reader_reads_every_fixture_as_calamine_does() {
+    let files = readable_xls();
+    assert!(files.len() >= 15, "{files:?}");
+    let mut compared = 0;
+    for path in files {
+        let bytes = read(&path);
+        let ours = Xls::open(&bytes).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let mut theirs = calamine::Xls::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let expected: Vec<Sheet> = theirs
+            .sheets_metadata()
+            .iter()
+            .map(|s| Sheet {
+                name: s.name.clone(),
+                visibility: match s.visible {
+                    calamine::SheetVisible::Visible => Visibility::Visible,
+                    calamine::SheetVisible::Hidden => Visibility::Hidden,
+                    calamine::SheetVisible::VeryHidden => Visibility::VeryHidden,
+                },
+                is_worksheet: s.typ == calamine::SheetType::WorkSheet,
+            })
+            .collect();
+        assert_eq!(ours.sheets(), expected, "{}", path.display());
+        assert_eq!(
+            ours.dates_from_1904,
+            theirs.has_1904_epoch(),
+            "{}",
+            path.display()
+        );
+        for sheet in &expected {
+            let want = calamine_cells(&mut theirs, &sheet.name);
+            let grid = ours.grid(&sheet.name).unwrap();
+            let got: Vec<(usize, usize, Data)> = grid
+                .values()
+                .into_iter()
+                .map(|(r, c, d)| (r, c, d.clone()))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{} {}", path.display(), sheet.name);
+            for (got, want) in got.iter().zip(&want) {
+                assert_eq!(got, want, "{} {}", path.display(), sheet.name);
+            }
+            compared += want.len();
+            let theirs_merged: Vec<(u32, u32, u32, u32)> = theirs
+                .merge_cells_by_sheet_name(&sheet.name)
+                .unwrap()
+                .iter()
+                .map(|d| (d.start.0, d.start.1, d.end.0, d.end.1))
+                .collect();
+            assert_eq!(ours.merged_regions(&sheet.name).unwrap(), theirs_merged);
+        }
+    }
+    assert!(compared > 3000, "{compared}");
+}
+
+/// The test compares what it should: a changed value fails it.
+#[test]
+fn the_comparison_sees_a_changed_value() {
+    let bytes = read(&fixtures().join("ingest/xls/merged.xls"));
+    let ours = Xls::open(&bytes).unwrap();
+    let mut theirs = calamine::Xls::new(std::io::Cursor::new(bytes.clone())).unwrap();
+    let want = calamine_cells(&mut theirs, "Fusions");
+    let grid = ours.grid("Fusions").unwrap();
+    let mut got: Vec<(usize, usize, Data)> = grid
+        .values()
+        .into_iter()
+        .map(|(r, c, d)| (r, c, d.clone()))
+        .collect();
+    assert_eq!(got, want);
+    got[1].2 = Data::Float(2.5);
+    assert_ne!(got, want);
+}
+
+/// A cell in A1 and one in IV65536: two entries, not 16 million.
+#[test]
+fn a_far_cell_is_stored_alone() {
+    let ours = Xls::open(&read(&fixtures().join("ingest/xls/far_corner.xls"))).unwrap();
+    let grid = ours.grid("Lignes").unwrap();
+    assert_eq!(
+        grid.values(),
+        [
+            (0, 0, &Data::String("début".into())),
+            (65535, 255, &Data::Int(42))
+        ]
+    );
+    assert_eq!((grid.height(), grid.width()), (65536, 256));
+}
+
+/// The regions `make_xls.py` merged, counted from 0.
+#[test]
+fn merged_regions_are_kept_per_sheet() {
+    let ours = Xls::open(&read(&fixtures().join("ingest/xls/merged.xls"))).unwrap();
+    let mut regions = ours.merged_regions("Fusions").unwrap();
+    regions.sort();
+    assert_eq!(regions, [(0, 0, 0, 3), (2, 0, 4, 0), (9, 2, 11, 4)]);
+    assert!(matches!(
+        ours.merged_regions("Nope"),
+        Err(Error::NoSuchSheet { .. })
+    ));
+}
+
+/// The cells `make_xls.py` wrote: strings cut across CONTINUE records,
+/// formulas' cached values, hidden and very hidden sheets.
+#[test]
+fn strings_formulas_and_hidden_sheets_are_read() {
+    let ours = Xls::open(&read(&fixtures().join("ingest/xls/strings.xls"))).unwrap();
+    let visibility: Vec<_> = ours
+        .sheets()
+        .into_iter()
+        .map(|s| (s.name, s.visibility))
+        .collect();
+    assert_eq!(
+        visibility,
+        [
+            ("Textes".to_string(), Visibility::Visible),
+            ("Cachée".to_string(), Visibility::Hidden),
+            ("Très cachée".to_string(), Visibility::VeryHidden),
+        ]
+    );
+    let grid = ours.grid("Textes").unwrap();
+    let words = [
+        "allocataire",
+        "Saint-Étienne",
+        "Œuvre",
+        "日本語",
+        "naïve",
+        "ÉÈÊ",
+    ];
+    for i in 0..1500 {
+        let word = words.get(i % 7).map_or("x".repeat(60), |w| w.to_string());
+        assert_eq!(
+            grid.cell(i, 0),
+            crate::Cell::Text(&format!("{word} {i}")),
+            "row {i}"
+        );
+    }
+    assert_eq!(
+        grid.cell(0, 2),
+        crate::Cell::Text(&format!("long {}", "é".repeat(9000)))
+    );
+    assert_eq!(
+        grid.cell(1, 2),
+        crate::Cell::Text("allocataire 0 et Saint-Étienne 1")
+    );
+    assert_eq!(grid.cell(2, 2), crate::Cell::Float(3.0));
+    assert_eq!(grid.cell(3, 2), crate::Cell::Bool(true));
+    assert_eq!(grid.cell(4, 2), crate::Cell::Error);
+    assert!(grid.cell(5, 2).is_blank());
+    assert_eq!(grid.cell(6, 2), crate::Cell::Bool(true));
+    assert_eq!(grid.cell(7, 2), crate::Cell::Int(-123456789));
+    assert_eq!(grid.cell(8, 2), crate::Cell::Float(0.1));
+    assert_eq!(
+        ours.grid("Très cachée").unwrap().cell(0, 0),
+        crate::Cell::Text("très caché")
+    );
+}
