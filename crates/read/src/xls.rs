@@ -82,6 +82,11 @@ pub struct Xls {
 impl Xls {
     /// Reads the compound file's Workbook stream and its globals.
     pub fn open(bytes: &[u8]) -> Result<Self> {
+        Self::open_with(bytes, DEFAULT_PASSWORD)
+    }
+
+    /// As [`Self::open`], an encrypted stream decrypted with `password`.
+    fn open_with(bytes: &[u8], password: &str) -> Result<Self> {
         let broken = |_| Error::Broken;
         let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(broken)?;
         if !file.is_stream("/Workbook") {
@@ -100,8 +105,8 @@ impl Xls {
             &mut stream,
         )
         .map_err(broken)?;
+        let (stream, decrypted) = decrypt(stream, password)?;
         check_dimensions(&stream)?;
-        let (stream, decrypted) = decrypt(stream)?;
         let mut xls = Xls {
             stream: Vec::new(),
             sheets: Vec::new(),
@@ -788,15 +793,15 @@ fn error_of(code: u8) -> CellErrorType {
 }
 
 /// The Workbook stream as written, or decrypted when a FILEPASS record
-/// follows its first BOF and the password is Excel's default; the second
-/// value tells whether it was decrypted.
-fn decrypt(stream: Vec<u8>) -> Result<(Vec<u8>, bool)> {
+/// follows its first BOF and `password` opens it; the second value tells
+/// whether it was decrypted.
+fn decrypt(stream: Vec<u8>, password: &str) -> Result<(Vec<u8>, bool)> {
     let mut records = Records::new(&stream);
     let _bof = records.next();
     let Some(Ok((FILEPASS, filepass))) = records.next() else {
         return Ok((stream, false));
     };
-    let key = rc4_key(filepass, DEFAULT_PASSWORD).ok_or(Error::Encrypted)?;
+    let key = rc4_key(filepass, password).ok_or(Error::Encrypted)?;
     let decrypted = key.decrypt(&stream)?;
     Ok((decrypted, true))
 }

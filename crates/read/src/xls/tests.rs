@@ -197,3 +197,105 @@ fn strings_formulas_and_hidden_sheets_are_read() {
         crate::Cell::Text("très caché")
     );
 }
+
+fn hostile(name: &str) -> Vec<u8> {
+    read(&fixtures().join("hostile").join(name))
+}
+
+/// The cells of the table `make_xls.py` writes for the protection tests:
+/// a header, then 300 rows (identifier, amount).
+fn assert_is_the_protection_table(xls: &Xls) {
+    assert_eq!(xls.sheets().len(), 1);
+    let grid = xls.grid("Lignes").unwrap();
+    assert_eq!(grid.height(), 301);
+    assert_eq!(grid.cell(0, 0), crate::Cell::Text("N° allocataire"));
+    assert_eq!(grid.cell(0, 1), crate::Cell::Text("Montant"));
+    for i in 0..300 {
+        assert_eq!(
+            grid.cell(i + 1, 0),
+            crate::Cell::Text(&format!("{}", 2_000_000 + i))
+        );
+        let amount = i as f64 * 1.25;
+        let cell = grid.cell(i + 1, 1);
+        assert!(
+            cell == crate::Cell::Float(amount) || cell == crate::Cell::Int(amount as i64),
+            "row {i}: {cell:?}"
+        );
+    }
+}
+
+/// Write protection (WRITEPROT, FILESHARING) and an unencrypted structure
+/// protection: Excel opens such files without asking for a password.
+#[test]
+fn a_write_protected_workbook_is_read() {
+    for name in ["write_protected.xls", "structure_protected.xls"] {
+        let xls = Xls::open(&read(&fixtures().join("ingest/xls").join(name))).unwrap();
+        assert_is_the_protection_table(&xls);
+    }
+}
+
+/// LibreOffice, as Excel, encrypts an .xls whose structure is protected
+/// with the default password: it is decrypted and read.
+#[test]
+fn a_workbook_encrypted_with_the_default_password_is_read() {
+    let bytes = read(&fixtures().join("ingest/xls/encrypted/structure_protected.xls"));
+    assert!(matches!(
+        calamine::Xls::new(std::io::Cursor::new(bytes.clone())),
+        Err(calamine::XlsError::Password)
+    ));
+    assert_is_the_protection_table(&Xls::open(&bytes).unwrap());
+}
+
+/// A password of the user's own is refused; the file holds the table,
+/// encrypted with it (`make_hostile.py`), which that password opens.
+#[test]
+fn a_workbook_protected_by_a_password_is_refused_as_such() {
+    for name in ["password.xls", "password_xor.xls"] {
+        let refusal = crate::Workbook::open(hostile(name)).err();
+        assert!(
+            matches!(refusal, Some(Error::Encrypted)),
+            "{name}: {refusal:?}"
+        );
+    }
+    assert_is_the_protection_table(&Xls::open_with(&hostile("password.xls"), "secret").unwrap());
+}
+
+/// Excel 2.x to 95 files are refused with the advice to save them again,
+/// whatever calamine makes of them.
+#[test]
+fn old_excel_files_are_refused_with_their_version() {
+    for (name, expected) in [
+        ("excel_2.xls", "Excel 2.x"),
+        ("excel_4.xls", "Excel 4.0"),
+        ("excel_95.xls", "Excel 5.0/95"),
+        ("excel_95_workbook_stream.xls", "Excel 5.0/95"),
+    ] {
+        match crate::Workbook::open(hostile(name)) {
+            Err(Error::OldExcel { version }) => assert_eq!(version, expected, "{name}"),
+            other => panic!("{name}: {:?}", other.err()),
+        }
+    }
+    // The Excel 95 fixture is sound: calamine reads the cells written in it.
+    let mut theirs = calamine::Xls::new(std::io::Cursor::new(hostile("excel_95.xls"))).unwrap();
+    let cells = calamine_cells(&mut theirs, "Lignes");
+    assert_eq!(cells[0], (0, 0, Data::String("Commune".into())));
+    assert_eq!(cells[3], (1, 1, Data::Float(10.5)));
+}
+
+/// The damaged .xls files the compound-file checks refused before this
+/// reader are refused as they were.
+#[test]
+fn damaged_xls_files_are_refused_as_before() {
+    for name in ["boundsheet_offset.xls", "fat_loop.xls"] {
+        let refusal = crate::Workbook::open(hostile(name)).err();
+        assert!(
+            matches!(refusal, Some(Error::Broken)),
+            "{name}: {refusal:?}"
+        );
+    }
+    let refusal = crate::Workbook::open(hostile("dimensions_rows.xls")).err();
+    assert!(
+        matches!(refusal, Some(Error::XlsTooLarge { rows: u32::MAX, .. })),
+        "{refusal:?}"
+    );
+}
