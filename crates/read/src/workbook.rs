@@ -297,6 +297,7 @@ mod tests {
             "fat_loop.xls",
             "password.xlsx",
             "password.xls",
+            "password_cryptoapi.xls",
             "password_xor.xls",
             "excel_2.xls",
             "excel_4.xls",

@@ -810,41 +810,77 @@ fn decrypt(stream: Vec<u8>, password: &str) -> Result<(Vec<u8>, bool)> {
 /// is protected but no password to open it was given (MS-XLS 2.2.10).
 const DEFAULT_PASSWORD: &str = "VelvetSweatshop";
 
-/// RC4 keys of a workbook, derived from its password and salt
-/// (MS-OFFCRYPTO 2.3.6: "Office binary document RC4 encryption").
-struct Rc4Key {
-    /// The second hash, truncated to 40 bits, from which each block's key is made.
-    base: [u8; 5],
+/// The RC4 keys of an encrypted workbook, one per block of 1024 bytes of
+/// the stream, derived from its password and salt.
+enum Rc4Key {
+    /// RC4 (MS-OFFCRYPTO 2.3.6, Excel 97 to 2003): a block's key is the MD5
+    /// of this truncated hash and the block's number.
+    Standard { base: [u8; 5] },
+    /// RC4 CryptoAPI (MS-OFFCRYPTO 2.3.5, Excel 2002 and later): the SHA-1
+    /// of this hash and the block's number, cut to the key's size (a 40-bit
+    /// key padded with zeros to 128 bits).
+    CryptoApi { base: [u8; 20], key_bytes: usize },
 }
 
-/// The key of a FILEPASS record (RC4, version 1.1) when `password` opens
-/// it: its verifier checks out. `None` for a password that does not, and
-/// for the other kinds of encryption (XOR obfuscation, CryptoAPI RC4).
+/// The key of a FILEPASS record (RC4 or RC4 CryptoAPI) when `password`
+/// opens it: its verifier checks out. `None` for a password that does not,
+/// and for XOR obfuscation.
 fn rc4_key(filepass: &[u8], password: &str) -> Option<Rc4Key> {
     use md5::{Digest, Md5};
-    // wEncryptionType 1 (RC4), then the header's version 1.1.
-    if filepass.get(..6)? != [1, 0, 1, 0, 1, 0] {
-        return None;
-    }
-    let salt = filepass.get(6..22)?;
-    let verifier = filepass.get(22..38)?;
-    let verifier_hash = filepass.get(38..54)?;
+    use sha1::Sha1;
     let password: Vec<u8> = password.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let h0 = Md5::digest(&password);
-    let mut buffer = Vec::with_capacity(16 * 21);
-    for _ in 0..16 {
-        buffer.extend_from_slice(&h0[..5]);
-        buffer.extend_from_slice(salt);
-    }
-    let h1 = Md5::digest(&buffer);
-    let key = Rc4Key {
-        base: h1[..5].try_into().ok()?,
+    // wEncryptionType 1 (RC4), then the header's version.
+    let (key, verifier, verifier_hash) = match filepass.get(..6)? {
+        [1, 0, 1, 0, 1, 0] => {
+            let salt = filepass.get(6..22)?;
+            let h0 = Md5::digest(&password);
+            let mut buffer = Vec::with_capacity(16 * 21);
+            for _ in 0..16 {
+                buffer.extend_from_slice(&h0[..5]);
+                buffer.extend_from_slice(salt);
+            }
+            let base = Md5::digest(&buffer)[..5].try_into().ok()?;
+            let key = Rc4Key::Standard { base };
+            (key, filepass.get(22..38)?, filepass.get(38..54)?)
+        }
+        [1, 0, 2..=4, 0, 2, 0] => {
+            // Flags, the header's size, the header (its key size at 16),
+            // then the verifier: salt size, salt, verifier, hash size, hash.
+            let header_size = u32_at(filepass, 10)? as usize;
+            let header = filepass.get(14..14usize.checked_add(header_size)?)?;
+            let key_bits = match u32_at(header, 16)? {
+                0 => 40,
+                bits => bits,
+            };
+            let key_bytes = match key_bits {
+                40 => 5,
+                128 => 16,
+                _ => return None,
+            };
+            let verifier_at = 14 + header_size;
+            let salt = filepass.get(verifier_at + 4..verifier_at + 20)?;
+            let h0 = Sha1::new()
+                .chain_update(salt)
+                .chain_update(&password)
+                .finalize();
+            let key = Rc4Key::CryptoApi {
+                base: h0.into(),
+                key_bytes,
+            };
+            let verifier = filepass.get(verifier_at + 20..verifier_at + 36)?;
+            let hash = filepass.get(verifier_at + 40..verifier_at + 60)?;
+            (key, verifier, hash)
+        }
+        _ => return None,
     };
-    let mut check = [0u8; 32];
-    check[..16].copy_from_slice(verifier);
-    check[16..].copy_from_slice(verifier_hash);
+    let mut check = [verifier, verifier_hash].concat();
     key.apply_keystream(0, &mut check);
-    (Md5::digest(&check[..16])[..] == check[16..]).then_some(key)
+    let (verifier, hash) = check.split_at(16);
+    let expected: Vec<u8> = match key {
+        Rc4Key::Standard { .. } => Md5::digest(verifier).to_vec(),
+        Rc4Key::CryptoApi { .. } => Sha1::digest(verifier).to_vec(),
+    };
+    (expected == hash).then_some(key)
 }
 
 impl Rc4Key {
@@ -852,11 +888,27 @@ impl Rc4Key {
     fn apply_keystream(&self, block: u32, data: &mut [u8]) {
         use md5::{Digest, Md5};
         use rc4::{KeyInit, Rc4, StreamCipher, consts::U16};
-        let mut input = [0u8; 9];
-        input[..5].copy_from_slice(&self.base);
-        input[5..].copy_from_slice(&block.to_le_bytes());
-        let key = Md5::digest(input);
-        let mut cipher = Rc4::<U16>::new(&key);
+        use sha1::Sha1;
+        // A 128-bit RC4 key; a 40-bit CryptoAPI key is padded with zeros.
+        let mut key = [0u8; 16];
+        match self {
+            Rc4Key::Standard { base } => {
+                key.copy_from_slice(
+                    &Md5::new()
+                        .chain_update(base)
+                        .chain_update(block.to_le_bytes())
+                        .finalize(),
+                );
+            }
+            Rc4Key::CryptoApi { base, key_bytes } => {
+                let hash = Sha1::new()
+                    .chain_update(base)
+                    .chain_update(block.to_le_bytes())
+                    .finalize();
+                key[..*key_bytes].copy_from_slice(&hash[..*key_bytes]);
+            }
+        }
+        let mut cipher = Rc4::<U16>::new(&key.into());
         cipher.apply_keystream(data);
     }
 
@@ -872,8 +924,8 @@ impl Rc4Key {
         }
         let mut out = stream.to_vec();
         let mut at = 0;
-        for record in Records::new(stream) {
-            let (kind, data) = record?;
+        // Bytes after the last whole record are no record's: left as they are.
+        for (kind, data) in Records::new(stream).map_while(Result::ok) {
             let start = at + 4;
             at = start + data.len();
             let skip = match kind {

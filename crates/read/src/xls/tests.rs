@@ -234,16 +234,25 @@ fn a_write_protected_workbook_is_read() {
     }
 }
 
-/// LibreOffice, as Excel, encrypts an .xls whose structure is protected
-/// with the default password: it is decrypted and read.
+/// LibreOffice and Excel encrypt an .xls whose structure is protected
+/// with the default password (RC4; RC4 CryptoAPI from Excel 2002 on): it
+/// is decrypted and read.
 #[test]
 fn a_workbook_encrypted_with_the_default_password_is_read() {
-    let bytes = read(&fixtures().join("ingest/xls/encrypted/structure_protected.xls"));
-    assert!(matches!(
-        calamine::Xls::new(std::io::Cursor::new(bytes.clone())),
-        Err(calamine::XlsError::Password)
-    ));
-    assert_is_the_protection_table(&Xls::open(&bytes).unwrap());
+    for name in [
+        "structure_protected.xls",
+        "structure_protected_cryptoapi.xls",
+    ] {
+        let bytes = read(&fixtures().join("ingest/xls/encrypted").join(name));
+        assert!(
+            matches!(
+                calamine::Xls::new(std::io::Cursor::new(bytes.clone())),
+                Err(calamine::XlsError::Password)
+            ),
+            "{name}"
+        );
+        assert_is_the_protection_table(&Xls::open(&bytes).unwrap());
+    }
 }
 
 /// A password of the user's own is refused; the file holds the table,
@@ -325,6 +334,7 @@ fn damaged_streams_are_read_or_refused_without_a_panic() {
         fixtures().join("ingest/xls/merged.xls"),
         fixtures().join("ingest/xls/formats_table_from_xlsx.xls"),
         fixtures().join("ingest/xls/encrypted/structure_protected.xls"),
+        fixtures().join("ingest/xls/encrypted/structure_protected_cryptoapi.xls"),
         fixtures().join("ingest/dates_1904.xls"),
     ];
     let mut rng = crate::TestRng::new(38);
