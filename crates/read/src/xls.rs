@@ -18,6 +18,14 @@ use calamine::{CellErrorType, Data, ExcelDateTime, ExcelDateTimeType};
 
 // Record types (MS-XLS 2.3).
 const FORMULA: u16 = 0x0006;
+/// FORMULA as Excel 3.0 and 4.0 numbered it: the same cell and cached value
+/// first, which some writers still put in BIFF8 sheets.
+const FORMULA_BIFF3: u16 = 0x0206;
+const FORMULA_BIFF4: u16 = 0x0406;
+/// Excel 2.x's cell records (INTEGER, NUMBER, LABEL, BOOLERR), laid out
+/// differently: met in a BIFF8 sheet, the sheet is refused rather than
+/// read without them.
+const BIFF2_CELLS: [u16; 4] = [0x0002, 0x0003, 0x0004, 0x0005];
 const EOF: u16 = 0x000A;
 const DATEMODE: u16 = 0x0022;
 const FILEPASS: u16 = 0x002F;
@@ -607,12 +615,16 @@ impl Cells {
     }
 
     fn record(&mut self, kind: u16, data: &[u8], xls: &Xls) -> Result<()> {
+        if BIFF2_CELLS.contains(&kind) {
+            return Err(damaged_sheet(
+                "a cell record of Excel 2.x in an Excel 97 sheet",
+            ));
+        }
         let short = |what: &str| damaged_sheet(&format!("a {what} record too short"));
         let (Some(row), Some(col)) = (u16_at(data, 0), u16_at(data, 2)) else {
             return match kind {
-                NUMBER | RK | MULRK | LABEL | RSTRING | LABELSST | BOOLERR | FORMULA => {
-                    Err(short("cell"))
-                }
+                NUMBER | RK | MULRK | LABEL | RSTRING | LABELSST | BOOLERR | FORMULA
+                | FORMULA_BIFF3 | FORMULA_BIFF4 => Err(short("cell")),
                 _ => Ok(()),
             };
         };
@@ -676,7 +688,7 @@ impl Cells {
                 };
                 self.push(row, col, value)?;
             }
-            FORMULA => {
+            FORMULA | FORMULA_BIFF3 | FORMULA_BIFF4 => {
                 let (Some(xf), Some(result)) = (u16_at(data, 4), data.get(6..14)) else {
                     return Err(short("FORMULA"));
                 };

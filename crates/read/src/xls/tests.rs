@@ -368,3 +368,40 @@ fn damaged_streams_are_read_or_refused_without_a_panic() {
         }
     }
 }
+
+/// The stream of `bytes` with the type of each record of type `from` (in
+/// sheets, where a record's type follows the previous record) set to `to`.
+fn retyped(bytes: &[u8], from: u16, to: u16) -> Vec<u8> {
+    let mut stream = workbook_stream(bytes);
+    let mut at = 0;
+    while at + 4 <= stream.len() {
+        let kind = u16::from_le_bytes([stream[at], stream[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([stream[at + 2], stream[at + 3]]));
+        if kind == from {
+            stream[at..at + 2].copy_from_slice(&to.to_le_bytes());
+        }
+        at += 4 + len;
+    }
+    with_stream(&stream)
+}
+
+/// FORMULA records numbered as Excel 3.0 and 4.0 did are read as formulas;
+/// an Excel 2.x cell record refuses the sheet rather than lose its cell.
+#[test]
+fn older_cell_records_are_read_or_refuse_the_sheet() {
+    let bytes = read(&fixtures().join("ingest/xls/strings.xls"));
+    let expected = Xls::open(&bytes).unwrap().grid("Textes").unwrap();
+    for old in [0x0206, 0x0406] {
+        let xls = Xls::open(&retyped(&bytes, FORMULA, old)).unwrap();
+        assert_eq!(
+            xls.grid("Textes").unwrap().values(),
+            expected.values(),
+            "{old:#06x}"
+        );
+    }
+    let xls = Xls::open(&retyped(&bytes, LABELSST, 0x0004)).unwrap();
+    assert!(matches!(
+        xls.grid("Textes"),
+        Err(Error::DamagedSheet { .. })
+    ));
+}
