@@ -135,7 +135,8 @@ impl Xls {
             return Err(damaged("the stream does not start with a BOF record"));
         }
         check_version(bof)?;
-        let mut formats: Vec<(u16, NumberFormat)> = Vec::new();
+        // By id: a format defined twice keeps its last definition.
+        let mut formats = std::collections::HashMap::new();
         let mut xfs: Vec<u16> = Vec::new();
         while let Some(record) = records.next() {
             let (kind, data) = record?;
@@ -152,7 +153,7 @@ impl Xls {
                     // The ids Excel lets a file define (others are built in).
                     if matches!(id, 5..=8 | 23..=26 | 41..=44 | 63..=66 | 164..=382) {
                         let code = short_string(data.get(2..).unwrap_or_default(), 2);
-                        formats.push((id, format_of_code(&code)));
+                        formats.insert(id, format_of_code(&code));
                     }
                 }
                 XF => {
@@ -171,15 +172,13 @@ impl Xls {
                 _ => {}
             }
         }
-        // A format defined twice: the last definition, as a lookup keeps it.
         self.formats = xfs
             .into_iter()
             .map(|id| {
                 formats
-                    .iter()
-                    .rev()
-                    .find(|(defined, _)| *defined == id)
-                    .map_or_else(|| builtin_format(id), |(_, format)| *format)
+                    .get(&id)
+                    .copied()
+                    .unwrap_or_else(|| builtin_format(id))
             })
             .collect();
         Ok(())
