@@ -1,5 +1,5 @@
 //! Our `.xls` reader (BIFF8, Excel 97 to 2003), cell by cell into a sparse
-//! grid: calamine's parses every sheet at open into a dense range, so a
+//! grid: calamine's reader parses every sheet at open into a dense range, so a
 //! stray cell in IV65536 cost every cell up to it. It reads what a partner
 //! file holds (the sheet list with its visibility, shared strings, number
 //! formats for dates, the 1904 date system, values and formulas' cached
@@ -113,6 +113,11 @@ impl Xls {
             &mut stream,
         )
         .map_err(broken)?;
+        // An older version's BOF is refused before its FILEPASS (laid out
+        // otherwise) is read: its words say what to do with either.
+        if let Some(Ok((BOF, bof))) = Records::new(&stream).next() {
+            check_version(bof)?;
+        }
         let (stream, decrypted) = decrypt(stream, password)?;
         check_dimensions(&stream)?;
         let mut xls = Xls {
@@ -134,7 +139,6 @@ impl Xls {
         if kind != BOF || bof.len() < 4 {
             return Err(damaged("the stream does not start with a BOF record"));
         }
-        check_version(bof)?;
         // By id: a format defined twice keeps its last definition.
         let mut formats = std::collections::HashMap::new();
         let mut xfs: Vec<u16> = Vec::new();

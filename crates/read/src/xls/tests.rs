@@ -284,6 +284,15 @@ fn old_excel_files_are_refused_with_their_version() {
             other => panic!("{name}: {:?}", other.err()),
         }
     }
+    // An Excel 95 file protected by a password: its version tells first.
+    let stream = workbook_stream(&hostile("excel_95_workbook_stream.xls"));
+    let bof = 4 + usize::from(u16::from_le_bytes([stream[2], stream[3]]));
+    let filepass = [0x2F, 0, 4, 0, 0x12, 0x34, 0x56, 0x78];
+    let protected = [&stream[..bof], &filepass, &stream[bof..]].concat();
+    assert!(matches!(
+        Xls::open(&with_stream(&protected)),
+        Err(Error::OldExcel { .. })
+    ));
     // The Excel 95 fixture is sound: calamine reads the cells written in it.
     let mut theirs = calamine::Xls::new(std::io::Cursor::new(hostile("excel_95.xls"))).unwrap();
     let cells = calamine_cells(&mut theirs, "Lignes");
