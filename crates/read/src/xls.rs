@@ -212,7 +212,8 @@ impl Xls {
     }
 
     /// The merged regions of the sheet named `name`: (first row, first
-    /// column, last row, last column), counted from 0.
+    /// column, last row, last column), counted from 0, each within an
+    /// `.xls` sheet and the right way up.
     pub fn merged_regions(&self, name: &str) -> Result<Vec<(u32, u32, u32, u32)>> {
         let mut regions = Vec::new();
         self.walk_sheet(self.offset(name)?, |kind, data| {
@@ -226,7 +227,18 @@ impl Xls {
             };
             for r in refs.chunks_exact(8) {
                 let at = |i: usize| u32::from(u16::from_le_bytes([r[i], r[i + 1]]));
-                regions.push((at(0), at(4), at(2), at(6)));
+                let (first_row, last_row, first_col, last_col) = (at(0), at(2), at(4), at(6));
+                // Whoever fills a region's cells is told only of regions a
+                // sheet holds, the right way up.
+                if first_row > last_row
+                    || first_col > last_col
+                    || last_col >= u32::from(XLS_MAX_COLUMNS)
+                {
+                    return Err(damaged_sheet(
+                        "a merged region upside down or past the last column",
+                    ));
+                }
+                regions.push((first_row, first_col, last_row, last_col));
             }
             Ok(())
         })?;

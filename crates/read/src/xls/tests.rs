@@ -114,7 +114,7 @@ fn the_comparison_sees_a_changed_value() {
     assert_ne!(got, want);
 }
 
-/// A cell in A1 and one in IV65536: two entries, not 16 million.
+/// A cell in A1 and one in IV65536: two entries, nothing between them.
 #[test]
 fn a_far_cell_is_stored_alone() {
     let ours = Xls::open(&read(&fixtures().join("ingest/xls/far_corner.xls"))).unwrap();
@@ -140,6 +140,27 @@ fn merged_regions_are_kept_per_sheet() {
         ours.merged_regions("Nope"),
         Err(Error::NoSuchSheet { .. })
     ));
+    // A region upside down, or past an .xls sheet's last column, is refused.
+    let stream = workbook_stream(&read(&fixtures().join("ingest/xls/merged.xls")));
+    let (kind, data) = Records::new(&stream)
+        .map_while(Result::ok)
+        .find(|(kind, _)| *kind == MERGEDCELLS)
+        .unwrap();
+    assert_eq!(kind, MERGEDCELLS);
+    let at = data.as_ptr() as usize - stream.as_ptr() as usize;
+    for (offset, value) in [(2, u16::MAX), (8, 256)] {
+        // The first region's first row after its last; its last column at 256.
+        let mut damaged = stream.clone();
+        damaged[at + offset..at + offset + 2].copy_from_slice(&value.to_le_bytes());
+        let xls = Xls::open(&with_stream(&damaged)).unwrap();
+        assert!(
+            matches!(
+                xls.merged_regions("Fusions"),
+                Err(Error::DamagedSheet { .. })
+            ),
+            "{offset}"
+        );
+    }
 }
 
 /// The cells `make_xls.py` wrote: strings cut across CONTINUE records,
