@@ -38,6 +38,7 @@ pub fn workbook(bytes: &[u8]) {
         if let Ok(grid) = workbook.grid(&sheet.name) {
             touch(grid.as_ref());
         }
+        let _ = workbook.merged_regions(&sheet.name);
     }
 }
 
