@@ -206,8 +206,13 @@ impl Xls {
         let mut cells = Cells::default();
         self.walk_sheet(self.offset(name)?, |kind, data| match kind {
             STRING => cells.string(data),
-            _ => cells.record(kind, data, self),
+            CONTINUE => cells.string_continues(data),
+            _ => {
+                cells.end_string()?;
+                cells.record(kind, data, self)
+            }
         })?;
+        cells.end_string()?;
         cells.into_grid()
     }
 
@@ -604,11 +609,13 @@ struct Cells {
     /// The cell of the last formula whose value is a string, which the
     /// STRING record after it holds.
     string_of: Option<(u32, u32)>,
+    /// The text of a STRING record that runs on in CONTINUE records: its
+    /// cell, the characters still to come, the text so far.
+    string_rest: Option<(u32, u32, usize, String)>,
 }
 
 impl Cells {
-    fn push(&mut self, row: u16, col: u16, value: Data) -> Result<()> {
-        let (row, col) = (u32::from(row), u32::from(col));
+    fn push(&mut self, row: u32, col: u32, value: Data) -> Result<()> {
         if col >= MAX_COLUMNS {
             return Err(Error::BeyondSheetLimits {
                 row: u64::from(row) + 1,
@@ -644,6 +651,8 @@ impl Cells {
             };
         };
         let number = |value: f64, xf: u16| xls.number(value, xf);
+        let first_col = col;
+        let (row, col) = (u32::from(row), u32::from(col));
         match kind {
             NUMBER => {
                 let (Some(xf), Some(value)) = (u16_at(data, 4), f64_at(data, 6)) else {
@@ -662,12 +671,13 @@ impl Cells {
                 let Some(last) = data.len().checked_sub(2).and_then(|at| u16_at(data, at)) else {
                     return Err(short("MULRK"));
                 };
-                let count = usize::from(last.checked_sub(col).ok_or_else(|| short("MULRK"))?) + 1;
+                let count =
+                    usize::from(last.checked_sub(first_col).ok_or_else(|| short("MULRK"))?) + 1;
                 if data.len() != 6 + 6 * count {
                     return Err(short("MULRK"));
                 }
                 for (i, rk) in data[4..data.len() - 2].chunks_exact(6).enumerate() {
-                    self.push(row, col + i as u16, xls.rk(rk))?;
+                    self.push(row, col + i as u32, xls.rk(rk))?;
                 }
             }
             LABEL | RSTRING => {
@@ -717,7 +727,7 @@ impl Cells {
                 }
                 match result[0] {
                     // The string is in the STRING record that follows.
-                    0 => self.string_of = Some((u32::from(row), u32::from(col))),
+                    0 => self.string_of = Some((row, col)),
                     1 => self.push(row, col, Data::Bool(result[2] != 0))?,
                     2 => self.push(row, col, Data::Error(error_of(result[2])))?,
                     3 => self.push(row, col, Data::String(String::new()))?,
@@ -730,18 +740,45 @@ impl Cells {
     }
 
     /// A STRING record: the value of the formula before it. Its data
-    /// starts where a cell's row would be, so it is read apart.
+    /// starts where a cell's row would be, so it is read apart. A text too
+    /// long for one record runs on in CONTINUE records.
     fn string(&mut self, data: &[u8]) -> Result<()> {
-        if let Some((row, col)) = self.string_of.take() {
-            let text = if data.len() < 3 {
-                String::new()
-            } else {
-                short_string(data, 2)
-            };
-            // Rows and columns came from u16 values.
-            self.push(row as u16, col as u16, Data::String(text))?;
+        let Some((row, col)) = self.string_of.take() else {
+            return Ok(());
+        };
+        let (Some(count), Some(&flags)) = (u16_at(data, 0), data.get(2)) else {
+            return self.push(row, col, Data::String(String::new()));
+        };
+        self.string_rest = Some((row, col, usize::from(count), String::new()));
+        self.string_continues(&[&[flags], &data[3..]].concat())
+    }
+
+    /// A CONTINUE record: the rest of the text of the STRING before it
+    /// (its first byte tells the width of its characters), if any.
+    fn string_continues(&mut self, data: &[u8]) -> Result<()> {
+        let Some((_, _, rest, text)) = &mut self.string_rest else {
+            return Ok(());
+        };
+        let Some((&flags, chars)) = data.split_first() else {
+            return Ok(());
+        };
+        let wide = flags & 1 != 0;
+        let width = if wide { 2 } else { 1 };
+        let here = (*rest).min(chars.len() / width);
+        push_chars(text, &chars[..here * width], wide);
+        *rest -= here;
+        if *rest == 0 {
+            self.end_string()?;
         }
         Ok(())
+    }
+
+    /// The formula's text as far as the file holds it, once its records end.
+    fn end_string(&mut self) -> Result<()> {
+        match self.string_rest.take() {
+            Some((row, col, _, text)) => self.push(row, col, Data::String(text)),
+            None => Ok(()),
+        }
     }
 
     /// The grid, each cell given once (the last record for it wins).

@@ -366,6 +366,7 @@ fn damaged_streams_are_read_or_refused_without_a_panic() {
         fixtures().join("ingest/xls/encrypted/structure_protected.xls"),
         fixtures().join("ingest/xls/encrypted/structure_protected_cryptoapi.xls"),
         fixtures().join("ingest/dates_1904.xls"),
+        fixtures().join("ingest/xls/beyond_calamine/long_formula_text.xls"),
     ];
     let mut rng = crate::TestRng::new(38);
     for source in sources {
@@ -521,4 +522,24 @@ fn damaged_streams_both_readers_read_give_the_same_cells() {
         }
     }
     assert!(both > 100, "{both}");
+}
+
+/// A formula's text longer than a record holds runs on in CONTINUE
+/// records: read whole (calamine keeps the first record's part).
+#[test]
+fn a_long_formula_text_is_read_whole() {
+    let bytes = read(&fixtures().join("ingest/xls/beyond_calamine/long_formula_text.xls"));
+    let grid = Xls::open(&bytes).unwrap().grid("Formules").unwrap();
+    assert_eq!(grid.cell(0, 0), crate::Cell::Text(&"é".repeat(9000)));
+    assert_eq!(grid.cell(1, 0), crate::Cell::Text(&"日".repeat(5000)));
+    assert_eq!(grid.cell(2, 0), crate::Cell::Text("après"));
+    let mut theirs = calamine::Xls::new(std::io::Cursor::new(bytes)).unwrap();
+    let cells = calamine_cells(&mut theirs, "Formules");
+    let Data::String(first) = &cells[0].2 else {
+        panic!("{cells:?}")
+    };
+    assert!(
+        first.chars().count() < 9000,
+        "the fixture's text fits in one record"
+    );
 }
