@@ -57,9 +57,6 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
     /// limits before a reader allocates what it announces.
     pub fn open(data: B) -> Result<Self> {
         let bytes = data.as_ref();
-        if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
-            return Err(Error::Encrypted);
-        }
         if bytes.starts_with(CFB_MAGIC) {
             return Ok(Workbook {
                 book: Book::Xls(xls::Xls::open(bytes)?),
@@ -182,18 +179,9 @@ fn calamine_call<T>(read: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or(Err(Error::Broken))
 }
 
-/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
+/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`
+/// (told apart by `xls`).
 const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
-/// Whether a compound file holds an `EncryptionInfo` stream: what Excel
-/// writes for a workbook saved with a password.
-fn is_encrypted(bytes: &[u8]) -> bool {
-    let name: Vec<u8> = "EncryptionInfo"
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    memchr::memmem::find(bytes, &name).is_some()
-}
 
 /// What a workbook's zip archive holds.
 #[derive(PartialEq)]

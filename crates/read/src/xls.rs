@@ -96,7 +96,18 @@ impl Xls {
     /// As [`Self::open`], an encrypted stream decrypted with `password`.
     fn open_with(bytes: &[u8], password: &str) -> Result<Self> {
         let broken = |_| Error::Broken;
-        let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(broken)?;
+        let mut file = match cfb::CompoundFile::open(std::io::Cursor::new(bytes)) {
+            Ok(file) => file,
+            // A container the cfb crate refuses may still be Excel's
+            // encrypted .xlsx, whose stream name tells what to do.
+            Err(_) if names_encryption_info(bytes) => return Err(Error::Encrypted),
+            Err(_) => return Err(Error::Broken),
+        };
+        // What Excel writes for an .xlsx saved with a password: a compound
+        // file holding the encrypted package and how it was encrypted.
+        if file.is_stream("/EncryptionInfo") {
+            return Err(Error::Encrypted);
+        }
         if !file.is_stream("/Workbook") {
             if file.is_stream("/Book") {
                 return Err(Error::OldExcel {
@@ -278,6 +289,15 @@ impl Xls {
 
 fn damaged_sheet(why: &str) -> Error {
     Error::DamagedSheet { why: why.into() }
+}
+
+/// Whether `bytes` hold the name of an `EncryptionInfo` stream anywhere.
+fn names_encryption_info(bytes: &[u8]) -> bool {
+    let name: Vec<u8> = "EncryptionInfo"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    memchr::memmem::find(bytes, &name).is_some()
 }
 
 /// Refuses the versions before BIFF8, from the globals' BOF: their

@@ -543,3 +543,28 @@ fn a_long_formula_text_is_read_whole() {
         "the fixture's text fits in one record"
     );
 }
+
+/// An encrypted .xlsx (a compound file with an EncryptionInfo stream) is
+/// told by its stream; an .xls merely holding the name in its text is read.
+#[test]
+fn encryption_is_told_by_the_stream_not_by_the_name_in_the_text() {
+    assert!(matches!(
+        crate::Workbook::open(hostile("password.xlsx")),
+        Err(Error::Encrypted)
+    ));
+    let stream = workbook_stream(&read(&fixtures().join("ingest/xls/merged.xls")));
+    let mut file = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    std::io::Write::write_all(&mut file.create_stream("/Workbook").unwrap(), &stream).unwrap();
+    let note: Vec<u8> = "EncryptionInfo"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    std::io::Write::write_all(&mut file.create_stream("/Note").unwrap(), &note).unwrap();
+    file.flush().unwrap();
+    let bytes = file.into_inner().into_inner();
+    let mut workbook = crate::Workbook::open(bytes).unwrap();
+    assert_eq!(
+        workbook.grid("Fusions").unwrap().cell(9, 2),
+        crate::Cell::Text("bloc")
+    );
+}
