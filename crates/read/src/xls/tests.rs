@@ -305,6 +305,12 @@ fn old_excel_files_are_refused_with_their_version() {
             other => panic!("{name}: {:?}", other.err()),
         }
     }
+    // Excel 3.0's BOF (no fixture): a bare stream told as such; a file
+    // starting with the same two bytes but no BOF's length is not.
+    let biff3 = [0x09, 0x02, 0x06, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00];
+    assert_eq!(old_excel(&biff3), Some("Excel 3.0"));
+    assert_eq!(old_excel(&[0x09, 0x02, 0xFF, 0x7F]), None);
+    assert_eq!(old_excel(b"\x09"), None);
     // An Excel 95 file protected by a password: its version tells first.
     let stream = workbook_stream(&hostile("excel_95_workbook_stream.xls"));
     let bof = 4 + usize::from(u16::from_le_bytes([stream[2], stream[3]]));
