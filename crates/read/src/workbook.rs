@@ -107,8 +107,9 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     }
 
     /// The merged regions of the sheet named `name`: (first row, first
-    /// column, last row, last column), counted from 0. Read from `.xls`
-    /// files only: the other formats give none here.
+    /// column, last row, last column), counted from 0, each within the
+    /// sheet and the right way up. Read from `.xls` files only: the other
+    /// formats give none here.
     pub fn merged_regions(&self, name: &str) -> Result<Vec<(u32, u32, u32, u32)>> {
         match &self.book {
             Book::Xls(xls) => xls.merged_regions(name),
