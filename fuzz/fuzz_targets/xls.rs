@@ -1,5 +1,5 @@
-//! .xls: the fuzzed bytes are a whole file (an OLE compound file), checked
-//! (password, sector chains, DIMENSIONS) before calamine reads it.
+//! .xls: the fuzzed bytes are a whole file (an OLE compound file), read by
+//! our BIFF8 reader (sector chains, records, strings, decryption).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

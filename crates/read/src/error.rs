@@ -57,6 +57,14 @@ pub enum Error {
     #[error("the workbook is protected by a password: save it again without one")]
     Encrypted,
 
+    /// A workbook from Excel 2.x to 5.0/95 (BIFF2 to BIFF5), whose records
+    /// are not read.
+    #[error(
+        "the workbook was saved by an old version of Excel ({version}), which is not read: \
+         save it again as .xlsx from Excel or LibreOffice"
+    )]
+    OldExcel { version: &'static str },
+
     /// Not a workbook any reader opens; `why` is the reader's word, for logs only.
     #[error("cannot open the workbook: it is damaged, truncated or not a spreadsheet")]
     Damaged { why: String },

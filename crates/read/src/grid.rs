@@ -151,8 +151,8 @@ pub fn cell_bytes(value: &Data) -> u64 {
     }
 }
 
-/// An xlsx/xlsb/ods sheet read cell by cell, stored by row: a stray cell in
-/// XFD1048576 costs one entry, not a dense 17-billion-cell range.
+/// An xlsx/xlsb/xls/ods sheet read cell by cell, stored by row: a stray
+/// cell in XFD1048576 costs one entry, not a dense 17-billion-cell range.
 pub struct SparseGrid {
     rows: Vec<Vec<(u32, Data)>>,
     width: usize,

@@ -20,6 +20,7 @@ pub mod limits;
 mod ods;
 mod ooxml;
 mod workbook;
+mod xls;
 
 pub use cell::{Cell, trim};
 pub use error::{CellProblem, Error, Result};

@@ -9,7 +9,7 @@ pub const MAX_ROWS: u32 = 1_048_576;
 pub const MAX_COLUMNS: u32 = 16_384;
 
 /// The rows and columns an `.xls` sheet holds: a DIMENSIONS record
-/// announcing more is refused, since the reader allocates what it announces.
+/// announcing more is refused, as a file no spreadsheet program wrote.
 pub const XLS_MAX_ROWS: u32 = 65_536;
 pub const XLS_MAX_COLUMNS: u16 = 256;
 

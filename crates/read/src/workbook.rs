@@ -1,14 +1,13 @@
-//! Workbooks (xlsx, xlsm, xlsb, xls read with calamine, ods with our own
-//! reader, told apart by their content): checked before a reader trusts
-//! them (and an xlsx mended where calamine would refuse what an office
-//! program opens, in `ooxml`), then read a sheet at a time into a grid of
-//! cells.
+//! Workbooks (xlsx, xlsm, xlsb read with calamine, xls and ods with our
+//! own readers, told apart by their content): checked before a reader
+//! trusts them (and an xlsx mended where calamine would refuse what an
+//! office program opens, in `ooxml`), then read a sheet at a time into a
+//! grid of cells, merged ranges filled.
 
 use crate::error::{Error, Result};
 use crate::grid::{Dates1904, Grid, Merged, SparseGrid};
-use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS, XLS_MAX_COLUMNS, XLS_MAX_ROWS};
-use crate::ods;
-use crate::ooxml;
+use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS};
+use crate::{ods, ooxml, xls};
 use calamine::{Reader, SheetType, SheetVisible};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -53,6 +52,7 @@ pub struct Workbook<B: AsRef<[u8]>> {
 
 enum Book<B: AsRef<[u8]>> {
     Calamine(Box<calamine::Sheets<Cursor<Bytes<B>>>>),
+    Xls(xls::Xls),
     Ods(ods::Workbook),
 }
 
@@ -80,11 +80,14 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
     /// limits before a reader allocates what it announces.
     pub fn open(data: B) -> Result<Self> {
         let bytes = data.as_ref();
-        if bytes.starts_with(CFB_MAGIC) && is_encrypted(bytes) {
-            return Err(Error::Encrypted);
-        }
         if bytes.starts_with(CFB_MAGIC) {
-            check_xls(bytes)?;
+            return Ok(Workbook {
+                book: Book::Xls(xls::Xls::open(bytes)?),
+                missing: Vec::new(),
+            });
+        }
+        if let Some(version) = xls::old_excel(bytes) {
+            return Err(Error::OldExcel { version });
         }
         let mut mended = ooxml::Mended::default();
         if bytes.starts_with(b"PK") {
@@ -117,6 +120,7 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     pub fn sheets(&self) -> Vec<Sheet> {
         match &self.book {
             Book::Calamine(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
+            Book::Xls(xls) => xls.sheets(),
             Book::Ods(workbook) => workbook.sheets_metadata().iter().map(Sheet::of).collect(),
         }
     }
@@ -126,9 +130,9 @@ impl<B: AsRef<[u8]>> Workbook<B> {
     pub fn dates_from_1904(&self) -> bool {
         match &self.book {
             Book::Ods(ods) => ods.dates_from_1904,
+            Book::Xls(xls) => xls.dates_from_1904,
             Book::Calamine(book) => match book.as_ref() {
                 calamine::Sheets::Xlsx(xlsx) => xlsx.has_1904_epoch(),
-                calamine::Sheets::Xls(xls) => xls.has_1904_epoch(),
                 _ => false,
             },
         }
@@ -185,6 +189,21 @@ impl<B: AsRef<[u8]>> Workbook<B> {
         };
         let book = match &mut self.book {
             Book::Ods(ods) => return Ok(Box::new(ods.grid(name)?)),
+            Book::Xls(xls) => {
+                let mut grid = xls.grid(name)?;
+                let ranges: Vec<Merged> = xls
+                    .merged_regions(name)?
+                    .into_iter()
+                    .map(|(first_row, first_col, last_row, last_col)| Merged {
+                        first_row,
+                        first_col,
+                        last_row,
+                        last_col,
+                    })
+                    .collect();
+                grid.fill_merged(&ranges)?;
+                return Ok(Box::new(grid));
+            }
             Book::Calamine(book) => book,
         };
         let grid = calamine_call(|| {
@@ -209,18 +228,6 @@ impl<B: AsRef<[u8]>> Workbook<B> {
                 }
                 // calamine does not read an xlsb sheet's merged ranges.
                 calamine::Sheets::Xlsb(xlsb) => sparse!(xlsb.worksheet_cells_reader(name)),
-                calamine::Sheets::Xls(xls) => {
-                    let range = xls.worksheet_range(name).map_err(|e| fail(e.to_string()))?;
-                    let mut grid = sparse_of(&range);
-                    let ranges: Vec<Merged> = xls
-                        .merge_cells_by_sheet_name(name)
-                        .map_err(|e| fail(e.to_string()))?
-                        .iter()
-                        .map(merged)
-                        .collect();
-                    grid.fill_merged(&ranges)?;
-                    grid
-                }
                 other => sparse_of(
                     &other
                         .worksheet_range(name)
@@ -250,55 +257,9 @@ fn calamine_call<T>(read: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or(Err(Error::Broken))
 }
 
-/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`.
+/// The first bytes of an OLE compound file: `.xls`, and an encrypted `.xlsx`
+/// (told apart by `xls`).
 const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-
-/// Whether a compound file holds an `EncryptionInfo` stream: what Excel
-/// writes for a workbook saved with a password.
-fn is_encrypted(bytes: &[u8]) -> bool {
-    let name: Vec<u8> = "EncryptionInfo"
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    memchr::memmem::find(bytes, &name).is_some()
-}
-
-/// Checks an .xls workbook before the reader trusts it: its compound file
-/// holds together (no sector chain that loops or points past the file), and
-/// no DIMENSIONS record announces more than an .xls sheet holds (65,536 rows,
-/// 256 columns), since the reader allocates what it announces.
-fn check_xls(bytes: &[u8]) -> Result<()> {
-    let broken = |_| Error::Broken;
-    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(bytes)).map_err(broken)?;
-    let Some(name) = ["/Workbook", "/Book"]
-        .into_iter()
-        .find(|n| file.is_stream(n))
-    else {
-        return Ok(());
-    };
-    let mut stream = Vec::new();
-    std::io::Read::read_to_end(&mut file.open_stream(name).map_err(broken)?, &mut stream)
-        .map_err(broken)?;
-    const DIMENSIONS: u16 = 0x0200;
-    let mut at = 0;
-    while let Some(header) = stream.get(at..at + 4) {
-        let kind = u16::from_le_bytes([header[0], header[1]]);
-        let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
-        // BIFF8's DIMENSIONS: first row, last row + 1 (u32), first column, last column + 1 (u16).
-        if kind == DIMENSIONS
-            && let Some(data) = stream.get(at + 4..at + 4 + len)
-            && len >= 12
-        {
-            let rows = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-            let columns = u16::from_le_bytes([data[10], data[11]]);
-            if rows > XLS_MAX_ROWS || columns > XLS_MAX_COLUMNS {
-                return Err(Error::XlsTooLarge { rows, columns });
-            }
-        }
-        at += 4 + len;
-    }
-    Ok(())
-}
 
 /// What a workbook's zip archive holds.
 #[derive(PartialEq)]
@@ -609,6 +570,13 @@ mod tests {
             "dimensions_rows.xls",
             "fat_loop.xls",
             "password.xlsx",
+            "password.xls",
+            "password_cryptoapi.xls",
+            "password_xor.xls",
+            "excel_2.xls",
+            "excel_4.xls",
+            "excel_95.xls",
+            "excel_95_workbook_stream.xls",
             "huge_unique_count.xlsx",
             "row_4000000000.xlsx",
             "row_100000000.xlsx",
