@@ -308,9 +308,11 @@ impl Measured {
                 Error::Usage(format!("the benchmark run failed at {label} ({status})")).into(),
             );
         }
-        let manifest =
-            suivi_core::manifest::read(&out, &suivi_core::manifest::file_name(YEAR, false))
-                .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
+        let manifest = suivi_core::output::manifest::read(
+            &out,
+            &suivi_core::output::manifest::file_name(YEAR, false),
+        )
+        .ok_or_else(|| Error::Usage("the run wrote no manifest".into()))?;
         self.peaks.extend(manifest.peak_memory_mib);
         for (stage, ms) in manifest.timings_ms {
             self.stages
@@ -346,7 +348,7 @@ impl Measured {
         let inputs = tables
             .iter()
             .flat_map(|t| &t.files)
-            .map(suivi_core::manifest::Input::from_report)
+            .map(suivi_core::output::manifest::Input::from_report)
             .collect();
         let (by_source, _) = read_times(inputs);
         let entry = self
@@ -397,7 +399,7 @@ type ReadsByName = BTreeMap<String, (BTreeSet<String>, usize, Vec<Duration>)>;
 /// input file (named with the sources that read it).
 type ReadTimes = BTreeMap<String, (BTreeSet<String>, usize, f64)>;
 
-fn read_times(inputs: Vec<suivi_core::manifest::Input>) -> (ReadTimes, ReadTimes) {
+fn read_times(inputs: Vec<suivi_core::output::manifest::Input>) -> (ReadTimes, ReadTimes) {
     let (mut by_source, mut by_file) = (ReadTimes::new(), ReadTimes::new());
     let mut readers = BTreeMap::<String, BTreeSet<String>>::new();
     for input in inputs {
@@ -688,7 +690,7 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use suivi_core::manifest::Input;
+    use suivi_core::output::manifest::Input;
 
     fn input(source: &str, file: &str, rows_read: usize, read_ms: f64) -> Input {
         Input {
@@ -777,7 +779,7 @@ mod tests {
         let inputs = together
             .iter()
             .flat_map(|t| &t.files)
-            .map(suivi_core::manifest::Input::from_report)
+            .map(suivi_core::output::manifest::Input::from_report)
             .collect();
         // Named by the sources that read each file: the run's names are the
         // files', the alone reads' the pipeline's patterns.

@@ -95,7 +95,7 @@ pub fn run(args: CatalogArgs) -> Result<()> {
         }
     }
     match &args.out {
-        Some(path) => suivi_core::report::write_atomic(path, |f| {
+        Some(path) => suivi_core::output::write_atomic(path, |f| {
             f.write_all(&buffer)
                 .map_err(|e| Error::io(format!("writing {}", path.display()), e))
         })

@@ -6,16 +6,16 @@
 use crate::confidentiality;
 use crate::error::{Error, Result};
 use crate::file_hash::HashBook;
-use crate::indicators::rows::{self, Row};
+use crate::indicators::rows;
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
 use crate::pipeline::{Pipeline, YEARS};
 use crate::reference::Reference;
 use crate::report::changes::Changes;
+pub use crate::report::workbooks::BilanYear;
 use crate::report::{
     Confidentiality, CsvReader, ReportContext, indicator_table, workbooks, write_csv_table,
 };
 use crate::run::{Timings, compute_year, open_output_folder};
-use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
 /// Most years one bilan spans: a convention runs a few years.
@@ -27,15 +27,6 @@ pub struct BilanOptions {
     pub to: i32,
     /// Internal diffusion: unmasked figures, files marked restricted.
     pub internal: bool,
-}
-
-/// One year of the bilan: its published rows (masked as in that year's
-/// publication) and its input files.
-pub struct BilanYear {
-    pub year: i32,
-    pub rows: Vec<Row>,
-    pub files: Vec<FileReport>,
-    pub as_of: NaiveDate,
 }
 
 /// The columns of `bilan_convention_<Y1>-<Y2>.csv`.

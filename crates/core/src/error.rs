@@ -199,6 +199,32 @@ impl Error {
         }
     }
 
+    /// A reading crate's refusal of `path` (of its `sheet`, when it is
+    /// about one), as the user is told it.
+    pub fn unreadable(
+        path: &std::path::Path,
+        sheet: Option<&str>,
+        error: suivi_read::Error,
+    ) -> Self {
+        use suivi_read::Error as E;
+        if let E::Damaged { why } | E::DamagedSheet { why } = &error {
+            tracing::debug!(file = %path.display(), sheet, "{why}");
+        }
+        let message = match error {
+            // A file marked UTF-16 or UTF-32 says its encoding itself.
+            E::NotInEncoding { encoding, .. }
+                if encoding.starts_with("UTF-16") || encoding.starts_with("UTF-32") =>
+            {
+                format!("{error}; save the file again as UTF-8 (CSV UTF-8 in Excel)")
+            }
+            E::NotInEncoding { .. } => {
+                format!("{error}; set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")")
+            }
+            _ => error.to_string(),
+        };
+        Error::input(path, sheet, message)
+    }
+
     /// One error, or every error of a list at once.
     pub fn all(mut errors: Vec<Error>) -> Option<Self> {
         match errors.len() {

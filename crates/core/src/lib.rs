@@ -9,9 +9,7 @@ pub mod explain;
 pub mod file_hash;
 pub mod indicators;
 pub mod ingest;
-pub mod lock;
-pub mod manifest;
-pub mod output_set;
+pub mod output;
 pub mod parse;
 pub mod pipeline;
 pub mod reference;
@@ -20,6 +18,9 @@ pub mod run;
 pub mod text;
 
 pub use error::{Error, Result};
+
+/// The tool's version, shown in the sources sheet and the manifest.
+pub const TOOL_VERSION: &str = concat!("suivi ", env!("CARGO_PKG_VERSION"));
 
 /// The repository's root, where the unit tests find the Loire pipeline and
 /// the test fixtures.

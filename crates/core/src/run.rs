@@ -10,7 +10,7 @@ use crate::indicators::double_entries::{self, DoubleEntries};
 use crate::indicators::rows::{self, CellKey};
 use crate::indicators::{self, Computed, lineage};
 use crate::ingest::{self, FileReport, pseudo::Pseudonymizer};
-use crate::manifest::{self, Manifest};
+use crate::output::manifest::{self, Manifest};
 use crate::pipeline::Pipeline;
 use crate::reference::Reference;
 use crate::report::{Confidentiality, CsvReader, ReportContext, workbooks};
@@ -234,7 +234,7 @@ pub fn run(
 ) -> Result<RunResult> {
     let out = &options.out;
     let _lock = open_output_folder(out)?;
-    crate::output_set::recover(out)?;
+    crate::output::set::recover(out)?;
     let diffusion = if options.internal {
         "interne"
     } else {
@@ -308,7 +308,7 @@ pub fn run(
 
     let symbol = &pipeline.settings.mask_symbol;
     let table_name =
-        crate::report::file_name(pipeline.year, options.internal, "indicateurs", "csv");
+        crate::output::file_name(pipeline.year, options.internal, "indicateurs", "csv");
     let previous_run = manifest::read(out, &manifest_name);
     let changes = changes::since_previous_run(
         out,
@@ -341,7 +341,7 @@ pub fn run(
         pipeline.year,
         if options.internal { "_interne" } else { "" }
     );
-    let staging = crate::output_set::Staging::begin(out, &tag)?;
+    let staging = crate::output::set::Staging::begin(out, &tag)?;
     let staged = staging.dir().to_owned();
     let outputs = timings.time("write", || -> Result<Vec<PathBuf>> {
         let mut outputs = vec![
@@ -376,7 +376,7 @@ pub fn run(
         Ok(outputs)
     })?;
     let manifest = Manifest {
-        tool: crate::report::TOOL_VERSION.to_owned(),
+        tool: crate::TOOL_VERSION.to_owned(),
         pipeline: pipeline.path.display().to_string(),
         year: pipeline.year,
         diffusion: diffusion.to_owned(),
@@ -423,7 +423,7 @@ pub fn run(
 
 /// Creates the output folder if its parent exists, takes its lock and
 /// removes what an interrupted run left there.
-pub fn open_output_folder(out: &std::path::Path) -> Result<crate::lock::RunLock> {
+pub fn open_output_folder(out: &std::path::Path) -> Result<crate::output::lock::RunLock> {
     if !out.is_dir() {
         // An unmounted share must not silently get a local copy.
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
@@ -437,7 +437,7 @@ pub fn open_output_folder(out: &std::path::Path) -> Result<crate::lock::RunLock>
         std::fs::create_dir(out)
             .map_err(|e| Error::io(format!("creating the output folder {}", out.display()), e))?;
     }
-    let lock = crate::lock::acquire(out)?;
+    let lock = crate::output::lock::acquire(out)?;
     remove_stale_temporaries(out);
     Ok(lock)
 }
@@ -451,7 +451,7 @@ fn remove_stale_temporaries(out: &std::path::Path) {
         if entry
             .file_name()
             .to_string_lossy()
-            .starts_with(crate::report::TEMP_PREFIX)
+            .starts_with(crate::output::TEMP_PREFIX)
         {
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => tracing::info!(

@@ -4,7 +4,8 @@
 
 use super::Explanation;
 use crate::error::{Error, Result};
-use crate::report::{neutralise, write_atomic};
+use crate::output::write_atomic;
+use crate::report::neutralise;
 use std::path::{Path, PathBuf};
 
 /// The listing's fixed columns, before the values the indicator reads.

@@ -14,28 +14,6 @@ use std::path::Path;
 use suivi_read::Grid;
 use suivi_read::csv::{self, Batching, CsvGrid, Sink, Stop};
 
-/// A reading crate's refusal of `path` (of its `sheet`, when it is about
-/// one), as the user is told it.
-pub fn read_error(path: &Path, sheet: Option<&str>, error: suivi_read::Error) -> Error {
-    use suivi_read::Error as E;
-    if let E::Damaged { why } | E::DamagedSheet { why } = &error {
-        tracing::debug!(file = %path.display(), sheet, "{why}");
-    }
-    let message = match error {
-        // A file marked UTF-16 or UTF-32 says its encoding itself.
-        E::NotInEncoding { encoding, .. }
-            if encoding.starts_with("UTF-16") || encoding.starts_with("UTF-32") =>
-        {
-            format!("{error}; save the file again as UTF-8 (CSV UTF-8 in Excel)")
-        }
-        E::NotInEncoding { .. } => {
-            format!("{error}; set `encoding` in the pipeline (\"utf-8\" or \"windows-1252\")")
-        }
-        _ => error.to_string(),
-    };
-    Error::input(path, sheet, message)
-}
-
 /// Locates a file's header in its first rows, then types the rows of each
 /// batch of its cells.
 struct Typing<'a> {
@@ -130,7 +108,7 @@ pub fn read_csv_file(
     context: &Context,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
-    let file = std::fs::File::open(path).map_err(|e| read_error(path, None, e.into()))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::unreadable(path, None, e.into()))?;
     read_csv(source, path, file, context, &batching(source), hash)
 }
 
@@ -157,7 +135,7 @@ fn read_csv<R: Read + Seek>(
     let read = csv::read_batches(reader, options, batching, hash, &mut typing);
     let read = match read {
         Ok(read) => read,
-        Err(Stop::Read(e)) => return Err(read_error(path, None, e)),
+        Err(Stop::Read(e)) => return Err(Error::unreadable(path, None, e)),
         Err(Stop::Sink(e)) => return Err(e),
     };
     let rows = FileRows {

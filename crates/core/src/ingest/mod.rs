@@ -274,7 +274,7 @@ pub fn open_grid(path: &Path, sheet: Option<&str>) -> Result<OpenedFile> {
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let options = suivi_read::csv::Options::default();
     let opened = guarded(path, || {
-        suivi_read::open(path, &bytes[..], options).map_err(|e| file::read_error(path, None, e))
+        suivi_read::open(path, &bytes[..], options).map_err(|e| Error::unreadable(path, None, e))
     })?;
     Ok(match opened {
         suivi_read::Opened::Csv { grid, encoding } => OpenedFile {
@@ -305,7 +305,7 @@ pub fn list_sheets(path: &Path) -> Result<Vec<Sheet>> {
     guarded(path, || {
         suivi_read::Workbook::open(&bytes[..])
             .map(|workbook| workbook.sheets())
-            .map_err(|e| file::read_error(path, None, e))
+            .map_err(|e| Error::unreadable(path, None, e))
     })
 }
 

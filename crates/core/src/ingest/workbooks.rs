@@ -2,7 +2,6 @@
 //! opened once, and a source's sheets are found by their names as the
 //! pipeline writes them, by a pattern, or are the first visible worksheet.
 
-use super::file::read_error;
 use crate::error::{Error, Result};
 use crate::pipeline::Sheets;
 use crate::text::{fold, normalize};
@@ -45,7 +44,7 @@ impl Workbooks {
         bytes: &[u8],
         wanted: &Sheets,
     ) -> Result<Vec<(Box<dyn Grid + Send>, String)>> {
-        let open = |bytes| Workbook::open(bytes).map_err(|e| read_error(path, None, e));
+        let open = |bytes| Workbook::open(bytes).map_err(|e| Error::unreadable(path, None, e));
         if !self.shared.contains(path) {
             return open_sheets(path, &mut open(bytes)?, wanted);
         }
@@ -65,7 +64,8 @@ impl Workbooks {
                 let bytes: Arc<[u8]> = bytes.into();
                 let opened = Arc::new(OpenWorkbook {
                     workbook: Mutex::new(
-                        Workbook::open(bytes.clone()).map_err(|e| read_error(path, None, e))?,
+                        Workbook::open(bytes.clone())
+                            .map_err(|e| Error::unreadable(path, None, e))?,
                     ),
                     bytes,
                 });
@@ -95,7 +95,7 @@ pub fn open_sheets<B: AsRef<[u8]>>(
         .map(|name| {
             let grid = workbook
                 .grid(&name)
-                .map_err(|e| read_error(path, Some(&name), e))?;
+                .map_err(|e| Error::unreadable(path, Some(&name), e))?;
             Ok((grid, name))
         })
         .collect()

@@ -9,7 +9,7 @@ use super::{CsvReader, write_csv_table};
 use crate::error::Result;
 use crate::indicators::rows::Row;
 use crate::ingest::FileReport;
-use crate::manifest::Input;
+use crate::output::manifest::Input;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

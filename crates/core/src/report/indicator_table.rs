@@ -2,9 +2,10 @@
 //! `indicateurs_excel_<Y>.csv` for French spreadsheet programs (see
 //! [`CsvReader`]), and `indicateurs_<Y>.parquet`.
 
-use super::{CsvReader, neutralise, write_atomic, write_csv_table};
+use super::{CsvReader, neutralise, write_csv_table};
 use crate::error::{Error, Result};
 use crate::indicators::rows::Row;
+use crate::output::write_atomic;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 

@@ -10,37 +10,6 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Temporary files being written start with this; a run removes stale ones.
-pub const TEMP_PREFIX: &str = ".suivi-tmp-";
-
-/// Writes `path` atomically: a crash leaves the previous file or none, never half a file.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> Result<()>,
-) -> Result<PathBuf> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX);
-    // The mode of any new file, under the process's umask (tempfile's own
-    // default, 0600, would keep colleagues out of a shared folder).
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(format!("creating a temporary file in {}", dir.display()), e))?;
-    write(temp.as_file_mut())?;
-    temp.as_file_mut()
-        .flush()
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    temp.persist(path)
-        .map_err(|e| Error::io(format!("renaming into {}", path.display()), e.error))?;
-    Ok(path.to_owned())
-}
-
 /// Who a CSV table is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CsvReader {
@@ -76,7 +45,7 @@ where
     R: IntoIterator<Item = F>,
     F: AsRef<str>,
 {
-    write_atomic(path, |file| {
+    crate::output::write_atomic(path, |file| {
         let io = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e);
         if reader == CsvReader::FrenchExcel {
             file.write_all("\u{feff}".as_bytes()).map_err(io)?;
@@ -143,7 +112,7 @@ impl ReportContext<'_> {
     /// `rapport_execution` → `rapport_execution_2020.xlsx`, or
     /// `rapport_execution_2020_interne.xlsx` in internal mode.
     pub fn file_name(&self, stem: &str, extension: &str) -> String {
-        file_name(
+        crate::output::file_name(
             self.pipeline.year,
             self.confidentiality.internal,
             stem,
@@ -151,16 +120,6 @@ impl ReportContext<'_> {
         )
     }
 }
-
-/// `indicateurs` → `indicateurs_2020.csv`, or `indicateurs_2020_interne.csv`
-/// in internal diffusion.
-pub fn file_name(year: i32, internal: bool, stem: &str, extension: &str) -> String {
-    let suffix = if internal { "_interne" } else { "" };
-    format!("{stem}_{year}{suffix}.{extension}")
-}
-
-/// The tool's version, shown in the sources sheet and the manifest.
-pub const TOOL_VERSION: &str = concat!("suivi ", env!("CARGO_PKG_VERSION"));
 
 #[cfg(test)]
 mod tests {

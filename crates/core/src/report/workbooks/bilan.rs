@@ -13,11 +13,21 @@ use super::measure::{EURO, Measure};
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
 use super::styles::{Styles, titled_workbook, yes_no_colours};
 use super::{confidentiality_note, footer_for, symbol_note};
-use crate::bilan::BilanYear;
 use crate::indicators::rows::Row;
+use crate::ingest::FileReport;
 use crate::pipeline::Indicator;
 use crate::report::ReportContext;
+use chrono::NaiveDate;
 use rust_xlsxwriter::{Chart, ChartEmptyCells, ChartType, ColNum, RowNum, Workbook, XlsxError};
+
+/// One year of the bilan: its published rows (masked as in that year's
+/// publication) and its input files.
+pub struct BilanYear {
+    pub year: i32,
+    pub rows: Vec<Row>,
+    pub files: Vec<FileReport>,
+    pub as_of: NaiveDate,
+}
 use std::collections::HashMap;
 
 /// A year's year-level rows by (indicator, territory, breakdown); the

@@ -7,9 +7,10 @@ use super::measure::Measure;
 use super::sheet::{Column, Preamble, Sheet, sheet_name};
 use super::styles::{Styles, workbook, yes_no_colours};
 use super::{confidentiality_note, footer, symbol_note};
+use crate::TOOL_VERSION;
 use crate::indicators::rows::Row;
 use crate::pipeline::{Direction, Indicator};
-use crate::report::{ReportContext, TOOL_VERSION};
+use crate::report::ReportContext;
 use rust_xlsxwriter::{
     Chart, ChartEmptyCells, ChartType, ColNum, Format, RowNum, Workbook, XlsxError,
 };

@@ -12,10 +12,12 @@ mod quality;
 mod sheet;
 mod styles;
 
+pub use bilan::BilanYear;
 pub use finance::REFACTION_RISK_THRESHOLD;
 
-use super::{ReportContext, write_atomic};
+use super::ReportContext;
 use crate::error::{Error, Result};
+use crate::output::write_atomic;
 use rust_xlsxwriter::{Workbook, XlsxError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,11 +46,7 @@ pub fn write_all(context: &ReportContext, out: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes the multi-year bilan workbook to `path`, atomically.
-pub fn write_bilan(
-    context: &ReportContext,
-    years: &[crate::bilan::BilanYear],
-    path: &Path,
-) -> Result<PathBuf> {
+pub fn write_bilan(context: &ReportContext, years: &[BilanYear], path: &Path) -> Result<PathBuf> {
     let bytes = bilan::build(context, years)
         .and_then(|mut workbook| workbook.save_to_buffer())
         .map_err(|e| xlsx_error(path, e))?;

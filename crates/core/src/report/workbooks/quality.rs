@@ -9,8 +9,9 @@ use super::sheet::{
     Column, EXCEL_ROWS, LineKind, MAX_WIDTH, Preamble, Sheet, print_setup, sheet_name,
 };
 use super::styles::{Styles, workbook};
+use crate::TOOL_VERSION;
 use crate::ingest::{FileReport, Reason, Reject};
-use crate::report::{ReportContext, TOOL_VERSION};
+use crate::report::ReportContext;
 use polars::prelude::AnyValue;
 use rust_xlsxwriter::{ColNum, RowNum, Workbook, Worksheet, XlsxError};
 

@@ -3,7 +3,7 @@
 //! headers and print setup; and valid, unique sheet names.
 
 use super::measure::Measure;
-use super::styles::Styles;
+use super::styles::{RESTRICTED_BANNER, Styles};
 use crate::parse::excel_serial;
 use crate::report::ReportContext;
 use rust_xlsxwriter::{ColNum, Format, RowNum, Worksheet, XlsxError};
@@ -16,9 +16,6 @@ const MIN_WIDTH: f64 = 6.0;
 
 /// Excel's row count per sheet.
 pub const EXCEL_ROWS: u32 = 1_048_576;
-
-/// Printed on every sheet of an internal-mode workbook.
-pub const RESTRICTED_BANNER: &str = "DIFFUSION RESTREINTE - usage interne au Département";
 
 /// A sheet name Excel accepts: no `[]:*?/\`, no leading or trailing
 /// apostrophe, at most 31 characters (cut at a word, without a dangling

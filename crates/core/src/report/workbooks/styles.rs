@@ -2,12 +2,14 @@
 
 use super::french::{NO, YES, french_date};
 use super::measure::DATE;
-use super::sheet::RESTRICTED_BANNER;
 use crate::report::ReportContext;
 use rust_xlsxwriter::{
     ColNum, Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, RowNum,
     Workbook, Worksheet, XlsxError,
 };
+
+/// Printed on every sheet of an internal-mode workbook, and set as its status.
+pub const RESTRICTED_BANNER: &str = "DIFFUSION RESTREINTE - usage interne au Département";
 
 const HEADER_FILL: u32 = 0xDDE5F0;
 
@@ -146,7 +148,7 @@ fn properties(context: &ReportContext, title: &str) -> Result<DocProperties, Xls
         .set_company(&settings.departement)
         .set_comment(format!(
             "Produit par {}. Données au {}.",
-            crate::report::TOOL_VERSION,
+            crate::TOOL_VERSION,
             french_date(context.as_of)
         ))
         .set_creation_datetime(&created);

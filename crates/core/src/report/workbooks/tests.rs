@@ -1,7 +1,7 @@
 //! Workbooks written from a small hand-made context and read back: masks,
 //! text that looks like a formula, the internal banner, the rejects cap.
 
-use super::sheet::RESTRICTED_BANNER;
+use super::styles::RESTRICTED_BANNER;
 use super::*;
 use crate::indicators::double_entries::{DoubleEntries, DoubleEntry};
 use crate::indicators::rows::Row;

@@ -45,7 +45,7 @@ impl Staging {
     /// manifest last); returns their final paths.
     pub fn commit(self, names: &[String]) -> Result<Vec<PathBuf>> {
         let journal = self.out.join(format!("{JOURNAL_PREFIX}{}", self.tag));
-        crate::report::write_atomic(&journal, |file| {
+        crate::output::write_atomic(&journal, |file| {
             std::io::Write::write_all(file, names.join("\n").as_bytes())
                 .map_err(|e| Error::io(format!("writing {}", journal.display()), e))
         })?;

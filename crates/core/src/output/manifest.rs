@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// One manifest per year and diffusion: `manifest_2020.json`, `manifest_2020_interne.json`.
 pub fn file_name(year: i32, internal: bool) -> String {
-    crate::report::file_name(year, internal, "manifest", "json")
+    crate::output::file_name(year, internal, "manifest", "json")
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -132,7 +132,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 /// are not hashed again (the readers', taken of the version they read).
 pub fn fingerprint(pipeline: &Pipeline, diffusion: &str, book: &HashBook) -> Result<String> {
     let mut hasher = Sha256::new();
-    hasher.update(crate::report::TOOL_VERSION.as_bytes());
+    hasher.update(crate::TOOL_VERSION.as_bytes());
     hasher.update(diffusion.as_bytes());
     hasher.update(pipeline.year.to_le_bytes());
     let mut files: Vec<PathBuf> = vec![
@@ -184,7 +184,7 @@ pub fn is_current(out: &Path, name: &str, fingerprint: &str) -> bool {
 pub fn write(dir: &Path, name: &str, manifest: &Manifest) -> Result<PathBuf> {
     let text = serde_json::to_string_pretty(manifest)
         .map_err(|e| Error::io("serialising the manifest", e.into()))?;
-    crate::report::write_atomic(&dir.join(name), |file| {
+    crate::output::write_atomic(&dir.join(name), |file| {
         std::io::Write::write_all(file, text.as_bytes())
             .map_err(|e| Error::io("writing the manifest", e))
     })
