@@ -36,7 +36,10 @@ pub struct CellProblem {
     pub value: String,
 }
 
-pub struct Context<'a> {
+/// What every file read of a run shares: the reference tables, the
+/// pseudonymiser, the hashes already taken, the columns left unbuilt and the
+/// workbooks several sources read.
+pub struct Reading<'a> {
     pub reference: &'a Reference,
     pub pseudonymizer: &'a Pseudonymizer,
     /// Hashes of input files already computed in this run.
@@ -44,8 +47,8 @@ pub struct Context<'a> {
     /// Declared columns of the source read that no query reads: parsed
     /// (a bad value still rejects its row) but not built into the table.
     pub unbuilt: &'a std::collections::BTreeSet<String>,
-    /// Workbooks opened in this run that several sources read.
-    pub workbooks: &'a super::workbooks::Workbooks,
+    /// SharedWorkbooks opened in this run that several sources read.
+    pub workbooks: &'a super::workbooks::SharedWorkbooks,
 }
 
 fn days(d: NaiveDate) -> i32 {
@@ -71,7 +74,7 @@ pub fn parse_column(
     index: usize,
     column: &ColumnSpec,
     rows: &[u32],
-    context: &Context,
+    reading: &Reading,
     notes: &mut Notes,
 ) -> Values {
     let Notes { problems, former } = notes;
@@ -138,7 +141,7 @@ pub fn parse_column(
     }
     match column.kind {
         ColumnType::Id => Values::Id(typed_again!(|c| parse::parse_id(c, column.width)
-            .map(|v| v.map(|id| context.pseudonymizer.pseudonym(&id))))),
+            .map(|v| v.map(|id| reading.pseudonymizer.pseudonym(&id))))),
         ColumnType::Date => {
             let from_1904 = grid.dates_from_1904();
             Values::Date(typed_again!(
@@ -159,7 +162,7 @@ pub fn parse_column(
                 parse::parse_commune_code(c).and_then(|code| match code {
                     None => Ok(None),
                     Some(code) => {
-                        let located = context.reference.locate(&code).ok_or(Problem::Commune)?;
+                        let located = reading.reference.locate(&code).ok_or(Problem::Commune)?;
                         if let Some(code) = located.former {
                             former.push((at, code));
                         }
@@ -169,7 +172,7 @@ pub fn parse_column(
             });
             Values::Code {
                 codes,
-                labels: context.reference.commune_codes().clone(),
+                labels: reading.reference.commune_codes().clone(),
             }
         }
         ColumnType::Category => {

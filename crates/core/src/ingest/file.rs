@@ -1,12 +1,11 @@
 //! One file of a source, whatever its format: opened through `suivi-read`
-//! (a CSV file streamed a batch of records at a time, a workbook's sheet
+//! (a CSV file streamed a batch of records at a time, a workbook's sheets
 //! whole), its header located and its cells typed here, once, for every
-//! format. The reading crate's errors become input errors here, with the
-//! file and sheet they are about.
+//! format.
 
-use super::columns::Context;
+use super::columns::Reading;
 use super::header::{self, Layout};
-use super::rows::{FileRows, Part, parse_rows};
+use super::table::{FileRows, Part, parse_rows};
 use crate::error::{Error, Result};
 use crate::pipeline::{HeaderRow, Source};
 use std::io::{Read, Seek};
@@ -20,7 +19,7 @@ struct Typing<'a> {
     source: &'a Source,
     path: &'a Path,
     sheet: Option<&'a str>,
-    context: &'a Context<'a>,
+    reading: &'a Reading<'a>,
     layout: Option<Layout>,
 }
 
@@ -29,7 +28,7 @@ impl Typing<'_> {
     fn first(&mut self, grid: &dyn Grid, first_row: usize) -> Result<Part> {
         let layout = header::locate(grid, self.source, self.path, self.sheet)?;
         let rows = (layout.header_row + 1).max(first_row)..grid.height();
-        let part = parse_rows(grid, &layout, self.source, rows, self.context, self.path)?;
+        let part = parse_rows(grid, &layout, self.source, rows, self.reading, self.path)?;
         self.layout = Some(layout);
         Ok(part)
     }
@@ -38,7 +37,7 @@ impl Typing<'_> {
     fn rest(&self, grid: &dyn Grid, first_row: usize) -> Result<Part> {
         let layout = self.layout.as_ref().expect("the first batch comes first");
         let rows = first_row..grid.height();
-        parse_rows(grid, layout, self.source, rows, self.context, self.path)
+        parse_rows(grid, layout, self.source, rows, self.reading, self.path)
     }
 }
 
@@ -61,9 +60,9 @@ pub fn read_workbook(
     source: &Source,
     path: &Path,
     bytes: &[u8],
-    context: &Context,
+    reading: &Reading,
 ) -> Result<Vec<FileRows>> {
-    let sheets = context.workbooks.open_sheets(path, bytes, &source.sheet)?;
+    let sheets = reading.workbooks.open_sheets(path, bytes, &source.sheet)?;
     sheets
         .into_iter()
         .map(|(grid, sheet)| {
@@ -71,7 +70,7 @@ pub fn read_workbook(
                 source,
                 path,
                 sheet: Some(&sheet),
-                context,
+                reading,
                 layout: None,
             };
             let part = typing.first(grid.as_ref(), 0)?;
@@ -105,11 +104,11 @@ fn batching(source: &Source) -> Batching {
 pub fn read_csv_file(
     source: &Source,
     path: &Path,
-    context: &Context,
+    reading: &Reading,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
     let file = std::fs::File::open(path).map_err(|e| Error::unreadable(path, None, e.into()))?;
-    read_csv(source, path, file, context, &batching(source), hash)
+    read_csv(source, path, file, reading, &batching(source), hash)
 }
 
 /// A CSV file's rows from `reader`, cut as `batching` says.
@@ -117,7 +116,7 @@ fn read_csv<R: Read + Seek>(
     source: &Source,
     path: &Path,
     reader: R,
-    context: &Context,
+    reading: &Reading,
     batching: &Batching,
     hash: bool,
 ) -> Result<(FileRows, Option<String>)> {
@@ -125,7 +124,7 @@ fn read_csv<R: Read + Seek>(
         source,
         path,
         sheet: None,
-        context,
+        reading,
         layout: None,
     };
     let options = csv::Options {
@@ -167,7 +166,7 @@ mod tests {
         pseudonymizer: Pseudonymizer,
         hashes: HashBook,
         unbuilt: std::collections::BTreeSet<String>,
-        workbooks: crate::ingest::workbooks::Workbooks,
+        workbooks: crate::ingest::workbooks::SharedWorkbooks,
     }
 
     impl Fixture {
@@ -184,8 +183,8 @@ mod tests {
             }
         }
 
-        fn context(&self) -> Context<'_> {
-            Context {
+        fn reading(&self) -> Reading<'_> {
+            Reading {
                 reference: &self.reference,
                 pseudonymizer: &self.pseudonymizer,
                 known_hashes: &self.hashes,
@@ -222,17 +221,17 @@ mod tests {
             margin: 128,
         };
         let reader = std::io::Cursor::new(text.as_bytes());
-        let context = fixture.context();
+        let reading = fixture.reading();
         let (file, _) = read_csv(
             source,
             Path::new("lines.csv"),
             reader,
-            &context,
+            &reading,
             &batching,
             false,
         )
         .unwrap();
-        let finished = crate::ingest::rows::finish(vec![file], policy)
+        let finished = crate::ingest::table::finish(vec![file], policy)
             .unwrap()
             .remove(0);
         let rejects = finished
@@ -388,7 +387,7 @@ mod tests {
     #[test]
     fn csv_batches_give_the_same_table_as_one_pass() {
         let fixture = Fixture::new();
-        let context = fixture.context();
+        let reading = fixture.reading();
         let source = &fixture.pipeline.sources["caf_comma"];
         let lines = [
             "Extraction CAF 2020",
@@ -416,8 +415,8 @@ mod tests {
                 margin: 128,
             };
             let reader = std::io::Cursor::new(text.as_bytes());
-            let (file, _) = read_csv(source, path, reader, &context, &batching, false).unwrap();
-            let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
+            let (file, _) = read_csv(source, path, reader, &reading, &batching, false).unwrap();
+            let finished = crate::ingest::table::finish(vec![file], source.duplicates)
                 .unwrap()
                 .remove(0);
             (finished.frame, finished.report)
@@ -500,7 +499,7 @@ mod tests {
             margin: 128,
         };
         let reader = std::io::Cursor::new(open.as_bytes());
-        let Err(error) = super::read_csv(source, path, reader, &context, &batching, false) else {
+        let Err(error) = super::read_csv(source, path, reader, &reading, &batching, false) else {
             panic!("a record longer than the margin was read");
         };
         assert!(
@@ -538,7 +537,7 @@ mod tests {
     #[test]
     fn a_late_windows_1252_byte_is_found_whatever_the_blocks() {
         let fixture = Fixture::new();
-        let context = fixture.context();
+        let reading = fixture.reading();
         let source = &fixture.pipeline.sources["caf_comma"];
         let mut bytes =
             b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
@@ -558,11 +557,11 @@ mod tests {
                 margin: 128,
             };
             let cursor = std::io::Cursor::new(bytes);
-            super::read_csv(source, path, cursor, &context, &batching, true)
+            super::read_csv(source, path, cursor, &reading, &batching, true)
         };
         let read = |source: &Source, block: usize| read_bytes(source, &bytes, block);
         let names = |file: FileRows| {
-            let finished = crate::ingest::rows::finish(vec![file], source.duplicates)
+            let finished = crate::ingest::table::finish(vec![file], source.duplicates)
                 .unwrap()
                 .remove(0);
             let names: Vec<Option<String>> = finished
@@ -632,7 +631,7 @@ mod tests {
     #[test]
     fn a_guess_from_enough_accented_lines_is_settled_by_the_first_block() {
         let fixture = Fixture::new();
-        let context = fixture.context();
+        let reading = fixture.reading();
         let source = &fixture.pipeline.sources["caf_comma"];
         let mut bytes =
             b"MOISREF,NUMALLOC,DTOUVDRT,CODCOM,LIBCOM,SDD,ETATDRT,NBPERS,MTRSAVERS\r\n".to_vec();
@@ -654,13 +653,13 @@ mod tests {
                 source,
                 Path::new("x.csv"),
                 cursor,
-                &context,
+                &reading,
                 &batching,
                 false,
             )
             .unwrap();
             assert_eq!(file.encoding, Some("windows-1252"));
-            crate::ingest::rows::finish(vec![file], source.duplicates)
+            crate::ingest::table::finish(vec![file], source.duplicates)
                 .unwrap()
                 .remove(0)
                 .frame

@@ -6,9 +6,9 @@ mod file;
 mod files;
 pub mod guess;
 mod header;
+mod outcome;
 pub mod pseudo;
-mod report;
-mod rows;
+mod table;
 mod workbooks;
 
 use crate::error::{Error, Result};
@@ -16,7 +16,7 @@ use crate::file_hash::{self, HashBook};
 use crate::pipeline::{Pipeline, Source};
 use crate::reference::Reference;
 
-use columns::Context;
+use columns::Reading;
 use polars::prelude::*;
 use pseudo::Pseudonymizer;
 use rayon::prelude::*;
@@ -26,7 +26,7 @@ use std::path::Path;
 use suivi_read::{Format, Grid, Sheet};
 
 pub use files::{MissingSource, describe_all, input_files, missing_sources, years_present};
-pub use report::{FileReport, Mapped, Reason, Reject, Repeat};
+pub use outcome::{FileReport, Mapped, Reason, Reject, Repeat};
 
 /// The column holding each accepted row's number in its file, as a user sees it.
 pub const ROW_COLUMN: &str = "_ligne";
@@ -60,19 +60,19 @@ pub fn read_sources(
             years_present: years_present(pipeline, year - 10..=year + 1),
         });
     }
-    let workbooks = workbooks::Workbooks::new(files_read_twice(pipeline));
+    let workbooks = workbooks::SharedWorkbooks::new(files_read_twice(pipeline));
     let tables = pipeline
         .sources
         .par_iter()
         .map(|(name, source)| {
-            let context = Context {
+            let reading = Reading {
                 reference,
                 pseudonymizer,
                 known_hashes,
                 unbuilt: unbuilt.get(name).unwrap_or(&NONE),
                 workbooks: &workbooks,
             };
-            read_source(pipeline, name, source, &context)
+            read_source(pipeline, name, source, &reading)
         })
         .collect::<Vec<_>>();
     // The tables are built: batch buffers kept for reuse are freed.
@@ -103,12 +103,12 @@ fn read_source(
     pipeline: &Pipeline,
     name: &str,
     source: &Source,
-    context: &Context,
+    reading: &Reading,
 ) -> Result<SourceTable> {
     let files = files::resolve_files(pipeline, source)?;
-    let read: Vec<(Vec<rows::FileRows>, String, f64)> = files
+    let read: Vec<(Vec<table::FileRows>, String, f64)> = files
         .par_iter()
-        .map(|path| read_file(source, path, context))
+        .map(|path| read_file(source, path, reading))
         .collect::<Result<_>>()?;
     // A workbook's sheets share its hash; its reading time is told once.
     let (read, hashes): (Vec<_>, Vec<_>) =
@@ -121,7 +121,7 @@ fn read_source(
             })
             .unzip();
     // Duplicates are looked for across the files and sheets of the source too.
-    let finished = rows::finish(read, source.duplicates)?;
+    let finished = table::finish(read, source.duplicates)?;
     refuse_copies(finished.iter().map(|f| &f.report))?;
     let mut frame: Option<DataFrame> = None;
     let mut reports = Vec::with_capacity(finished.len());
@@ -134,12 +134,12 @@ fn read_source(
             .former_rows
             .into_iter()
             .map(|(code, rows)| {
-                let (former, current) = context.reference.former(code);
+                let (former, current) = reading.reference.former(code);
                 Mapped {
                     former: former.to_owned(),
                     current: current.to_owned(),
-                    former_named: context.reference.named(former),
-                    current_named: context.reference.named(current),
+                    former_named: reading.reference.named(former),
+                    current_named: reading.reference.named(current),
                     rows,
                 }
             })
@@ -213,15 +213,15 @@ fn refuse_copies<'a>(reports: impl Iterator<Item = &'a FileReport>) -> Result<()
 fn read_file(
     source: &Source,
     path: &Path,
-    context: &Context,
-) -> Result<(Vec<rows::FileRows>, String, f64)> {
+    reading: &Reading,
+) -> Result<(Vec<table::FileRows>, String, f64)> {
     let started = std::time::Instant::now();
     if !path.is_file() {
         return Err(Error::input(path, None, "no such file"));
     }
-    let (parsed, sha256) = match read_streamed(source, path, context)? {
+    let (parsed, sha256) = match read_streamed(source, path, reading)? {
         Some((read, sha256)) => (vec![read], sha256),
-        None => read_whole(source, path, context)?,
+        None => read_whole(source, path, reading)?,
     };
     // Rounded to the microsecond: small sources read in well under a millisecond.
     let ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
@@ -235,18 +235,18 @@ fn read_file(
 fn read_whole(
     source: &Source,
     path: &Path,
-    context: &Context,
-) -> Result<(Vec<rows::FileRows>, String)> {
+    reading: &Reading,
+) -> Result<(Vec<table::FileRows>, String)> {
     let (bytes, unchanged) = read_bytes(path)?;
     let known = unchanged
         .as_ref()
-        .and_then(|m| context.known_hashes.known(path, m));
-    let parse = || guarded(path, || file::read_workbook(source, path, &bytes, context));
+        .and_then(|m| reading.known_hashes.known(path, m));
+    let parse = || guarded(path, || file::read_workbook(source, path, &bytes, reading));
     let (sha256, parsed) = match known {
         Some(sha256) => (sha256, parse()),
         None => {
             let (sha256, parsed) = rayon::join(|| hex::encode(Sha256::digest(&bytes)), parse);
-            context
+            reading
                 .known_hashes
                 .record(path, &sha256, unchanged.as_ref());
             (sha256, parsed)
@@ -340,19 +340,19 @@ fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
 fn read_streamed(
     source: &Source,
     path: &Path,
-    context: &Context,
-) -> Result<Option<(rows::FileRows, String)>> {
+    reading: &Reading,
+) -> Result<Option<(table::FileRows, String)>> {
     let metadata = |path: &Path| {
         std::fs::metadata(path)
             .map_err(|e| Error::input(path, None, format!("cannot read the file: {e}")))
     };
     let before = metadata(path)?;
-    let known = context.known_hashes.known(path, &before);
+    let known = reading.known_hashes.known(path, &before);
     if Format::of(path) != Format::Csv {
         return Ok(None);
     }
     let (rows, sha256) = guarded(path, || {
-        file::read_csv_file(source, path, context, known.is_none())
+        file::read_csv_file(source, path, reading, known.is_none())
     })?;
     let after = metadata(path)?;
     if before.len() != after.len() || before.modified().ok() != after.modified().ok() {
@@ -367,7 +367,7 @@ fn read_streamed(
         None => {
             let sha256 =
                 sha256.ok_or_else(|| Error::input(path, None, "the file could not be hashed"))?;
-            context.known_hashes.record(path, &sha256, Some(&after));
+            reading.known_hashes.record(path, &sha256, Some(&after));
             sha256
         }
     };

@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use suivi_read::{Grid, Sheet, Visibility, Workbook};
 
-/// Workbooks several sources read a sheet of, opened once in a run: a
+/// The workbooks several sources read a sheet of, opened once in a run: a
 /// workbook's shared strings, styles and sheet list are parsed when it is
-/// opened (an xlsx file's shared strings were half of a small sheet's read
-/// time, parsed again for each of the five sources of the Loire workbook).
+/// opened, and would be parsed again for each source.
 #[derive(Default)]
-pub struct Workbooks {
+pub struct SharedWorkbooks {
     /// The files more than one source reads.
     shared: HashSet<PathBuf>,
     opened: Mutex<HashMap<PathBuf, Arc<OpenWorkbook>>>,
@@ -28,9 +27,9 @@ struct OpenWorkbook {
     workbook: Mutex<Workbook<Arc<[u8]>>>,
 }
 
-impl Workbooks {
+impl SharedWorkbooks {
     pub fn new(shared: HashSet<PathBuf>) -> Self {
-        Workbooks {
+        SharedWorkbooks {
             shared,
             opened: Mutex::default(),
         }
@@ -213,7 +212,7 @@ mod tests {
         workbook.save_to_buffer().unwrap()
     }
 
-    fn first_cell(workbooks: &Workbooks, path: &Path, bytes: &[u8], sheet: &str) -> String {
+    fn first_cell(workbooks: &SharedWorkbooks, path: &Path, bytes: &[u8], sheet: &str) -> String {
         let mut opened = workbooks
             .open_sheets(path, bytes, &Sheets::Named(sheet.to_owned()))
             .unwrap();
@@ -228,7 +227,7 @@ mod tests {
     #[test]
     fn a_shared_workbook_is_reused_only_for_the_same_bytes() {
         let path = Path::new("finances.xlsx");
-        let workbooks = Workbooks::new([path.to_owned()].into());
+        let workbooks = SharedWorkbooks::new([path.to_owned()].into());
         let (before, after) = (workbook("Mandats", "avant"), workbook("Mandats", "après"));
         let kept = || workbooks.opened.lock().unwrap()[path].clone();
         assert_eq!(first_cell(&workbooks, path, &before, "Mandats"), "avant");

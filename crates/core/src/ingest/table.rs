@@ -4,9 +4,9 @@
 //! becomes a chunk of the table's columns.
 
 use super::ROW_COLUMN;
-use super::columns::{self, CellProblem, Context, Values};
+use super::columns::{self, CellProblem, Reading, Values};
 use super::header::Layout;
-use super::report::{FileReport, Reason, Reject, Repeat, file_name};
+use super::outcome::{FileReport, Reason, Reject, Repeat, file_name};
 use crate::error::{Error, Result};
 use crate::parse::Cell;
 use crate::pipeline::{Column as ColumnSpec, Duplicates, Source};
@@ -63,7 +63,7 @@ pub fn parse_rows(
     layout: &Layout,
     source: &Source,
     range: Range<usize>,
-    context: &Context,
+    reading: &Reading,
     path: &Path,
 ) -> Result<Part> {
     if range.end > MAX_ROWS {
@@ -97,7 +97,7 @@ pub fn parse_rows(
                 i,
                 column,
                 &rows,
-                context,
+                reading,
                 &mut noted,
             )
         })
@@ -118,7 +118,7 @@ pub fn parse_rows(
     }
     let mut hashes = vec![HASH_SEED; rows.len()];
     values.iter().for_each(|v: &Values| v.mix_into(&mut hashes));
-    let built = |column: &ColumnSpec| !context.unbuilt.contains(column.name.get_ref());
+    let built = |column: &ColumnSpec| !reading.unbuilt.contains(column.name.get_ref());
     let columns = source
         .columns
         .iter()
@@ -127,7 +127,7 @@ pub fn parse_rows(
         .map(|(column, v)| v.to_column(column.name.get_ref()))
         .collect::<PolarsResult<_>>()
         .map_err(|e| Error::polars(format!("building the table of {}", path.display()), e))?;
-    let mut unkept = (!context.unbuilt.is_empty()).then(|| {
+    let mut unkept = (!reading.unbuilt.is_empty()).then(|| {
         let mut unkept = vec![UNKEPT_SEED; rows.len()];
         source
             .columns
