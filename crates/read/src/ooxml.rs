@@ -18,6 +18,7 @@
 //! compressed.
 
 use crate::error::{Error, Result};
+use crate::grid::Merged;
 use quick_xml::events::{BytesStart, Event};
 use std::collections::HashMap;
 use std::io::{Cursor, Read, Write};
@@ -31,6 +32,8 @@ pub struct Mended {
     pub bytes: Option<Vec<u8>>,
     /// The sheets the workbook lists whose content the archive lacks.
     pub missing: Vec<String>,
+    /// Each worksheet's part in the archive, by the sheet's name.
+    pub parts: HashMap<String, String>,
 }
 
 /// The relationship type calamine lists as a sheet that is not a
@@ -108,8 +111,9 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
             None => mended.missing.push(name),
             Some(part) if kind.ends_with("/worksheet") => {
                 if let Some(span) = bad_dimension(&mut archive, &part)? {
-                    undimensioned.push((part, span));
+                    undimensioned.push((part.clone(), span));
                 }
+                mended.parts.insert(name, part);
             }
             Some(_) => {}
         }
@@ -119,6 +123,81 @@ pub fn mend(bytes: &[u8]) -> Result<Mended> {
         mended.bytes = Some(rewrite(&mut archive, changed, &undimensioned)?);
     }
     Ok(mended)
+}
+
+/// The merged ranges of the worksheet at `part` in the archive `bytes`.
+/// They follow the sheet's cells, so the part is searched for them as
+/// bytes, not read again as XML: most sheets have none.
+pub fn merged_ranges(bytes: &[u8], part: &str) -> Result<Vec<Merged>> {
+    let damaged = |why: &dyn std::fmt::Display| Error::DamagedSheet {
+        why: format!("reading its merged cells: {why}"),
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| damaged(&e))?;
+    let mut xml = Vec::new();
+    archive
+        .by_name(part)
+        .map_err(|e| damaged(&e))?
+        .take(crate::limits::MAX_MEMBER_BYTES)
+        .read_to_end(&mut xml)
+        .map_err(|e| damaged(&e))?;
+    let Some(at) = memchr::memmem::rfind(&xml, b"<mergeCells")
+        .or_else(|| memchr::memmem::rfind(&xml, b":mergeCells"))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut reader = quick_xml::Reader::from_reader(&xml[at.saturating_sub(1)..]);
+    let mut ranges = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == "mergeCell" => {
+                let reference = e
+                    .try_get_attribute("ref")
+                    .ok()
+                    .flatten()
+                    .map(|a| a.value.to_string());
+                if let Some(range) = reference.as_deref().and_then(merged_range) {
+                    ranges.push(range);
+                }
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == "mergeCells" => break,
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(ranges)
+}
+
+/// `A1:C3` as a merged range; anything else (one cell, a bad reference) none.
+fn merged_range(reference: &str) -> Option<Merged> {
+    let (first, last) = reference.split_once(':')?;
+    let (first_row, first_col) = cell_position(first)?;
+    let (last_row, last_col) = cell_position(last)?;
+    Some(Merged {
+        first_row,
+        first_col,
+        last_row,
+        last_col,
+    })
+}
+
+/// `B3` as (row, column), counted from 0, within a sheet's limits.
+fn cell_position(reference: &str) -> Option<(u32, u32)> {
+    let reference = reference.trim().trim_start_matches('$');
+    let letters = reference
+        .bytes()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    if letters == 0 || letters > 3 {
+        return None;
+    }
+    let col = reference[..letters].bytes().fold(0u32, |n, b| {
+        n * 26 + u32::from(b.to_ascii_uppercase() - b'A' + 1)
+    });
+    let row: u32 = reference[letters..].trim_start_matches('$').parse().ok()?;
+    let (row, col) = (row.checked_sub(1)?, col - 1);
+    (row < crate::limits::MAX_ROWS && col < crate::limits::MAX_COLUMNS).then_some((row, col))
 }
 
 /// The workbook part `_rels/.rels` names, if XML (not an xlsb's binary one).
@@ -305,6 +384,27 @@ fn rewrite(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Merged ranges as Excel and LibreOffice write them, absolute or not;
+    /// a single cell, a row 0 or a column past XFD is no range.
+    #[test]
+    fn merged_references_are_read_as_ranges() {
+        let range = |a, b, c, d| Merged {
+            first_row: a,
+            first_col: b,
+            last_row: c,
+            last_col: d,
+        };
+        assert_eq!(merged_range("A1:C3"), Some(range(0, 0, 2, 2)));
+        assert_eq!(merged_range("$B$2:$AA$10"), Some(range(1, 1, 9, 26)));
+        assert_eq!(
+            merged_range("XFD1048576:XFD1048576"),
+            Some(range(1_048_575, 16_383, 1_048_575, 16_383))
+        );
+        for bad in ["A1", "A0:B1", "XFE1:XFE2", "ZZZZ1:A1", "1:4", ":"] {
+            assert_eq!(merged_range(bad), None, "{bad}");
+        }
+    }
 
     /// Workbooks as openpyxl, Excel's Strict format and LibreOffice
     /// (awkward_titles.xlsx) write them are read as they are, not copied.

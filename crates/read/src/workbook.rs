@@ -9,6 +9,7 @@ use crate::grid::{Dates1904, Grid, Merged, SparseGrid};
 use crate::limits::{MAX_COLUMNS, MAX_MEMBER_BYTES, MAX_ROWS};
 use crate::{ods, ooxml, xls};
 use calamine::{Reader, SheetType, SheetVisible};
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -48,6 +49,9 @@ pub struct Workbook<B: AsRef<[u8]>> {
     book: Book<B>,
     /// The sheets listed whose content the file lacks (xlsx).
     missing: Vec<String>,
+    /// An xlsx archive as calamine reads it, and each worksheet's part in
+    /// it: where the sheet's merged ranges are looked for.
+    archive: Option<(Bytes<B>, HashMap<String, String>)>,
 }
 
 enum Book<B: AsRef<[u8]>> {
@@ -84,6 +88,7 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
             return Ok(Workbook {
                 book: Book::Xls(xls::Xls::open(bytes)?),
                 missing: Vec::new(),
+                archive: None,
             });
         }
         if let Some(version) = xls::old_excel(bytes) {
@@ -95,6 +100,7 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
                 return Ok(Workbook {
                     book: Book::Ods(ods::Workbook::open(bytes)?),
                     missing: Vec::new(),
+                    archive: None,
                 });
             }
             mended = ooxml::mend(bytes)?;
@@ -104,13 +110,16 @@ impl<B: AsRef<[u8]> + Clone> Workbook<B> {
             None => Bytes::Given(data.clone()),
         };
         let workbook = calamine_call(|| {
-            calamine::open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| Error::Damaged {
-                why: format!("the workbook reader said: {e}"),
+            calamine::open_workbook_auto_from_rs(Cursor::new(bytes.clone())).map_err(|e| {
+                Error::Damaged {
+                    why: format!("the workbook reader said: {e}"),
+                }
             })
         })?;
         Ok(Workbook {
             book: Book::Calamine(Box::new(workbook)),
             missing: mended.missing,
+            archive: Some((bytes, mended.parts)),
         })
     }
 }
@@ -181,12 +190,7 @@ impl<B: AsRef<[u8]>> Workbook<B> {
                 SparseGrid::new(cells)
             }};
         }
-        let merged = |dimensions: &calamine::Dimensions| Merged {
-            first_row: dimensions.start.0,
-            first_col: dimensions.start.1,
-            last_row: dimensions.end.0,
-            last_col: dimensions.end.1,
-        };
+        let archive = &self.archive;
         let book = match &mut self.book {
             Book::Ods(ods) => return Ok(Box::new(ods.grid(name)?)),
             Book::Xls(xls) => {
@@ -217,13 +221,11 @@ impl<B: AsRef<[u8]>> Workbook<B> {
                         });
                     }
                     let mut grid = sparse!(xlsx.worksheet_cells_reader(name));
-                    let ranges: Vec<Merged> = xlsx
-                        .merge_cells_by_sheet_name(name)
-                        .map_err(|e| fail(e.to_string()))?
-                        .iter()
-                        .map(merged)
-                        .collect();
-                    grid.fill_merged(&ranges)?;
+                    if let Some((bytes, parts)) = archive
+                        && let Some(part) = parts.get(name)
+                    {
+                        grid.fill_merged(&ooxml::merged_ranges(bytes.as_ref(), part)?)?;
+                    }
                     grid
                 }
                 // calamine does not read an xlsb sheet's merged ranges.
