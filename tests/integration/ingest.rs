@@ -1305,6 +1305,21 @@ fn yearly_value(table: &str, id: &str) -> String {
         .unwrap_or_else(|| panic!("{id} not in the table"))
 }
 
+/// `indicateurs_2020_interne.csv` of a run of sheets.toml.
+fn sheets_indicators() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = suivi(&[
+        "run",
+        arg(&pipeline("sheets.toml")),
+        "--out",
+        arg(dir.path()),
+        "--diffusion",
+        "interne",
+    ]);
+    assert_exit(&output, 0);
+    std::fs::read_to_string(dir.path().join("indicateurs_2020_interne.csv")).unwrap()
+}
+
 /// Issue 38: merged_cells.* merge the commune down over three sessions
 /// and a date over two (sheets.toml says how they were made). Every row
 /// reads the merged value, as the sheet shows it: 4 sessions and 22
@@ -1335,17 +1350,7 @@ fn merged_cells_give_their_value_to_every_row_they_cover() {
             "{out}"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let output = suivi(&[
-        "run",
-        arg(&pipeline("sheets.toml")),
-        "--out",
-        arg(dir.path()),
-        "--diffusion",
-        "interne",
-    ]);
-    assert_exit(&output, 0);
-    let table = std::fs::read_to_string(dir.path().join("indicateurs_2020_interne.csv")).unwrap();
+    let table = sheets_indicators();
     for id in ["S-01", "S-02", "S-03"] {
         assert_eq!(yearly_value(&table, id), "22", "{id}");
     }
@@ -1388,17 +1393,7 @@ fn a_source_reads_a_sheet_per_month_listed_or_matched() {
             "{out}"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let output = suivi(&[
-        "run",
-        arg(&pipeline("sheets.toml")),
-        "--out",
-        arg(dir.path()),
-        "--diffusion",
-        "interne",
-    ]);
-    assert_exit(&output, 0);
-    let table = std::fs::read_to_string(dir.path().join("indicateurs_2020_interne.csv")).unwrap();
+    let table = sheets_indicators();
     for id in ["S-04", "S-05", "S-06", "S-07"] {
         assert_eq!(yearly_value(&table, id), "27", "{id}");
     }

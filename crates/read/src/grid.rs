@@ -171,11 +171,6 @@ impl SparseGrid {
             .map(|(r, _, _)| *r as usize + 1)
             .max()
             .unwrap_or(0);
-        let width = cells
-            .iter()
-            .map(|(_, c, _)| *c as usize + 1)
-            .max()
-            .unwrap_or(0);
         let mut rows: Vec<Vec<(u32, Data)>> = Vec::new();
         rows.resize_with(height, Vec::new);
         for (r, c, value) in cells {
@@ -184,13 +179,7 @@ impl SparseGrid {
         for row in &mut rows {
             row.sort_by_key(|(c, _)| *c);
         }
-        SparseGrid {
-            rows,
-            width,
-            merged: 0,
-            #[cfg(test)]
-            ranges: Vec::new(),
-        }
+        Self::from_rows(rows)
     }
 
     /// `rows` of (column, value), each in column order.
