@@ -111,15 +111,15 @@ fn read_source(
         .map(|path| read_file(source, path, reading))
         .collect::<Result<_>>()?;
     // A workbook's sheets share its hash; its reading time is told once.
-    let (read, hashes): (Vec<_>, Vec<_>) =
-        read.into_iter()
-            .flat_map(|(sheets, sha256, ms)| {
-                let first = sheets.len().min(1);
-                sheets.into_iter().enumerate().map(move |(i, sheet)| {
-                    (sheet, (sha256.clone(), if i < first { ms } else { 0.0 }))
-                })
-            })
-            .unzip();
+    let (read, hashes): (Vec<_>, Vec<_>) = read
+        .into_iter()
+        .flat_map(|(sheets, sha256, ms)| {
+            sheets
+                .into_iter()
+                .enumerate()
+                .map(move |(i, sheet)| (sheet, (sha256.clone(), if i == 0 { ms } else { 0.0 })))
+        })
+        .unzip();
     // Duplicates are looked for across the files and sheets of the source too.
     let finished = table::finish(read, source.duplicates)?;
     refuse_copies(finished.iter().map(|f| &f.report))?;
